@@ -1,0 +1,23 @@
+# Two entry points: `make run` starts the app, `make test` runs the suite.
+# Each creates .venv and installs the pinned requirements when needed.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+PORT   ?= 8501
+
+.PHONY: run test bench
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+run: $(STAMP)
+	@echo "cnnviz: open http://localhost:$(PORT) in your browser"
+	$(PY) -m streamlit run app/main.py --server.port $(PORT)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -1,0 +1,208 @@
+"""Data sets as whole uint8 tensors: MNIST, CIFAR-10 and any ImageFolder tree, decoded once and cached."""
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image
+
+from cnnviz import paths
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+MNIST_CLASSES = tuple(str(d) for d in range(10))
+SPLITS = ("train", "test")
+Progress = Callable[[float], None]
+
+
+class DatasetUnavailable(RuntimeError):
+    """A data set is neither on disk nor downloadable; the message says where we looked and what to do."""
+
+
+@dataclass
+class ImageSet:
+    """One split of a data set held in memory as uint8 pixels."""
+
+    name: str
+    split: str
+    images: torch.Tensor  # (N, C, H, W) uint8
+    labels: torch.Tensor  # (N,) int64
+    classes: list[str]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
+        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+    def subset(self, indices: torch.Tensor | list[int]) -> "ImageSet":
+        """The same split restricted to `indices` (in that order)."""
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        return ImageSet(self.name, self.split, self.images[idx], self.labels[idx], self.classes)
+
+    def pil(self, index: int) -> Image.Image:
+        """Image `index` as a PIL image (L for one channel, RGB for three)."""
+        return to_pil(self.images[index])
+
+    def class_counts(self) -> list[int]:
+        """How many images each class has, in class order."""
+        return torch.bincount(self.labels, minlength=len(self.classes)).tolist()
+
+    def channel_stats(self) -> tuple[list[float], list[float]]:
+        """Per-channel mean and standard deviation of the pixels scaled to [0, 1]."""
+        x = self.images.transpose(0, 1).reshape(self.images.shape[1], -1)  # (C, N*H*W)
+        mean = x.float().mean(dim=1) / 255
+        sq = x.float().pow(2).mean(dim=1) / 255**2
+        std = (sq - mean**2).clamp_min(0).sqrt()
+        return mean.tolist(), std.tolist()
+
+
+def to_pil(image: torch.Tensor) -> Image.Image:
+    """A (C, H, W) uint8 tensor as a PIL image."""
+    array = image.permute(1, 2, 0).numpy()  # (H, W, C)
+    return Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
+
+
+def load(name: str, split: str = "train", root: Path | None = None, download: bool | None = None,
+         progress: Progress | None = None) -> ImageSet:
+    """Load a whole split of `name` ("mnist", "cifar10" or an ImageFolder tree under the data folder).
+
+    Args:
+        name: the data set's name; for ImageFolder trees, the folder name under `root`.
+        split: "train" or "test".
+        root: the data folder; defaults to $CNNVIZ_DATA_DIR.
+        download: let torchvision download MNIST/CIFAR-10 when missing; defaults to $CNNVIZ_DOWNLOAD != "0".
+        progress: called with the fraction done while images are decoded for the first time.
+
+    Raises:
+        DatasetUnavailable: the data is neither present nor downloadable.
+        ValueError: an unknown split.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    root = Path(root or paths.data_dir())
+    if download is None:
+        download = os.environ.get("CNNVIZ_DOWNLOAD", "1") != "0"
+    folder = _image_folder(root, name, split)
+    if folder is not None:
+        return _load_image_folder(name, split, folder, progress)
+    if name == "mnist":
+        return _load_torchvision("mnist", split, root, download)
+    if name == "cifar10":
+        return _load_torchvision("cifar10", split, root, download)
+    raise DatasetUnavailable(
+        f"Data set {name!r} ({split} split) was not found: looked for an ImageFolder tree at "
+        f"{root / name / split}/<class>/<image>. Put the images there or set CNNVIZ_DATA_DIR to the folder that holds it."
+    )
+
+
+def available(root: Path | None = None) -> list[str]:
+    """Names of the data sets present under the data folder (nothing is downloaded)."""
+    root = Path(root or paths.data_dir())
+    found = []
+    if _mnist_raw_present(root):
+        found.append("mnist")
+    if (root / "cifar-10-batches-py").is_dir():
+        found.append("cifar10")
+    if root.is_dir():
+        for child in sorted(root.iterdir()):
+            if _image_folder(root, child.name, "train") and child.name not in found:
+                found.append(child.name)
+    return found
+
+
+def _image_folder(root: Path, name: str, split: str) -> Path | None:
+    """`<root>/<name>/<split>` when it is a tree of class folders, else None."""
+    folder = root / name / split
+    if not folder.is_dir():
+        return None
+    return folder if any(p.is_dir() for p in folder.iterdir()) else None
+
+
+def _mnist_raw_present(root: Path) -> bool:
+    raw = root / "MNIST" / "raw"
+    return all((raw / f).is_file() for f in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte"))
+
+
+def _load_torchvision(name: str, split: str, root: Path, download: bool) -> ImageSet:
+    """MNIST or CIFAR-10 through torchvision (downloading only when allowed)."""
+    import torchvision
+
+    train = split == "train"
+    try:
+        if name == "mnist":
+            ds = torchvision.datasets.MNIST(str(root), train=train, download=download)
+            images = ds.data.unsqueeze(1).contiguous()  # (N, 1, 28, 28)
+            return ImageSet(name, split, images, ds.targets.long(), list(MNIST_CLASSES))
+        ds = torchvision.datasets.CIFAR10(str(root), train=train, download=download)
+        images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 3, 32, 32)
+        return ImageSet(name, split, images, torch.tensor(ds.targets), list(ds.classes))
+    except Exception as exc:  # torchvision raises RuntimeError offline, URLError/OSError on network faults
+        layout = "MNIST/raw/*-ubyte" if name == "mnist" else "cifar10/{train,test}/<class>/*.png or cifar-10-batches-py/"
+        how = "the download failed" if download else "downloading is switched off (CNNVIZ_DOWNLOAD=0)"
+        raise DatasetUnavailable(
+            f"Data set {name!r} ({split} split) is not in {root} and {how}: {exc}. "
+            f"Fix: connect to the internet and retry, or set CNNVIZ_DATA_DIR to a folder holding {layout}."
+        ) from exc
+
+
+def _load_image_folder(name: str, split: str, folder: Path, progress: Progress | None) -> ImageSet:
+    """Decode an ImageFolder split once, then serve it from a uint8 tensor cache."""
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    files = [(f, label) for label, c in enumerate(classes)
+             for f in sorted((folder / c).iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+    cache = _cache_file(name, split, folder, files)
+    if cache.is_file():
+        blob = torch.load(cache, weights_only=True)
+        return ImageSet(name, split, blob["images"], blob["labels"], blob["classes"])
+    images = _decode_all([f for f, _ in files], progress)
+    labels = torch.tensor([label for _, label in files], dtype=torch.long)
+    _atomic_save({"images": images, "labels": labels, "classes": classes}, cache)
+    return ImageSet(name, split, images, labels, classes)
+
+
+def _decode_all(files: list[Path], progress: Progress | None) -> torch.Tensor:
+    """Decode image files in threads into one (N, C, H, W) uint8 tensor sized like the first image."""
+    with Image.open(files[0]) as first:
+        size, mode = first.size, ("L" if first.mode in ("L", "1", "I;16") else "RGB")
+
+    def decode(path: Path) -> np.ndarray:
+        with Image.open(path) as im:
+            im = im.convert(mode)
+            return np.asarray(im if im.size == size else im.resize(size, Image.BILINEAR))
+
+    out = np.empty((len(files), size[1], size[0], 1 if mode == "L" else 3), dtype=np.uint8)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for i, array in enumerate(pool.map(decode, files, chunksize=256)):
+            out[i] = array.reshape(out.shape[1:])
+            if progress and i % 1000 == 0:
+                progress(i / len(files))
+    if progress:
+        progress(1.0)
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()  # (N, C, H, W)
+
+
+def _cache_file(name: str, split: str, folder: Path, files: list[tuple[Path, int]]) -> Path:
+    """Where the decoded split lives: beside the data when writable, else in the user cache."""
+    key = hashlib.sha1(f"{folder.resolve()}|{len(files)}|{files[-1][0].name if files else ''}".encode()).hexdigest()[:12]
+    filename = f".cnnviz-{name}-{split}-{key}.pt"
+    beside = folder.parent
+    writable = os.access(beside, os.W_OK) and bool(beside.stat().st_mode & stat.S_IWUSR)
+    return beside / filename if writable else paths.cache_dir() / filename
+
+
+def _atomic_save(obj: object, path: Path) -> None:
+    """torch.save through a temporary file so a crash never leaves half a cache."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)

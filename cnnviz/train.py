@@ -1,0 +1,332 @@
+"""One plain training loop: data on the device as tensors, batched augmentation, a callback for progress."""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnnviz import checkpoint
+from cnnviz.augment import AUGMENTATIONS, augment
+from cnnviz.data import ImageSet
+from cnnviz.device import describe, pick_device
+from cnnviz.runs import Run
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("none", "step", "plateau", "onecycle")
+DIVERGED_LOSS = 1e3  # a mean batch loss above this (or NaN) stops the run
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or exploded: the learning rate is too high for this model."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; saved with its checkpoint so the run can be repeated."""
+
+    dataset: str = "cifar10"
+    model: str = "cifar_cnn"           # zoo name, or "custom" with `layers`
+    layers: list[dict[str, Any]] | None = None
+    pretrained: bool = False           # resnet18 only: start from ImageNet weights
+    optimizer: str = "sgd"             # sgd (Nesterov momentum) | adam | adamw
+    lr: float = 0.05                   # peak learning rate
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 128              # images per step
+    epochs: int = 15
+    schedule: str = "onecycle"         # none | step | plateau | onecycle
+    patience: int = 0                  # early stopping: epochs without a better val loss (0 = off)
+    augment: tuple[str, ...] = ("flip", "crop")
+    normalize: str = "dataset"         # "dataset": mean/std of the training split; "half": 0.5/0.5
+    val_fraction: float = 0.1          # share of the training split held out for validation
+    label_smoothing: float = 0.1
+    seed: int = 0
+    train_limit: int = 0               # use only this many training images (0 = all)
+    test_limit: int = 0                # evaluate on only this many test images (0 = all)
+
+    def __post_init__(self) -> None:
+        self.augment = tuple(self.augment)
+        checks = [
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
+            (set(self.augment) <= set(AUGMENTATIONS), f"augmentations are {AUGMENTATIONS}"),
+            (self.normalize in ("dataset", "half"), "normalize is 'dataset' or 'half'"),
+            (self.lr > 0 and self.batch_size > 0 and self.epochs > 0, "lr, batch size and epochs must be positive"),
+            (0 <= self.val_fraction < 1, "the validation fraction must be in [0, 1)"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+
+def defaults(dataset: str, model: str) -> TrainConfig:
+    """Sensible starting settings per data set (the recipes that trained the shipped checkpoints)."""
+    if dataset == "mnist":
+        return TrainConfig(dataset, model, optimizer="sgd", lr=0.05, batch_size=128, epochs=8,
+                           augment=("crop",), label_smoothing=0.0, weight_decay=5e-4)
+    return TrainConfig(dataset, model)
+
+
+@dataclass
+class Splits:
+    """Training, validation and test tensors plus the normalisation computed from the training part."""
+
+    train: ImageSet
+    val: ImageSet | None
+    test: ImageSet
+    mean: list[float]
+    std: list[float]
+
+
+def make_splits(config: TrainConfig, train: ImageSet, test: ImageSet) -> Splits:
+    """Hold out a seeded validation share of `train` and compute the normalisation from the rest."""
+    gen = torch.Generator().manual_seed(config.seed)
+    order = torch.randperm(len(train), generator=gen)
+    if config.train_limit:
+        order = order[: config.train_limit]
+    n_val = int(len(order) * config.val_fraction)
+    val = train.subset(order[:n_val]) if n_val else None
+    train = train.subset(order[n_val:])
+    if config.test_limit:
+        test = test.subset(torch.arange(min(config.test_limit, len(test))))
+    if config.normalize == "half":
+        mean, std = [0.5] * train.shape[0], [0.5] * train.shape[0]
+    else:
+        mean, std = train.channel_stats()
+    return Splits(train, val, test, mean, std)
+
+
+@dataclass
+class Progress:
+    """What the callback hears after each batch."""
+
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    loss: float
+    images_per_s: float
+    eta_s: float
+
+
+@dataclass
+class Result:
+    """A finished (or stopped) run: the model with its best weights, the history and final metrics."""
+
+    model: nn.Module
+    history: list[dict[str, float]]
+    metrics: dict[str, float]
+    status: str                        # finished | stopped | early-stopped
+    best_epoch: int
+    seconds: float
+    confusion: list[list[int]] = field(default_factory=list)
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+
+
+def _normalizer(mean: list[float], std: list[float], device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+    m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=device).view(1, -1, 1, 1)
+    return lambda x: (x - m) / s
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, mean: list[float], std: list[float],
+            batch_size: int = 500, device: torch.device | None = None) -> torch.Tensor:
+    """Logits of `model` for uint8 images (N, C, H, W), restoring the model's train/eval mode after."""
+    device = device or next(model.parameters()).device
+    norm = _normalizer(mean, std, device)
+    was_training = model.training
+    model.eval()
+    try:
+        out = [model(norm(images[i:i + batch_size].to(device).float() / 255)).float().cpu()
+               for i in range(0, len(images), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def evaluate(model: nn.Module, data: ImageSet, mean: list[float], std: list[float],
+             device: torch.device | None = None) -> tuple[float, float, torch.Tensor]:
+    """(mean cross-entropy, accuracy, predicted labels) of `model` on `data`; changes nothing."""
+    logits = predict(model, data.images, mean, std, device=device)
+    loss = F.cross_entropy(logits, data.labels).item()
+    preds = logits.argmax(1)
+    return loss, (preds == data.labels).float().mean().item(), preds
+
+
+def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.momentum > 0,
+                               weight_decay=config.weight_decay)
+    cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
+    return cls(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _scheduler(config: TrainConfig, opt: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
+    """The learning-rate schedule; one-cycle steps per batch, the others per epoch."""
+    if config.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, epochs=config.epochs,
+                                                   steps_per_epoch=steps_per_epoch, pct_start=0.25,
+                                                   anneal_strategy="linear", div_factor=10, final_div_factor=100)
+    if config.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, config.epochs // 3), gamma=0.1)
+    if config.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.3, patience=1)
+    return None
+
+
+def train_one_epoch(model: nn.Module, data: Splits, config: TrainConfig, opt: torch.optim.Optimizer,
+                    sched: Any, gen: torch.Generator, epoch: int,
+                    on_batch: Callable[[Progress], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> tuple[float, float, bool]:
+    """One pass over the shuffled training split; returns (mean loss, accuracy, stopped early)."""
+    device = next(model.parameters()).device
+    norm = _normalizer(data.mean, data.std, device)
+    use_amp = device.type == "cuda"
+    images, labels = data.train.images, data.train.labels
+    order = torch.randperm(len(labels), generator=gen)
+    batches = math.ceil(len(order) / config.batch_size)
+    model.train()
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen, start = 0, time.perf_counter()
+    for b in range(batches):
+        idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+        x = norm(augment(images[idx.to(images.device)], config.augment, gen))  # (B, C, H, W) float
+        y = labels[idx.to(labels.device)]
+        if use_amp:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            logits = model(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if config.schedule == "onecycle":
+            sched.step()
+        total_loss += loss.detach() * len(y)
+        correct += (logits.argmax(1) == y).sum()
+        seen += len(y)
+        if b % 20 == 0 or b == batches - 1:
+            mean_loss = (total_loss / seen).item()
+            if not math.isfinite(mean_loss) or mean_loss > DIVERGED_LOSS:
+                raise TrainingDiverged(
+                    f"The training loss became {mean_loss:.3g} in epoch {epoch}, batch {b + 1}: the learning rate "
+                    f"{config.lr:g} is too high for {config.model} with {config.optimizer}. Try a rate 10x smaller.")
+            if on_batch:
+                rate = seen / (time.perf_counter() - start)
+                left = (batches - b - 1) * config.batch_size + (config.epochs - epoch) * len(order)
+                on_batch(Progress(epoch, config.epochs, b + 1, batches, mean_loss, rate, left / rate))
+        if should_stop and should_stop():
+            return (total_loss / seen).item(), correct.item() / seen, True
+    return (total_loss / seen).item(), correct.item() / seen, False
+
+
+def _seed_everything(seed: int) -> torch.Generator:
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def fit(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None = None,
+        on_epoch: Callable[[dict[str, float]], None] | None = None,
+        on_batch: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        device: torch.device | None = None, meta: dict[str, Any] | None = None) -> Result:
+    """Train `model` on `data` as `config` says, keeping the best-validation weights.
+
+    Args:
+        run: when given, config, history and the best checkpoint are written there after every epoch.
+        on_epoch: called with each epoch's record (losses, accuracies, lr, seconds).
+        on_batch: called every few batches with a Progress (for progress bars and ETA).
+        should_stop: polled after every batch; returning True ends the run, keeping what was learned.
+        meta: extra checkpoint metadata (arch, classes, input shape) stored with every save.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or exploded (the run folder records it).
+    """
+    device = device or pick_device()
+    gen = _seed_everything(config.seed)
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+        data = Splits(*(_to(s, device) for s in (data.train, data.val, data.test)), data.mean, data.std)
+    opt = _optimizer(config, model)
+    steps = math.ceil(len(data.train) / config.batch_size)
+    sched = _scheduler(config, opt, steps)
+    meta = {**(meta or {}), "mean": data.mean, "std": data.std, "config": asdict(config)}
+    history: list[dict[str, float]] = []
+    best = {"loss": math.inf, "epoch": 0, "state": copy.deepcopy(model.state_dict())}
+    status, since_best, start = "finished", 0, time.perf_counter()
+    if run:
+        run.update(config=asdict(config), status="running", device=describe(device)["device"], meta=meta)
+    for epoch in range(1, config.epochs + 1):
+        t0 = time.perf_counter()
+        lr = opt.param_groups[0]["lr"]
+        try:
+            train_loss, train_acc, stopped = train_one_epoch(model, data, config, opt, sched, gen, epoch,
+                                                             on_batch, should_stop)
+        except TrainingDiverged as exc:
+            if run:
+                run.update(status="diverged", error=str(exc))
+            raise
+        val_loss, val_acc, _ = evaluate(model, data.val or data.test, data.mean, data.std, device)
+        record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
+                  "val_acc": val_acc, "lr": lr, "seconds": time.perf_counter() - t0}
+        history.append(record)
+        if sched is not None and config.schedule == "plateau":
+            sched.step(val_loss)
+        elif sched is not None and config.schedule == "step":
+            sched.step()
+        if val_loss < best["loss"]:
+            best, since_best = {"loss": val_loss, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}, 0
+            if run:
+                checkpoint.save(run.checkpoint, model, {**meta, "card": {"history": history, "best_epoch": epoch}})
+        else:
+            since_best += 1
+        if run:
+            run.write_history(history)
+        if on_epoch:
+            on_epoch(record)
+        if stopped:
+            status = "stopped"
+            break
+        if config.patience and since_best >= config.patience:
+            status = "early-stopped"
+            break
+    model.load_state_dict(best["state"])
+    return _finish(config, model, data, run, history, best["epoch"], status, time.perf_counter() - start, meta, device)
+
+
+def _to(data: ImageSet | None, device: torch.device) -> ImageSet | None:
+    if data is None:
+        return None
+    return ImageSet(data.name, data.split, data.images.to(device), data.labels.to(device), data.classes)
+
+
+def _finish(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None, history: list[dict[str, float]],
+            best_epoch: int, status: str, seconds: float, meta: dict[str, Any], device: torch.device) -> Result:
+    """Final train/val/test metrics, the confusion matrix, and the run's last save."""
+    metrics: dict[str, float] = {}
+    for split, part in (("train", data.train), ("val", data.val), ("test", data.test)):
+        if part is not None and len(part):
+            metrics[f"{split}_loss"], metrics[f"{split}_acc"], preds = evaluate(model, part, data.mean, data.std, device)
+    n = len(data.test.classes)
+    labels = data.test.labels.cpu()
+    confusion = torch.zeros(n, n, dtype=torch.long)
+    confusion.index_put_((labels, preds.cpu()), torch.ones_like(labels), accumulate=True)
+    result = Result(model.cpu(), history, metrics, status, best_epoch, seconds, confusion.tolist(), data.mean, data.std)
+    if run:
+        card = {"history": history, "metrics": metrics, "best_epoch": best_epoch, "status": status,
+                "seconds": seconds, "confusion": result.confusion, "classes": data.test.classes,
+                "device": describe(device)["device"]}
+        checkpoint.save(run.checkpoint, result.model, {**meta, "card": card})
+        run.update(status=status, metrics=metrics, best_epoch=best_epoch, seconds=seconds)
+    return result

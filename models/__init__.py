@@ -1,0 +1,123 @@
+"""The model zoo: one registry so every page lists, builds, loads and feeds the models the same way."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from PIL import Image
+from torch import nn
+
+from cnnviz import checkpoint
+from cnnviz.checkpoint import CheckpointError
+from cnnviz.data import CIFAR10_CLASSES, MNIST_CLASSES
+from models import cifar_cnn, cifar_cnn_plus, mnist_cnn, resnet18
+
+ZOO_DIR = Path(__file__).resolve().parent
+MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
+CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+
+__all__ = ["ZOO", "ZooEntry", "CheckpointError", "names", "build", "load", "load_file", "transform", "card", "input_transform"]
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """What every page needs to know about one zoo model."""
+
+    name: str
+    title: str
+    dataset: str
+    input_shape: tuple[int, int, int]  # (C, H, W)
+    classes: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    builder: Callable[..., nn.Module]
+    about: str
+
+    @property
+    def checkpoint(self) -> Path:
+        """The shipped trained weights and model card."""
+        return ZOO_DIR / "checkpoints" / f"{self.name}.pt"
+
+
+ZOO: dict[str, ZooEntry] = {e.name: e for e in (
+    ZooEntry("mnist_cnn", "MNIST CNN (classic, 21,840 params)", "mnist", (1, 28, 28), MNIST_CLASSES,
+             MNIST_MEAN, MNIST_STD, mnist_cnn.build, "Two 5x5 conv layers and two linear layers: the PyTorch MNIST example."),
+    ZooEntry("cifar_cnn", "CIFAR-10 CNN (classic, 390,410 params)", "cifar10", (3, 32, 32), CIFAR10_CLASSES,
+             CIFAR_MEAN, CIFAR_STD, cifar_cnn.build, "Three 5x5 conv layers of 32, 64, 128 filters: the assignment network."),
+    ZooEntry("cifar_cnn_plus", "CIFAR-10 ResNet-9 (batch norm + residuals, 1.65 M params)", "cifar10", (3, 32, 32),
+             CIFAR10_CLASSES, CIFAR_MEAN, CIFAR_STD, cifar_cnn_plus.build,
+             "3x3 conv-BN-ReLU blocks with two residual blocks: what batch norm and skip connections add."),
+    ZooEntry("resnet18", "ResNet18 (torchvision, 11.2 M params)", "cifar10", (3, 32, 32), CIFAR10_CLASSES,
+             CIFAR_MEAN, CIFAR_STD, resnet18.build, "torchvision's ResNet18 with a 10-class head, fed 32x32 images."),
+)}
+
+
+def names() -> list[str]:
+    """Zoo model names in display order."""
+    return list(ZOO)
+
+
+def build(name: str, **kwargs: Any) -> nn.Module:
+    """A freshly initialised (untrained) model of zoo architecture `name`."""
+    if name not in ZOO:
+        raise KeyError(f"Unknown model {name!r}; the zoo has {', '.join(ZOO)}")
+    return ZOO[name].builder(**kwargs)
+
+
+def _architecture(meta: dict[str, Any]) -> nn.Module:
+    """Rebuild the untrained network a checkpoint's meta describes (zoo name or custom layer list)."""
+    arch, args = meta["arch"], dict(meta.get("arch_args", {}))
+    if arch == "custom":
+        from cnnviz import netspec
+
+        return netspec.build(args["layers"], tuple(meta["input_shape"]))
+    return build(arch, **args)
+
+
+def load_file(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """A trained model (eval mode, CPU) and its meta from any cnnviz checkpoint file.
+
+    Raises:
+        CheckpointError: the file is missing, damaged or does not fit its architecture.
+    """
+    state, meta = checkpoint.load(path)
+    return checkpoint.restore(_architecture(meta), state, meta["arch"]), meta
+
+
+def load(name: str) -> nn.Module:
+    """The shipped trained zoo model `name`, in eval mode on the CPU."""
+    return load_file(ZOO[name].checkpoint)[0]
+
+
+def card(name: str) -> dict[str, Any]:
+    """The model card stored in the shipped checkpoint of `name` (empty when there is none)."""
+    try:
+        return checkpoint.load(ZOO[name].checkpoint)[1].get("card", {})
+    except CheckpointError:
+        return {}
+
+
+def input_transform(input_shape: tuple[int, int, int], mean: tuple[float, ...], std: tuple[float, ...]
+                    ) -> Callable[[Image.Image], torch.Tensor]:
+    """PIL image -> normalised (C, H, W) tensor: colour mode, resize to the input size, scale, normalise."""
+    channels, height, width = input_shape
+    mean_t = torch.tensor(mean).view(-1, 1, 1)
+    std_t = torch.tensor(std).view(-1, 1, 1)
+
+    def apply(image: Image.Image) -> torch.Tensor:
+        image = image.convert("L" if channels == 1 else "RGB")
+        if image.size != (width, height):
+            image = image.resize((width, height), Image.BILINEAR)
+        x = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
+        x = x.view(height, width, channels).permute(2, 0, 1).float() / 255  # (C, H, W)
+        return (x - mean_t) / std_t
+
+    return apply
+
+
+def transform(name: str) -> Callable[[Image.Image], torch.Tensor]:
+    """The callable that turns a PIL image into zoo model `name`'s input tensor (C, H, W)."""
+    entry = ZOO[name]
+    return input_transform(entry.input_shape, entry.mean, entry.std)

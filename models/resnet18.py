@@ -1,0 +1,50 @@
+"""torchvision's ResNet18 with a 10-class head, from scratch or from ImageNet weights (transfer learning)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision.models import ResNet18_Weights, resnet18
+
+
+class WeightsUnavailable(RuntimeError):
+    """ImageNet weights are neither cached, nor given as a file, nor downloadable."""
+
+
+def build(num_classes: int = 10) -> nn.Module:
+    """ResNet18 with its ImageNet stem kept (so ImageNet weights fit) and a fresh `num_classes` head."""
+    model = resnet18(weights=None)
+    model.fc = nn.Linear(model.fc.in_features, num_classes)
+    return model
+
+
+def imagenet_state_dict(path: str | Path | None = None) -> dict[str, torch.Tensor]:
+    """ImageNet weights from `path`, torchvision's cache or, online, a download; else WeightsUnavailable."""
+    weights = ResNet18_Weights.IMAGENET1K_V1
+    if path is not None:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    hub_dir = Path(torch.hub.get_dir()) / "checkpoints"
+    cached = hub_dir / os.path.basename(weights.url)
+    try:
+        return weights.get_state_dict(progress=False, check_hash=not cached.is_file())
+    except Exception as exc:  # URLError offline, RuntimeError on a bad file
+        raise WeightsUnavailable(
+            f"ImageNet weights for ResNet18 are not available: {exc}. Expected them at {cached} "
+            "(torchvision's cache), or connect to the internet, or upload a .pth state dict; "
+            "otherwise start from scratch."
+        ) from exc
+
+
+def build_pretrained(num_classes: int = 10, path: str | Path | None = None) -> nn.Module:
+    """ResNet18 with ImageNet features and a fresh head for transfer learning."""
+    model = resnet18(weights=None)
+    model.load_state_dict(imagenet_state_dict(path))
+    model.fc = nn.Linear(model.fc.in_features, num_classes)
+    return model
+
+
+def imagenet_categories() -> list[str]:
+    """The 1,000 ImageNet class names from the weights' metadata (shipped with torchvision)."""
+    return list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
