@@ -10,7 +10,7 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ first on 
 
 import streamlit as st  # noqa: E402
 
-from app import state  # noqa: E402
+from app import state, urlstate  # noqa: E402
 
 st.set_page_config(page_title="cnnviz: see inside a CNN", page_icon="🧠", layout="wide")
 
@@ -42,5 +42,6 @@ def navigation() -> dict[str, list[st.Page]]:
 
 
 page = st.navigation(navigation())
+urlstate.apply_teacher_mode()
 state.sidebar_footer()
 page.run()
