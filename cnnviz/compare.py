@@ -1,0 +1,158 @@
+"""Run comparison maths: overlay histories, mean with a min-max band over seeds, mean ± std tables.
+
+Everything here works on plain dicts and lists (what run folders and model cards hold) and returns plain
+rows, so the Compare page only has to draw them.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from cnnviz.runs import Run
+
+CURVES = ("train_loss", "val_loss", "train_acc", "val_acc")
+SUMMARY = ("train_loss", "train_acc", "val_acc", "test_acc")
+IGNORED = ("seed",)  # config fields that do not make a different configuration
+NOT_SHOWN = ("layers", "dataset", "model", "seed")  # left out of the "what differs" labels (shown elsewhere)
+
+
+@dataclass
+class Entry:
+    """One comparable result: a run folder or a shipped zoo checkpoint."""
+
+    label: str                       # unique, human-readable name
+    config: dict[str, Any]           # TrainConfig as a dict
+    history: list[dict[str, float]]  # per-epoch records
+    metrics: dict[str, float] = field(default_factory=dict)  # final train/val/test loss and accuracy
+    status: str = ""                 # finished | stopped | early-stopped | diverged | running
+    source: str = "run"              # "run" or "zoo"
+
+
+def from_run(run: Run) -> Entry:
+    """An Entry for a run folder (its history so far, even when the run was stopped or killed)."""
+    info = run.info()
+    return Entry(run.name, dict(info.get("config", {})), run.history(), dict(info.get("metrics", {})),
+                 str(info.get("status", "")), "run")
+
+
+def from_card(name: str, meta: dict[str, Any]) -> Entry:
+    """An Entry for a shipped zoo checkpoint, from its checkpoint meta (config + model card)."""
+    card = meta.get("card", {})
+    return Entry(f"zoo: {name}", dict(meta.get("config", {})), list(card.get("history", [])),
+                 dict(card.get("metrics", {})), str(card.get("status", "")), "zoo")
+
+
+def config_key(config: dict[str, Any]) -> str:
+    """A stable text key for a configuration, ignoring the seed: runs sharing it are seeds of one config."""
+    items = sorted((k, _hashable(v)) for k, v in config.items() if k not in IGNORED)
+    return repr(items)
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    return value
+
+
+def group_by_config(entries: Iterable[Entry]) -> dict[str, list[Entry]]:
+    """Entries grouped by config_key, in first-seen order."""
+    groups: dict[str, list[Entry]] = {}
+    for entry in entries:
+        groups.setdefault(config_key(entry.config), []).append(entry)
+    return groups
+
+
+def differences(configs: list[dict[str, Any]]) -> list[str]:
+    """For each config, a short label of the fields whose values differ between the configs.
+
+    The model and data set lead each label; then only what varies (say "lr 0.01, batch_size 64"), so
+    a legend of overlaid runs reads as the experiment that was done.
+    """
+    keys = sorted({k for c in configs for k in c} - set(NOT_SHOWN))
+    varying = [k for k in keys if len({repr(_hashable(c.get(k))) for c in configs}) > 1]
+    labels = []
+    for c in configs:
+        head = f"{c.get('model', '?')} on {c.get('dataset', '?')}"
+        parts = [f"{k} {_show(c.get(k))}" for k in varying]
+        labels.append(head + (": " + ", ".join(parts) if parts else ""))
+    return labels
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "+".join(str(v) for v in value) or "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def long_rows(entries: Iterable[Entry], metrics: tuple[str, ...] = CURVES) -> list[dict[str, Any]]:
+    """Histories in long form, one row per (entry, epoch, metric): what an overlay chart plots."""
+    rows = []
+    for entry in entries:
+        for record in entry.history:
+            for m in metrics:
+                value = record.get(m)
+                if value is not None and math.isfinite(value):
+                    rows.append({"run": entry.label, "epoch": int(record["epoch"]), "metric": m,
+                                 "split": m.split("_")[0], "kind": m.split("_")[1], "value": float(value)})
+    return rows
+
+
+def band(histories: list[list[dict[str, float]]], metric: str) -> list[dict[str, float]]:
+    """Per epoch, the mean, min and max of `metric` over several histories (seeds of one config).
+
+    Epochs that only some histories reached (early stopping, a stopped run) use those that did; `n`
+    says how many.
+    """
+    by_epoch: dict[int, list[float]] = {}
+    for history in histories:
+        for record in history:
+            value = record.get(metric)
+            if value is not None and math.isfinite(value):
+                by_epoch.setdefault(int(record["epoch"]), []).append(float(value))
+    return [{"epoch": e, "mean": sum(v) / len(v), "min": min(v), "max": max(v), "n": len(v)}
+            for e, v in sorted(by_epoch.items())]
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (n - 1 in the denominator; 0 for a single value)."""
+    if not values:
+        return math.nan, math.nan
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def summary_rows(groups: dict[str, list[Entry]], metrics: tuple[str, ...] = SUMMARY) -> list[dict[str, Any]]:
+    """One row per configuration: its label, the number of seeds, and mean ± std of each final metric.
+
+    Each metric appears twice: `<metric>` as text ("85.1 ± 0.3 %" for accuracies) and `<metric>_mean` /
+    `<metric>_std` as numbers, so a table can show the text and still sort by the number.
+    """
+    configs = [members[0].config for members in groups.values()]
+    labels = differences(configs)
+    rows = []
+    for label, members in zip(labels, groups.values()):
+        row: dict[str, Any] = {"configuration": label, "seeds": len(members),
+                               "runs": ", ".join(m.label for m in members)}
+        for m in metrics:
+            values = [e.metrics[m] for e in members if m in e.metrics and math.isfinite(e.metrics[m])]
+            mean, std = mean_std(values)
+            row[f"{m}_mean"], row[f"{m}_std"] = mean, std
+            row[m] = format_mean_std(mean, std, len(values), percent=m.endswith("_acc"))
+        rows.append(row)
+    return rows
+
+
+def format_mean_std(mean: float, std: float, n: int, percent: bool) -> str:
+    """'85.1 ± 0.3 %' (accuracies) or '0.4321 ± 0.0100' (losses); just the mean for one value; '–' for none."""
+    if n == 0:
+        return "–"
+    if percent:
+        return f"{100 * mean:.1f} %" if n == 1 else f"{100 * mean:.1f} ± {100 * std:.1f} %"
+    return f"{mean:.4f}" if n == 1 else f"{mean:.4f} ± {std:.4f}"

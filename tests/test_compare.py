@@ -1,0 +1,107 @@
+"""Run comparison maths against hand-computed values and the statistics module."""
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cnnviz import compare
+from cnnviz.runs import Run
+
+
+def _history(*val_acc: float) -> list[dict[str, float]]:
+    return [{"epoch": i + 1, "train_loss": 1.0 / (i + 1), "val_loss": 2.0 / (i + 1), "train_acc": a, "val_acc": a}
+            for i, a in enumerate(val_acc)]
+
+
+def _entry(label: str, seed: int = 0, lr: float = 0.05, history=None, **metrics: float) -> compare.Entry:
+    config = {"dataset": "cifar10", "model": "cifar_cnn", "lr": lr, "batch_size": 128, "augment": ["flip"],
+              "seed": seed}
+    return compare.Entry(label, config, history or _history(0.5), metrics)
+
+
+def test_band_is_mean_min_max_per_epoch_and_uses_the_runs_that_reached_an_epoch() -> None:
+    histories = [_history(0.2, 0.4, 0.6), _history(0.4, 0.5), _history(0.3, 0.9, 0.8)]
+    rows = compare.band(histories, "val_acc")
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert rows[0] == pytest.approx({"epoch": 1, "mean": 0.3, "min": 0.2, "max": 0.4, "n": 3})
+    assert rows[1] == pytest.approx({"epoch": 2, "mean": 0.6, "min": 0.4, "max": 0.9, "n": 3})
+    assert rows[2] == pytest.approx({"epoch": 3, "mean": 0.7, "min": 0.6, "max": 0.8, "n": 2})
+
+
+def test_band_skips_nan_values() -> None:
+    rows = compare.band([_history(0.2), _history(math.nan)], "val_acc")
+    assert rows == [{"epoch": 1, "mean": 0.2, "min": 0.2, "max": 0.2, "n": 1}]
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=20))
+def test_mean_std_matches_the_statistics_module(values: list[float]) -> None:
+    mean, std = compare.mean_std(values)
+    assert mean == pytest.approx(statistics.fmean(values), rel=1e-9, abs=1e-6)
+    assert std == pytest.approx(statistics.stdev(values), rel=1e-6, abs=1e-6)
+
+
+def test_mean_std_of_one_and_of_no_value() -> None:
+    assert compare.mean_std([0.7]) == (0.7, 0.0)
+    assert all(math.isnan(v) for v in compare.mean_std([]))
+
+
+def test_config_key_ignores_only_the_seed() -> None:
+    a, b, c = _entry("a", seed=0), _entry("b", seed=1), _entry("c", seed=0, lr=0.01)
+    assert compare.config_key(a.config) == compare.config_key(b.config)
+    assert compare.config_key(a.config) != compare.config_key(c.config)
+    groups = compare.group_by_config([a, c, b])
+    assert [[e.label for e in g] for g in groups.values()] == [["a", "b"], ["c"]]
+
+
+def test_summary_rows_give_mean_and_sample_std_per_config() -> None:
+    groups = compare.group_by_config([
+        _entry("s0", seed=0, train_loss=0.5, train_acc=0.80, val_acc=0.70, test_acc=0.71),
+        _entry("s1", seed=1, train_loss=0.7, train_acc=0.90, val_acc=0.74, test_acc=0.73),
+        _entry("other", lr=0.01, train_loss=0.9, train_acc=0.6, val_acc=0.6, test_acc=0.61),
+    ])
+    first, second = compare.summary_rows(groups)
+    assert first["seeds"] == 2 and first["runs"] == "s0, s1"
+    assert first["test_acc_mean"] == pytest.approx(0.72)
+    assert first["test_acc_std"] == pytest.approx(statistics.stdev([0.71, 0.73]))
+    assert first["test_acc"] == "72.0 ± 1.4 %"
+    assert first["train_loss"] == "0.6000 ± 0.1414"
+    assert second["test_acc"] == "61.0 %" and second["seeds"] == 1
+    assert first["configuration"] == "cifar_cnn on cifar10: lr 0.05"
+    assert second["configuration"] == "cifar_cnn on cifar10: lr 0.01"
+
+
+def test_summary_of_a_run_without_final_metrics_shows_a_dash() -> None:
+    (row,) = compare.summary_rows(compare.group_by_config([_entry("killed")]))
+    assert row["test_acc"] == "–" and math.isnan(row["test_acc_mean"])
+
+
+def test_differences_name_only_what_varies() -> None:
+    configs = [{"model": "m", "dataset": "d", "lr": 0.1, "augment": ["flip", "crop"], "seed": 0},
+               {"model": "m", "dataset": "d", "lr": 0.1, "augment": [], "seed": 1}]
+    assert compare.differences(configs) == ["m on d: augment flip+crop", "m on d: augment none"]
+    assert compare.differences(configs[:1]) == ["m on d"]
+
+
+def test_long_rows_have_one_row_per_epoch_and_metric() -> None:
+    rows = compare.long_rows([_entry("a", history=_history(0.1, 0.2))])
+    assert len(rows) == 2 * 4
+    assert {"run": "a", "epoch": 2, "metric": "val_acc", "split": "val", "kind": "acc", "value": 0.2} in rows
+
+
+def test_entries_from_a_run_folder_and_a_model_card(tmp_path) -> None:
+    run = Run.create("cmp", root=tmp_path)
+    run.update(config={"model": "mnist_cnn", "dataset": "mnist", "seed": 3}, status="stopped",
+               metrics={"test_acc": 0.9})
+    run.write_history(_history(0.5, 0.6))
+    entry = compare.from_run(run)
+    assert (entry.label, entry.status, entry.metrics, entry.source) == (run.name, "stopped", {"test_acc": 0.9}, "run")
+    assert [r["val_acc"] for r in entry.history] == [0.5, 0.6]
+
+    meta = {"config": {"model": "cifar_cnn"}, "card": {"history": _history(0.7), "metrics": {"test_acc": 0.85},
+                                                       "status": "finished"}}
+    zoo = compare.from_card("cifar_cnn", meta)
+    assert (zoo.label, zoo.source, zoo.metrics["test_acc"], len(zoo.history)) == ("zoo: cifar_cnn", "zoo", 0.85, 1)
