@@ -1,0 +1,116 @@
+"""The zoo registry: architectures, parameter counts, transforms, checkpoints and the ImageNet start."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import models
+from cnnviz import checkpoint
+from models import resnet18
+
+# Independent truth: counted by hand from each architecture's layer list.
+PARAMS = {
+    "mnist_cnn": (1 * 10 * 25 + 10) + (10 * 20 * 25 + 20) + (320 * 50 + 50) + (50 * 10 + 10),          # 21,840
+    "cifar_cnn": (3 * 32 * 25 + 32) + (32 * 64 * 25 + 64) + (64 * 128 * 25 + 128)
+                 + (2048 * 64 + 64) + (64 * 10 + 10),                                                 # 390,410
+    "cifar_cnn_plus": 9 * (3 * 32 + 32 * 64 + 2 * 64 * 64 + 64 * 128 + 128 * 256 + 2 * 256 * 256)
+                      + 2 * (32 + 64 + 64 + 64 + 128 + 256 + 256 + 256) + (256 * 10 + 10),          # 1,646,122
+    "resnet18": 11_689_512 - (512 * 1000 + 1000) + (512 * 10 + 10),  # torchvision's published count, new head
+}
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_parameter_counts_and_output_shape(name: str) -> None:
+    model = models.build(name)
+    assert sum(p.numel() for p in model.parameters()) == PARAMS[name]
+    entry = models.ZOO[name]
+    out = model.eval()(torch.zeros(2, *entry.input_shape))
+    assert out.shape == (2, len(entry.classes))
+
+
+def test_transform_resizes_converts_and_normalises() -> None:
+    image = Image.new("RGB", (64, 48), (255, 0, 128))
+    x = models.transform("cifar_cnn")(image)
+    assert x.shape == (3, 32, 32)
+    expected = (torch.tensor([1.0, 0.0, 128 / 255]) - torch.tensor(models.CIFAR_MEAN)) / torch.tensor(models.CIFAR_STD)
+    torch.testing.assert_close(x[:, 5, 7], expected)
+    gray = models.transform("mnist_cnn")(image)
+    assert gray.shape == (1, 28, 28)
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = models.build("cifar_cnn").eval()
+    path = checkpoint.save(tmp_path / "c.pt", model, {"arch": "cifar_cnn", "input_shape": [3, 32, 32]})
+    loaded, meta = models.load_file(path)
+    x = torch.randn(3, 3, 32, 32)
+    assert meta["arch"] == "cifar_cnn" and not loaded.training
+    assert torch.equal(model(x), loaded(x))
+
+
+def test_big_checkpoints_are_stored_in_half_precision_under_25_mb(tmp_path: Path) -> None:
+    model = models.build("resnet18").eval()
+    path = checkpoint.save(tmp_path / "r.pt", model, {"arch": "resnet18"})
+    assert path.stat().st_size < 25e6
+    loaded, _ = models.load_file(path)
+    x = torch.randn(1, 3, 32, 32)
+    torch.testing.assert_close(loaded(x), model(x), atol=2e-2, rtol=2e-2)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"PK\x03\x04truncated"])
+def test_corrupt_checkpoint_raises_a_clear_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "bad.pt"
+    path.write_bytes(content)
+    with pytest.raises(models.CheckpointError, match="damaged|not a cnnviz"):
+        models.load_file(path)
+
+
+def test_missing_checkpoint_says_how_to_get_one(tmp_path: Path) -> None:
+    with pytest.raises(models.CheckpointError, match="train"):
+        models.load_file(tmp_path / "nothing.pt")
+
+
+def test_checkpoint_of_another_architecture_is_refused(tmp_path: Path) -> None:
+    path = checkpoint.save(tmp_path / "m.pt", models.build("mnist_cnn"), {"arch": "cifar_cnn"})
+    with pytest.raises(models.CheckpointError, match="does not fit"):
+        models.load_file(path)
+
+
+def test_imagenet_weights_offline_give_a_plain_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr("torch.hub.load_state_dict_from_url", _offline)
+    with pytest.raises(resnet18.WeightsUnavailable, match="scratch"):
+        resnet18.build_pretrained()
+
+
+def _offline(*args: object, **kwargs: object) -> None:
+    raise OSError("network is unreachable")
+
+
+def test_imagenet_weights_from_torchvision_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchvision loads a state dict already sitting in its cache under the expected file name."""
+    from torchvision.models import ResNet18_Weights, resnet18 as tv_resnet18
+
+    torch.manual_seed(3)
+    reference = tv_resnet18(weights=None)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    (tmp_path / "checkpoints").mkdir()
+    torch.save(reference.state_dict(), tmp_path / "checkpoints" / Path(ResNet18_Weights.IMAGENET1K_V1.url).name)
+    model = resnet18.build_pretrained(num_classes=10)
+    assert torch.equal(model.conv1.weight, reference.conv1.weight)
+    assert model.fc.out_features == 10
+    assert len(resnet18.imagenet_categories()) == 1000
+
+
+@pytest.mark.parametrize("name", [n for n in models.names() if models.ZOO[n].checkpoint.is_file()])
+def test_shipped_checkpoints_load_with_their_cards(name: str) -> None:
+    model = models.load(name)
+    card = models.card(name)
+    assert not model.training
+    assert card["metrics"]["test_acc"] > 0.5
+    per_class = np.array(card["confusion"]).trace() / np.array(card["confusion"]).sum()
+    assert per_class == pytest.approx(card["metrics"]["test_acc"], abs=1e-6)
