@@ -1,0 +1,142 @@
+"""Every layer's output for one batch, captured with forward hooks that are always removed afterwards.
+
+Layers are addressed by their `named_modules()` names ("conv1", "layer1.0.relu"), so any `nn.Module` works.
+The model is never changed: it runs in eval mode under `torch.no_grad()` and every module's training flag
+is put back. A model shared between sessions (Streamlit's `st.cache_resource`) is hooked under a lock, so
+two sessions never see each other's activations.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Iterable, Iterator
+
+import torch
+from torch import nn
+
+CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
+ACTIVATION = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
+              nn.Hardswish, nn.Hardtanh, nn.Sigmoid, nn.Tanh, nn.Softplus)
+POOL = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool2d, nn.LPPool2d)
+
+# One lock for every hooked forward pass: a hook on a shared model would otherwise also fire for
+# another session's forward pass running at the same moment in another thread.
+_HOOK_LOCK = threading.RLock()
+
+__all__ = ["CONV", "ACTIVATION", "POOL", "leaf_layers", "kind", "map_layers", "conv_layers", "last_conv",
+           "capture", "extract", "evaluating"]
+
+
+def leaf_layers(model: nn.Module) -> list[str]:
+    """Names of the modules that have no children (the ones that compute), in registration order."""
+    return [name for name, m in model.named_modules() if name and not any(True for _ in m.children())]
+
+
+def kind(module: nn.Module) -> str:
+    """'conv', 'activation', 'pool' or 'other': what a layer is, for labels and filtering."""
+    if isinstance(module, CONV):
+        return "conv"
+    if isinstance(module, ACTIVATION):
+        return "activation"
+    if isinstance(module, POOL):
+        return "pool"
+    return "other"
+
+
+def map_layers(model: nn.Module, outputs: dict[str, torch.Tensor] | None = None) -> list[str]:
+    """Conv, activation and pooling layers, in registration order; with `outputs`, only those giving (B, C, H, W)."""
+    modules = dict(model.named_modules())
+    names = [n for n in leaf_layers(model) if kind(modules[n]) != "other"]
+    if outputs is not None:
+        names = [n for n in names if n in outputs and outputs[n].dim() == 4]
+    return names
+
+
+def conv_layers(model: nn.Module) -> list[str]:
+    """Names of every 2-D convolution, in registration order."""
+    return [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+
+
+def last_conv(model: nn.Module) -> str:
+    """Name of the last `nn.Conv2d` in `named_modules()` order (for torchvision ResNet18: 'layer4.1.conv2').
+
+    Raises:
+        ValueError: the model has no 2-D convolution.
+    """
+    convs = conv_layers(model)
+    if not convs:
+        raise ValueError(f"{type(model).__name__} has no Conv2d layer")
+    return convs[-1]
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """Put `model` in eval mode for the block, then give every module back its own training flag."""
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, flag in flags:
+            m.training = flag
+
+
+def _resolve(model: nn.Module, layers: Iterable[str] | None) -> dict[str, nn.Module]:
+    modules = dict(model.named_modules())
+    names = leaf_layers(model) if layers is None else list(layers)
+    missing = [n for n in names if n not in modules]
+    if missing:
+        raise KeyError(f"No layer named {', '.join(map(repr, missing))} in {type(model).__name__}; "
+                       f"its layers are {', '.join(leaf_layers(model))}")
+    return {n: modules[n] for n in names}
+
+
+@contextmanager
+def capture(model: nn.Module, layers: Iterable[str] | None = None) -> Iterator[dict[str, torch.Tensor]]:
+    """Hook `layers` (all leaves when None); inside the block, forward passes fill the yielded dict.
+
+    Each entry is the layer's output detached, copied (so a later in-place ReLU cannot change it) and on the
+    CPU. A module called twice in one pass (torchvision's BasicBlock reuses `relu`) keeps its last output.
+    Every hook is removed when the block ends, also when it raises.
+    """
+    targets = _resolve(model, layers)
+    outputs: dict[str, torch.Tensor] = {}
+    handles = []
+
+    def hook_for(name: str):
+        def hook(_module: nn.Module, _inputs: tuple, output: object) -> None:
+            if isinstance(output, (tuple, list)):  # e.g. an RNN; keep the first tensor
+                output = next((o for o in output if isinstance(o, torch.Tensor)), None)
+            if isinstance(output, torch.Tensor):
+                outputs[name] = output.detach().to("cpu", copy=True)
+        return hook
+
+    with _HOOK_LOCK:
+        try:
+            for name, module in targets.items():
+                handles.append(module.register_forward_hook(hook_for(name)))
+            yield outputs
+        finally:
+            for handle in handles:
+                handle.remove()
+
+
+def extract(model: nn.Module, x: torch.Tensor, layers: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
+    """Run `x` through `model` and return {layer name: that layer's output for the batch}.
+
+    Args:
+        model: any module; it is run in eval mode without gradients and left exactly as it was.
+        x: the input batch, e.g. (B, C, H, W), on the model's device.
+        layers: `named_modules()` names to keep; None keeps every leaf layer.
+
+    Returns:
+        Layer name -> output tensor (detached, on the CPU), in the order the layers were asked for
+        (registration order when `layers` is None). Layers the pass never reached are left out.
+
+    Raises:
+        KeyError: a name in `layers` is not a module of `model`.
+    """
+    with capture(model, layers) as outputs, evaluating(model), torch.no_grad():
+        model(x)
+    order = leaf_layers(model) if layers is None else list(layers)
+    return {n: outputs[n] for n in order if n in outputs}
