@@ -1,0 +1,120 @@
+"""Preset kernels, small integer input grids and procedural pictures for the convolution lessons (NumPy + PIL)."""
+from __future__ import annotations
+
+from math import comb
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+KERNELS = ("Sobel x", "Sobel y", "Laplacian", "Box blur", "Sharpen", "Identity")
+ABOUT_KERNELS = {
+    "Sobel x": "finds vertical edges: dark-to-bright from left to right is positive",
+    "Sobel y": "finds horizontal edges: dark-to-bright from top to bottom is positive",
+    "Laplacian": "responds to spots and thin lines in any direction; zero on flat areas and even slopes",
+    "Box blur": "all ones: adds up the window (divide by the number of cells for the average)",
+    "Sharpen": "the cell itself minus its neighbours on top: boosts detail, keeps flat areas",
+    "Identity": "a single 1 in the middle: copies the input",
+}
+IMAGES = ("Square", "Vertical edge", "Diagonal line", "Random digits", "Checkerboard", "Gradient", "Zeros")
+PICTURES = ("Shapes", "Checkerboard", "Rings", "Noisy steps")
+
+
+def _binomial(n: int) -> np.ndarray:
+    """Row n of Pascal's triangle: the smoothing half of a Sobel kernel."""
+    return np.array([comb(n, i) for i in range(n + 1)], dtype=np.int64)
+
+
+def _odd(name: str, size: int) -> None:
+    if size < 3 or size % 2 == 0:
+        raise ValueError(f"{name} is defined for odd sizes of at least 3 (3, 5, 7); got {size}. "
+                         "Pick one of those, or another preset.")
+
+
+def kernel(name: str, size: int = 3) -> np.ndarray:
+    """A preset kernel as a (size, size) integer array; Sobel and Laplacian need an odd size of at least 3.
+
+    Sobel of size n is smoothing (Pascal row n-1) times derivative (Pascal row n-3 convolved with [-1, 0, 1]),
+    as in OpenCV; larger Laplacians and sharpeners weigh every neighbour equally.
+    """
+    if size < 1:
+        raise ValueError(f"kernel size must be at least 1, got {size}")
+    centre = (size - 1) // 2
+    if name in ("Sobel x", "Sobel y"):
+        _odd(name, size)
+        deriv = np.convolve(_binomial(size - 3), [-1, 0, 1])  # (size,)
+        k = np.outer(_binomial(size - 1), deriv)  # rows smooth, columns differentiate
+        return k if name == "Sobel x" else k.T.copy()
+    if name == "Laplacian":
+        _odd(name, size)
+        if size == 3:
+            return np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.int64)
+        k = np.ones((size, size), dtype=np.int64)
+        k[centre, centre] = 1 - size * size
+        return k
+    if name == "Box blur":
+        return np.ones((size, size), dtype=np.int64)
+    if name == "Sharpen":
+        if size == 3:
+            return np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=np.int64)
+        k = -np.ones((size, size), dtype=np.int64)
+        k[centre, centre] = size * size
+        return k
+    if name == "Identity":
+        k = np.zeros((size, size), dtype=np.int64)
+        k[centre, centre] = 1
+        return k
+    raise ValueError(f"unknown kernel preset {name!r}; choose from {', '.join(KERNELS)}")
+
+
+def image(name: str, rows: int, cols: int, channel: int = 0) -> np.ndarray:
+    """A small (rows, cols) grid of digits 0-9 to convolve by hand; other channels get a variation."""
+    r, c = np.mgrid[0:rows, 0:cols]
+    if channel == 1 and name not in ("Random digits", "Zeros"):
+        r, c = c * (rows - 1) // max(cols - 1, 1), r * (cols - 1) // max(rows - 1, 1)  # the pattern turned
+    if name == "Square":
+        top, left = rows // 4, cols // 4
+        g = np.where((r >= top) & (r < rows - top) & (c >= left) & (c < cols - left), 9, 1)
+    elif name == "Vertical edge":
+        g = np.where(c >= cols // 2, 8, 1)
+    elif name == "Diagonal line":
+        g = np.where(np.abs(r * (cols - 1) - c * (rows - 1)) <= max(rows, cols) // 2, 9, 0)
+    elif name == "Random digits":
+        g = np.random.default_rng(7 + channel).integers(0, 10, (rows, cols))
+    elif name == "Checkerboard":
+        g = np.where((r // 2 + c // 2) % 2 == 0, 8, 2)
+    elif name == "Gradient":
+        g = (r + c) % 10
+    elif name == "Zeros":
+        g = np.zeros((rows, cols))
+    else:
+        raise ValueError(f"unknown image preset {name!r}; choose from {', '.join(IMAGES)}")
+    g = g.astype(np.int64)
+    return 9 - g if channel == 2 and name not in ("Random digits", "Zeros") else g
+
+
+def picture(name: str, size: int = 320) -> np.ndarray:
+    """A procedural greyscale picture (size, size) uint8 for showing what a kernel picks out."""
+    y, x = np.mgrid[0:size, 0:size] / size
+    if name == "Shapes":
+        img = Image.fromarray((40 + 60 * x).astype(np.uint8))  # a soft left-to-right ramp as background
+        d = ImageDraw.Draw(img)
+        s = size
+        d.ellipse([0.08 * s, 0.1 * s, 0.45 * s, 0.47 * s], fill=235)
+        d.rectangle([0.55 * s, 0.12 * s, 0.9 * s, 0.42 * s], fill=160)
+        d.polygon([(0.1 * s, 0.9 * s), (0.3 * s, 0.55 * s), (0.5 * s, 0.9 * s)], fill=200)
+        d.line([(0.55 * s, 0.55 * s), (0.92 * s, 0.92 * s)], fill=250, width=max(2, s // 80))
+        font = ImageFont.load_default(size=max(12, s // 7))
+        d.text((0.58 * s, 0.56 * s), "CNN", fill=255, font=font)
+        return np.asarray(img, dtype=np.uint8)
+    if name == "Checkerboard":
+        n = 8
+        return np.where(((y * n).astype(int) + (x * n).astype(int)) % 2 == 0, 220, 35).astype(np.uint8)
+    if name == "Rings":
+        radius = np.hypot(x - 0.5, y - 0.5)
+        return (127.5 + 127.5 * np.cos(2 * np.pi * 12 * radius ** 1.3)).astype(np.uint8)
+    if name == "Noisy steps":
+        steps = (np.floor(x * 5) * 40 + 40 + np.where(y > 0.5, 30, 0)).astype(np.float64)
+        noise = np.random.default_rng(0).normal(0, 18, (size, size))
+        img = Image.fromarray(np.clip(steps + noise, 0, 255).astype(np.uint8))
+        return np.asarray(img.filter(ImageFilter.GaussianBlur(0.6)), dtype=np.uint8)
+    raise ValueError(f"unknown picture {name!r}; choose from {', '.join(PICTURES)}")
