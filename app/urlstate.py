@@ -4,31 +4,54 @@ Usage in a page:
     urlstate.init({"pad": 1, "stride": 1, "preset": "Sobel x"})   # before the widgets
     st.slider("Padding", 0, 5, key="pad", disabled=urlstate.locked("pad"))
     urlstate.publish()                                           # after the widgets
+
+A link is user input: a value that does not parse, is not finite, or fails `allowed` (a collection of valid
+values, e.g. `range(0, 6)` for that slider, or a predicate) falls back to the default with a short toast,
+so an edited or stale link never crashes a page:
+    urlstate.init({"pad": 1, "preset": "Sobel x"}, allowed={"pad": range(0, 6), "preset": PRESETS})
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Container
 from typing import Any
 
 import streamlit as st
 
 _KEYS = "_urlstate_keys"
 RESERVED = ("teacher", "lock", "hide")  # teacher=1 hides the sidebar; lock=a,b disables; hide=a,b hides
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 def _parse(raw: str, default: Any) -> Any:
-    """Turn a query-string value into the type of `default`; fall back to `default` if it does not parse."""
+    """Turn a query-string value into the type of `default`; raise ValueError if it does not parse."""
+    if isinstance(default, bool):
+        word = raw.strip().lower()
+        if word not in _TRUE + _FALSE:
+            raise ValueError(raw)
+        return word in _TRUE
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        value = float(raw)
+        if not math.isfinite(value):  # nan and inf break every widget
+            raise ValueError(raw)
+        return value
+    if isinstance(default, (list, tuple)):
+        return [type(default[0])(v) if default else v for v in raw.split(",") if v != ""]
+    return raw
+
+
+def _ok(value: Any, rule: Container[Any] | Callable[[Any], bool] | None) -> bool:
+    """Whether `value` (or each item of a list) passes `rule`: membership in a container, or a predicate."""
+    if rule is None:
+        return True
+    items = value if isinstance(value, list) else [value]
     try:
-        if isinstance(default, bool):
-            return raw.lower() in ("1", "true", "yes")
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-        if isinstance(default, (list, tuple)):
-            return [type(default[0])(v) if default else v for v in raw.split(",") if v != ""]
-        return raw
-    except ValueError:
-        return default
+        return all(rule(v) if callable(rule) else v in rule for v in items)
+    except (TypeError, ValueError):
+        return False
 
 
 def _format(value: Any) -> str:
@@ -39,13 +62,41 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def init(defaults: dict[str, Any]) -> None:
-    """Seed session_state from the URL (first visit) or `defaults`, and remember the keys to publish."""
+def init(defaults: dict[str, Any],
+         allowed: dict[str, Container[Any] | Callable[[Any], bool]] | None = None) -> None:
+    """Seed session_state from the URL (first visit) or `defaults`, and remember the keys to publish.
+
+    Args:
+        defaults: widget key -> default value; the default's type decides how the URL text is parsed.
+        allowed: optional widget key -> valid values (a container such as `range(0, 6)` or a list of
+            options) or a predicate; a URL value outside it falls back to the default.
+    Raises:
+        ValueError: a key clashes with the teacher-mode parameters (`teacher`, `lock`, `hide`).
+    """
+    clash = set(defaults) & set(RESERVED)
+    if clash:
+        raise ValueError(f"urlstate keys {sorted(clash)} are reserved for teacher mode")
+    allowed = allowed or {}
     st.session_state[_KEYS] = list(defaults)
     for key, default in defaults.items():
         if key not in st.session_state:
-            raw = st.query_params.get(key)
-            st.session_state[key] = default if raw is None else _parse(raw, default)
+            st.session_state[key] = _from_url(key, default, allowed.get(key))
+
+
+def _from_url(key: str, default: Any, rule: Container[Any] | Callable[[Any], bool] | None) -> Any:
+    """The URL's value for `key`, or `default` (with a toast saying so) when it is missing or impossible."""
+    raw = st.query_params.get(key)
+    if raw is None:
+        return default
+    try:
+        value = _parse(raw, default)
+    except ValueError:
+        value = None
+    if value is None or not _ok(value, rule):
+        shown = raw[:40].replace("`", "")
+        st.toast(f"The link's value `{key}={shown}` is not possible here; showing `{_format(default)}`.")
+        return default
+    return value
 
 
 def publish() -> None:
