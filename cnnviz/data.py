@@ -158,12 +158,14 @@ def _load_torchvision(name: str, split: str, root: Path, download: bool) -> Imag
 def _load_image_folder(name: str, split: str, folder: Path, progress: Progress | None) -> ImageSet:
     """Decode an ImageFolder split once, then serve it from a uint8 tensor cache."""
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    cache = _cache_file(name, split, folder, classes)
+    if cache.is_file():
+        blob = torch.load(cache, weights_only=True, mmap=True)
+        return ImageSet(name, split, blob["images"], blob["labels"], blob["classes"])
     files = [(f, label) for label, c in enumerate(classes)
              for f in sorted((folder / c).iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
-    cache = _cache_file(name, split, folder, files)
-    if cache.is_file():
-        blob = torch.load(cache, weights_only=True)
-        return ImageSet(name, split, blob["images"], blob["labels"], blob["classes"])
+    if not files:
+        raise DatasetUnavailable(f"Data set {name!r}: no images under {folder}/<class>/ (looked for {sorted(IMAGE_SUFFIXES)}).")
     images = _decode_all([f for f, _ in files], progress)
     labels = torch.tensor([label for _, label in files], dtype=torch.long)
     _atomic_save({"images": images, "labels": labels, "classes": classes}, cache)
@@ -191,9 +193,13 @@ def _decode_all(files: list[Path], progress: Progress | None) -> torch.Tensor:
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()  # (N, C, H, W)
 
 
-def _cache_file(name: str, split: str, folder: Path, files: list[tuple[Path, int]]) -> Path:
-    """Where the decoded split lives: beside the data when writable, else in the user cache."""
-    key = hashlib.sha1(f"{folder.resolve()}|{len(files)}|{files[-1][0].name if files else ''}".encode()).hexdigest()[:12]
+def _cache_file(name: str, split: str, folder: Path, classes: list[str]) -> Path:
+    """Where the decoded split lives: beside the data when writable, else in the user cache.
+
+    The key changes when a class folder gains or loses files (its mtime changes), without listing 60,000 files.
+    """
+    stamps = "|".join(f"{c}:{(folder / c).stat().st_mtime_ns}" for c in classes)
+    key = hashlib.sha1(f"{folder.resolve()}|{stamps}".encode()).hexdigest()[:12]
     filename = f".cnnviz-{name}-{split}-{key}.pt"
     beside = folder.parent
     writable = os.access(beside, os.W_OK) and bool(beside.stat().st_mode & stat.S_IWUSR)

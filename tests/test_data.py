@@ -44,9 +44,11 @@ def test_image_folder_cache_is_written_beside_writable_data_and_reused(tmp_path:
     first = data.load("toys", "train", root=tmp_path)
     caches = list((tmp_path / "toys").glob(".cnnviz-toys-train-*.pt"))
     assert len(caches) == 1
-    Image.new("RGB", (6, 8)).save(tmp_path / "toys" / "train" / "ant" / "0.png")  # cache wins until files change
+    Image.new("RGB", (6, 8)).save(tmp_path / "toys" / "train" / "ant" / "0.png")  # an edit in place keeps the cache
     again = data.load("toys", "train", root=tmp_path)
     assert torch.equal(first.images, again.images)
+    Image.new("RGB", (6, 8)).save(tmp_path / "toys" / "train" / "ant" / "new.png")  # a new file: decode again
+    assert len(data.load("toys", "train", root=tmp_path)) == len(first) + 1
 
 
 def test_missing_data_set_names_it_the_folder_and_the_fix(tmp_path: Path) -> None:
