@@ -54,3 +54,55 @@ def dataset(name: str, split: str) -> Any:
     from cnnviz import data
 
     return data.load(name, split)
+
+
+@st.cache_resource(show_spinner="Splitting the data set and computing its mean and std…")
+def explore_splits(name: str) -> Any:
+    """Train / validation / test of data set `name` as training splits them (test None when absent)."""
+    from cnnviz import data, explore
+
+    try:
+        test = dataset(name, "test")
+    except data.DatasetUnavailable:
+        test = None
+    return explore.splits(dataset(name, "train"), test)
+
+
+@st.cache_resource(show_spinner=False)
+def checkpoint_meta(path: str, mtime_ns: int) -> dict[str, Any]:
+    """A checkpoint's meta (arch, dataset, classes, mean, std, card); `mtime_ns` renews it after retraining."""
+    from cnnviz import checkpoint
+
+    return checkpoint.load(path)[1]
+
+
+@st.cache_resource(show_spinner=False)
+def _prediction_store() -> tuple[dict[tuple, Any], threading.Lock]:
+    """Test-set predictions already computed in this process (read-only once stored), and their lock."""
+    return {}, threading.Lock()
+
+
+def predictions(checkpoint: str, dataset_name: str, limit: int = 0, progress: Any = None) -> Any:
+    """Test-set predictions of a checkpoint file: from memory, else from the disk cache, else computed once.
+
+    `progress` hears the fraction done while computing. Memory is keyed by path, date and size; the disk
+    cache by the file's content (see cnnviz.evaluation), so a retrained checkpoint is evaluated again.
+    """
+    from pathlib import Path
+
+    import models
+    from cnnviz import evaluation
+
+    path = Path(checkpoint).resolve()
+    info = path.stat()
+    key = (str(path), info.st_mtime_ns, info.st_size, dataset_name, limit)
+    store, lock = _prediction_store()
+    if key in store:
+        return store[key]
+    data = evaluation.head(dataset(dataset_name, "test"), limit)
+    result = evaluation.cached_predict(path, data, models.load_file, progress=progress)
+    with lock:
+        store[key] = result
+        while len(store) > 16:  # a few KB to a few MB each; keep the latest
+            store.pop(next(iter(store)))
+    return result
