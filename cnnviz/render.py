@@ -58,7 +58,7 @@ def lut(name: str = "viridis") -> np.ndarray:
 def colorize(values: np.ndarray, cmap: str = "viridis") -> np.ndarray:
     """Values in [0, 1] (NaN for padding) -> uint8 RGB through the colour map's lookup table."""
     index = np.rint(np.nan_to_num(values, nan=0.0).clip(0, 1) * 255).astype(np.uint16)
-    index[np.isnan(values)] = 256
+    index = np.where(np.isnan(values), 256, index)
     return np.take(lut(cmap), index, axis=0)  # (..., 3)
 
 
