@@ -63,5 +63,6 @@ def colour_jitter(x: torch.Tensor, strength: float, gen: torch.Generator) -> tor
     b = x.shape[0]
     brightness = _uniform(b, 1 - strength, 1 + strength, gen, x.device).view(-1, 1, 1, 1)
     contrast = _uniform(b, 1 - strength, 1 + strength, gen, x.device).view(-1, 1, 1, 1)
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return ((x * brightness - mean) * contrast + mean).clamp_(0, 1)
+    x = x * brightness
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)  # contrast pivots on the brightened image's mean
+    return ((x - mean) * contrast + mean).clamp_(0, 1)

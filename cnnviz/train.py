@@ -277,6 +277,10 @@ def fit(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None = N
             if run:
                 run.update(status="diverged", error=str(exc))
             raise
+        except BaseException as exc:  # Ctrl-C, out of memory...: the folder must not keep saying "running"
+            if run:
+                run.update(status="interrupted", error=f"{type(exc).__name__}: {exc}")
+            raise
         val_loss, val_acc, _ = evaluate(model, data.val or data.test, data.mean, data.std, device)
         record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
                   "val_acc": val_acc, "lr": lr, "seconds": time.perf_counter() - t0}
