@@ -163,24 +163,34 @@ def confusion(p: Predictions, normalise: bool = False) -> np.ndarray:
     return counts / np.maximum(counts.sum(1, keepdims=True), 1)
 
 
-def confusion_frame(p: Predictions) -> pd.DataFrame:
-    """The confusion matrix in long form for a heat map: true, predicted, count, share of the true class."""
-    counts, shares = confusion(p), confusion(p, normalise=True)
-    k = len(p.classes)
-    rows = [(p.classes[t], p.classes[q], t, q, int(counts[t, q]), float(shares[t, q]))
+def confusion_table(counts: np.ndarray | list[list[int]], classes: list[str]) -> pd.DataFrame:
+    """A confusion matrix in long form for a heat map: true, predicted, their indices, count, share of the row."""
+    counts = np.asarray(counts, dtype=np.int64)
+    shares = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    k = len(classes)
+    rows = [(classes[t], classes[q], t, q, int(counts[t, q]), float(shares[t, q]))
             for t in range(k) for q in range(k)]
     return pd.DataFrame(rows, columns=["true", "predicted", "true_index", "predicted_index", "count", "share"])
 
 
-def per_class_accuracy(p: Predictions) -> pd.DataFrame:
-    """class, correct, total, accuracy for every true class, worst first (a class with no images: NaN)."""
-    k = len(p.classes)
-    total = np.bincount(p.labels, minlength=k)
-    right = np.bincount(p.labels[p.correct], minlength=k)
+def per_class_table(counts: np.ndarray | list[list[int]], classes: list[str]) -> pd.DataFrame:
+    """class, correct, total, accuracy from a confusion matrix, worst first (a class with no images: NaN)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total, right = counts.sum(1), np.diag(counts)
     with np.errstate(invalid="ignore", divide="ignore"):
         accuracy = np.where(total > 0, right / np.maximum(total, 1), np.nan)
-    frame = pd.DataFrame({"class": p.classes, "correct": right, "total": total, "accuracy": accuracy})
+    frame = pd.DataFrame({"class": list(classes), "correct": right, "total": total, "accuracy": accuracy})
     return frame.sort_values(["accuracy", "class"], kind="stable").reset_index(drop=True)
+
+
+def confusion_frame(p: Predictions) -> pd.DataFrame:
+    """`confusion_table` of the predictions."""
+    return confusion_table(confusion(p), p.classes)
+
+
+def per_class_accuracy(p: Predictions) -> pd.DataFrame:
+    """`per_class_table` of the predictions: each true class's share of images predicted right."""
+    return per_class_table(confusion(p), p.classes)
 
 
 # ---- galleries: each a table of test-set indices with what the model said ---------------------------------

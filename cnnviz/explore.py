@@ -188,6 +188,12 @@ def class_rows(data: ImageSet, per_class: int, seed: int = 0, target: int = 64,
                 row_labels=[data.classes[k] for k in classes])
 
 
+def class_page(data: ImageSet, cls: int, count: int, ncols: int, seed: int = 0, target: int = 64) -> Image.Image:
+    """`count` random images of class `cls` (seeded), `ncols` to a row, as one image."""
+    indices = random_per_class(data, count, seed, [cls])[0]
+    return tile(pick(data, indices[indices >= 0]), ncols, scale_for(data, target))
+
+
 def normalisation_grid(data: ImageSet, indices: list[int], mean: list[float], std: list[float],
                        target: int = 96) -> Image.Image:
     """One image: the originals in the first row, then each channel after normalisation in blue-white-red.

@@ -1,0 +1,308 @@
+"""Evaluate a model: test accuracy, per-class accuracy, a confusion matrix that opens the images behind each
+cell, galleries of right and wrong answers, and two models side by side."""
+import time
+from pathlib import Path
+
+import altair as alt
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from app import state, urlstate
+
+st.title("🎯 Evaluate a model")
+st.markdown("How good is the network, and **where** does it go wrong? Click a square of the confusion matrix "
+            "to see exactly those test images.")
+
+import models  # noqa: E402  (PyTorch: imported after the title is on screen)
+from cnnviz import data, evaluation, explore  # noqa: E402
+
+INSIDE = Path(__file__).resolve().parent / "inside.py"
+GALLERY_SIZE = 24   # images shown per gallery
+COLUMNS = 8         # images per gallery row
+NO_DATA = ("The test images of **{ds}** are not on this computer, so the galleries cannot be shown. To get them, "
+           "set the environment variable `CNNVIZ_DATA_DIR` to a folder holding `MNIST/raw/*-ubyte` (MNIST) or "
+           "`cifar10/{{train,test}}/<class>/*.png` / `cifar-10-batches-py/` (CIFAR-10), or allow the download "
+           "(`CNNVIZ_DOWNLOAD=1` with internet), then reload. Below: the figures stored in the model card.")
+
+
+def pick_model(key: str, label: str) -> str:
+    """The shared model picker (zoo name or run checkpoint path) when present, else the zoo names."""
+    try:
+        from app.widgets import model_picker
+    except ImportError:
+        model_picker = None
+    if model_picker is not None:
+        return model_picker(key)
+    if st.session_state.get(key) not in models.names():
+        st.session_state[key] = models.names()[0]
+    if not urlstate.hidden(key):
+        st.selectbox(label, models.names(), key=key, format_func=lambda n: models.ZOO[n].title,
+                     disabled=urlstate.locked(key))
+    return st.session_state[key]
+
+
+def resolve(choice: str) -> tuple[Path, str]:
+    """(checkpoint file, readable name) of a zoo name or a run's checkpoint path."""
+    if choice in models.ZOO:
+        return models.ZOO[choice].checkpoint, models.ZOO[choice].title
+    path = Path(choice)
+    return path, f"run {path.parent.name}" if path.name == "checkpoint.pt" else path.name
+
+
+def meta_of(path: Path, title: str) -> dict | None:
+    """The checkpoint's meta, or None after telling the user why there is none."""
+    try:
+        return state.checkpoint_meta(str(path), path.stat().st_mtime_ns)
+    except (FileNotFoundError, models.CheckpointError):
+        st.error(f"**{title}** has no trained checkpoint yet (looked for `{path}`). Train it on the Train page, "
+                 "or wait until the background training of the zoo has written it, then reload.")
+        return None
+
+
+def dataset_of(meta: dict) -> str:
+    return meta.get("dataset") or meta.get("config", {}).get("dataset", "")
+
+
+def evaluate(path: Path, title: str, ds: str, limit: int):
+    """Predictions of the checkpoint on the test set, with a progress bar the first time."""
+    slot = st.empty()
+    start = time.perf_counter()
+    p = state.predictions(str(path), ds, limit,
+                          progress=lambda f: slot.progress(f, text=f"Running {title} on the test images… {f:.0%}"))
+    slot.empty()
+    return p, time.perf_counter() - start
+
+
+def open_inside(ds: str, index: int) -> None:
+    """Show test image `index` on the Inside-a-model page."""
+    st.session_state["cnnviz.image"] = {"source": "test", "dataset": ds, "index": int(index)}
+    if not INSIDE.is_file():
+        st.warning("The Inside-a-model page is not installed in this copy of cnnviz.")
+        return
+    try:
+        st.switch_page(str(INSIDE), query_params={"img": f"test:{ds}:{int(index)}"})
+    except StreamlitAPIException:  # this page runs on its own, outside the app's navigation
+        st.warning("Open this page through the app (streamlit run app/main.py) to jump to Inside a model.")
+
+
+def show_gallery(frame, test, key: str, caption) -> None:
+    """A grid of the images in `frame` (column 'index'), each captioned and with a button to look inside."""
+    scale = explore.scale_for(test, 96)
+    for start in range(0, len(frame), COLUMNS):
+        cols = st.columns(COLUMNS)
+        for col, (_, row) in zip(cols, frame.iloc[start:start + COLUMNS].iterrows()):
+            i = int(row["index"])
+            with col:
+                st.image(explore.tile(test.images[i:i + 1], 1, scale, pad=0), caption=caption(row), width="stretch")
+                if st.button("🔬 Inside", key=f"{key}-{i}", help=f"Open test image {i} in Inside a model",
+                             width="stretch"):
+                    open_inside(test.name, i)
+
+
+def percent(x: float) -> str:
+    return f"{x:.0%}" if x < 0.995 else f"{x:.1%}"
+
+
+def per_class_chart(table) -> alt.Chart:
+    """Horizontal bars of per-class accuracy, worst class on top."""
+    order = table["class"].tolist()
+    base = alt.Chart(table).encode(
+        y=alt.Y("class:N", sort=order, title=None, axis=alt.Axis(labelFontSize=16)),
+        x=alt.X("accuracy:Q", title="accuracy on the test images", scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%", labelFontSize=13, titleFontSize=15)),
+    )
+    bars = base.mark_bar(color="#4c78a8").encode(
+        tooltip=["class", alt.Tooltip("accuracy:Q", format=".1%"), "correct", "total"])
+    text = base.mark_text(align="right", dx=-4, color="white", fontSize=14, fontWeight="bold").encode(
+        text=alt.Text("accuracy:Q", format=".1%"))
+    return (bars + text).properties(height=max(240, 34 * len(order)))
+
+
+def confusion_chart(frame, classes: list[str], normalised: bool, selectable: bool) -> alt.Chart:
+    """Heat map of the confusion matrix, rows the true class; a click selects one cell."""
+    field = "share" if normalised else "count"
+    colour = alt.Color(f"{field}:Q", legend=None, scale=alt.Scale(
+        scheme="blues", type="sqrt" if normalised else "symlog", domainMin=0))
+    axis = {"labelFontSize": 15, "titleFontSize": 16, "labelAngle": 0}
+    base = alt.Chart(frame).encode(
+        x=alt.X("predicted:N", sort=classes, title="predicted class",
+                axis=alt.Axis(orient="top", **{**axis, "labelAngle": -40 if len(max(classes, key=len)) > 3 else 0})),
+        y=alt.Y("true:N", sort=classes, title="true class", axis=alt.Axis(**axis)),
+    )
+    tooltip = ["true", "predicted", alt.Tooltip("count:Q", format=","), alt.Tooltip("share:Q", format=".1%")]
+    rect = base.mark_rect(stroke="white", strokeWidth=1).encode(color=colour, tooltip=tooltip)
+    if selectable:
+        cell = alt.selection_point(name="cell", fields=["true", "predicted"], on="click")
+        rect = rect.add_params(cell).encode(
+            strokeWidth=alt.condition(cell, alt.value(4), alt.value(1)),
+            stroke=alt.condition(cell, alt.value("#e45756"), alt.value("white")),
+        )
+    layers = [rect]
+    if len(classes) <= 15:
+        top = frame[field].max() or 1
+        threshold = (top * 0.35) if normalised else top ** 0.5
+        layers.append(base.mark_text(fontSize=15 if len(classes) <= 10 else 11).encode(
+            text=alt.Text(f"{field}:Q", format=".0%" if normalised else ","),
+            color=alt.condition(alt.datum[field] > threshold, alt.value("white"), alt.value("#222")),
+            tooltip=tooltip,
+        ))
+    size = max(320, min(620, 56 * len(classes)))
+    return alt.layer(*layers).properties(width=size, height=size)
+
+
+def card_view(meta: dict, ds: str) -> None:
+    """What the model card stored when the checkpoint was trained (no test images needed)."""
+    st.info(NO_DATA.format(ds=ds))
+    card = meta.get("card", {})
+    metrics, matrix = card.get("metrics", {}), card.get("confusion")
+    if not metrics or not matrix:
+        st.warning("This checkpoint's model card holds no test metrics (it was saved before training finished).")
+        return
+    classes = list(card.get("classes") or meta.get("classes"))
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Test accuracy (model card)", f"{metrics['test_acc']:.2%}")
+    c2.metric("Test loss (model card)", f"{metrics['test_loss']:.4f}")
+    c3.metric("Test images", f"{sum(map(sum, matrix)):,}")
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        st.subheader("Accuracy per class")
+        st.altair_chart(per_class_chart(evaluation.per_class_table(matrix, classes)), width="stretch")
+    with right:
+        st.subheader("Confusion matrix")
+        normalised = view_toggle()
+        st.altair_chart(confusion_chart(evaluation.confusion_table(matrix, classes), classes, normalised, False))
+
+
+def view_toggle() -> bool:
+    if st.session_state.get("view") not in ("counts", "row %"):
+        st.session_state["view"] = "counts"
+    if not urlstate.hidden("view"):
+        st.segmented_control("Show", ["counts", "row %"], key="view", disabled=urlstate.locked("view"),
+                             help="row %: each row adds up to 100%, the share of that true class given each answer")
+    return st.session_state.get("view") == "row %"
+
+
+urlstate.init({"model": models.names()[0], "view": "counts", "true": "", "pred": "",
+               "kind": "confident_mistakes", "gclass": "all classes", "compare": False, "model_b": "", "who": "all"})
+choice = pick_model("model", "Model")
+path, title = resolve(choice)
+meta = meta_of(path, title)
+if meta is None:
+    urlstate.publish()
+    st.stop()
+ds = dataset_of(meta)
+try:
+    test = evaluation.head(state.dataset(ds, "test"), evaluation.env_limit())
+except data.DatasetUnavailable:
+    card_view(meta, ds)
+    urlstate.publish()
+    st.stop()
+
+p, seconds = evaluate(path, title, ds, len(test))
+classes = p.classes
+
+# ---- headline figures -----------------------------------------------------------------------------------
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Test accuracy", f"{p.accuracy:.2%}")
+c2.metric("Test loss (cross-entropy)", f"{p.loss:.4f}")
+c3.metric("Test images", f"{len(p):,}")
+c4.metric("Mistakes", f"{int((~p.correct).sum()):,}")
+st.caption(f"{title} on the {ds} test set: {'computed' if seconds > 0.5 else 'served from the cache'} in "
+           f"{seconds:.1f} s. The answers are kept in memory and on disk, so the next visit is instant; "
+           "retraining the model makes them be computed again.")
+
+# ---- per class and confusion matrix ---------------------------------------------------------------------
+frame = evaluation.confusion_frame(p)
+left, right = st.columns([2, 3], gap="large")
+with left:
+    st.subheader("Accuracy per class")
+    st.altair_chart(per_class_chart(evaluation.per_class_accuracy(p)), width="stretch")
+with right:
+    st.subheader("Confusion matrix")
+    normalised = view_toggle()
+    event = st.altair_chart(confusion_chart(frame, classes, normalised, True), on_select="rerun",
+                            selection_mode="cell", key="matrix")
+    st.caption("Rows: the true class. Columns: what the model answered. The diagonal holds the right answers. "
+               "Click a square to see its images below.")
+
+picked = (event.selection.get("cell") or []) if event else []
+if picked and {"true", "predicted"} <= set(picked[0]):
+    clicked = (picked[0]["true"], picked[0]["predicted"])
+    if st.session_state.get("_evaluate_clicked") != clicked:  # a new click wins over the boxes below
+        st.session_state["_evaluate_clicked"] = clicked
+        st.session_state["true"], st.session_state["pred"] = clicked
+if st.session_state["true"] not in classes or st.session_state["pred"] not in classes:
+    counts = evaluation.confusion(p).copy()
+    counts[range(len(classes)), range(len(classes))] = -1  # the most frequent mistake by default
+    t, q = divmod(int(counts.argmax()), len(classes))
+    st.session_state["true"], st.session_state["pred"] = classes[t], classes[q]
+
+st.subheader("The images behind one square")
+a, b, _ = st.columns([1, 1, 2])
+with a:
+    st.selectbox("True class", classes, key="true", disabled=urlstate.locked("true"))
+with b:
+    st.selectbox("Predicted class", classes, key="pred", disabled=urlstate.locked("pred"))
+t, q = classes.index(st.session_state["true"]), classes.index(st.session_state["pred"])
+cell = evaluation.cell(p, t, q)
+what = "correctly recognised" if t == q else f"taken for **{classes[q]}**"
+st.markdown(f"**{len(cell):,}** test images of **{classes[t]}** {what}"
+            + (f"; the {GALLERY_SIZE} most confident first." if len(cell) > GALLERY_SIZE else "."))
+if len(cell):
+    show_gallery(cell.head(GALLERY_SIZE), test, "cell", lambda r: f"{percent(r['confidence'])} sure")
+
+# ---- galleries ------------------------------------------------------------------------------------------
+st.header("Right and wrong answers")
+a, b, _ = st.columns([2, 1, 1])
+with a:
+    st.radio("Show", list(evaluation.GALLERIES), key="kind", format_func=evaluation.GALLERIES.get,
+             horizontal=True, disabled=urlstate.locked("kind"))
+with b:
+    if st.session_state["gclass"] not in ["all classes", *classes]:
+        st.session_state["gclass"] = "all classes"
+    st.selectbox("True class", ["all classes", *classes], key="gclass", disabled=urlstate.locked("gclass"))
+kind, gclass = st.session_state["kind"], st.session_state["gclass"]
+chosen = None if gclass == "all classes" else classes.index(gclass)
+everything = evaluation.gallery(p, kind, chosen)
+st.markdown(f"**{len(everything):,}** images" + (f", the first {GALLERY_SIZE} shown" if len(everything) > GALLERY_SIZE else "")
+            + ". Caption: true class → answer, and how sure the model was.")
+show_gallery(everything.head(GALLERY_SIZE), test, "gallery",
+             lambda r: f"{r['true']} · {percent(r['confidence'])}" if r["correct"]
+             else f"{r['true']} → {r['predicted']} · {percent(r['confidence'])}")
+
+# ---- two models -----------------------------------------------------------------------------------------
+st.header("Two models side by side")
+st.toggle("Compare with a second model", key="compare", disabled=urlstate.locked("compare"))
+if st.session_state["compare"]:
+    if not st.session_state["model_b"]:  # default: another trained zoo model for the same data
+        same = [n for n, e in models.ZOO.items() if e.dataset == ds and n != choice and e.checkpoint.is_file()]
+        st.session_state["model_b"] = same[0] if same else choice
+    choice_b = pick_model("model_b", "Second model (B)")
+    path_b, title_b = resolve(choice_b)
+    meta_b = meta_of(path_b, title_b)
+    if meta_b is not None and dataset_of(meta_b) != ds:
+        st.warning(f"{title_b} was trained on {dataset_of(meta_b)}, not {ds}: pick a model for the same data set.")
+    elif meta_b is not None:
+        pb, _ = evaluate(path_b, title_b, ds, len(test))
+        c1, c2 = st.columns(2)
+        c1.metric(f"A: {title}", f"{p.accuracy:.2%}")
+        c2.metric(f"B: {title_b}", f"{pb.accuracy:.2%}", delta=f"{(pb.accuracy - p.accuracy) * 100:+.2f} points")
+        outcomes = evaluation.agreement(p, pb)
+        st.altair_chart(alt.Chart(outcomes).mark_bar().encode(
+            y=alt.Y("outcome:N", sort=list(evaluation.OUTCOMES), title=None, axis=alt.Axis(labelFontSize=15, labelLimit=300)),
+            x=alt.X("images:Q", title="test images", axis=alt.Axis(labelFontSize=13, titleFontSize=15)),
+            color=alt.Color("outcome:N", sort=list(evaluation.OUTCOMES), legend=None,
+                            scale=alt.Scale(range=["#59a14f", "#4c78a8", "#f58518", "#e45756", "#b279a2"])),
+            tooltip=["outcome", alt.Tooltip("images:Q", format=",")],
+        ).properties(height=220), width="stretch")
+        who_labels = {"all": "all disagreements", "A": "only A right", "B": "only B right", "neither": "neither right"}
+        st.radio("Where they disagree", list(who_labels), key="who", format_func=who_labels.get, horizontal=True,
+                 disabled=urlstate.locked("who"))
+        who = st.session_state["who"]
+        rows = evaluation.disagreements(p, pb, None if who == "all" else who)
+        st.markdown(f"**{len(rows):,}** images on which A and B give different answers"
+                    + (f", the first {GALLERY_SIZE} shown" if len(rows) > GALLERY_SIZE else "") + ".")
+        show_gallery(rows.head(GALLERY_SIZE), test, "compare",
+                     lambda r: f"{r['true']} · A: {r['A']} {percent(r['A_confidence'])} · B: {r['B']} {percent(r['B_confidence'])}")
+
+urlstate.publish()
