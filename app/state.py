@@ -106,3 +106,63 @@ def predictions(checkpoint: str, dataset_name: str, limit: int = 0, progress: An
         while len(store) > 16:  # a few KB to a few MB each; keep the latest
             store.pop(next(iter(store)))
     return result
+
+
+# --- Inside a model: models from run files, untrained copies, per-image results ----------------------------
+@st.cache_resource(show_spinner="Loading the model…")
+def file_model(path: str, mtime_ns: int) -> tuple[Any, dict[str, Any]]:
+    """(model, meta) of any checkpoint file (runs trained in the app), once per file version, shared read-only."""
+    import models
+
+    model, meta = models.load_file(path)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model, meta
+
+
+@st.cache_resource(show_spinner=False)
+def untrained_model(arch: str, arch_args: str, input_shape: tuple[int, ...], seed: int = 0) -> Any:
+    """A freshly initialised network of a checkpoint's architecture (`arch_args` as JSON), always the same seed."""
+    import json
+
+    import torch
+
+    import models
+
+    args = json.loads(arch_args)
+    with torch.random.fork_rng(devices=[]):  # a fixed seed without touching the sessions' global RNG
+        torch.manual_seed(seed)
+        if arch == "custom":
+            from cnnviz import netspec
+
+            model = netspec.build(args["layers"], tuple(input_shape))
+        else:
+            model = models.build(arch, **args)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.eval()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def layer_outputs(model_key: str, image_hash: str, _model: Any, _x: Any) -> dict[str, Any]:
+    """Every leaf layer's output for one input (keyed by model and input hash; the model itself is not hashed)."""
+    from cnnviz import features
+
+    return features.extract(_model, _x)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def layer_pictures(model_key: str, image_hash: str, norm: str, cmap: str, sort: str, _model: Any,
+                   _outputs: dict[str, Any]) -> list[Any]:
+    """The tiled JPEG of every conv/activation/pool layer for one input and one choice of settings."""
+    from cnnviz import render
+
+    return render.layer_pictures(_model, None, norm, cmap, sort, outputs=_outputs)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def grad_cam(model_key: str, image_hash: str, layer: str, target: int, _model: Any, _x: Any) -> Any:
+    """Grad-CAM of one input at one layer for one class (the shared model is left untouched)."""
+    from cnnviz import cam
+
+    return cam.grad_cam(_model, _x, layer, target)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
+
+from cnnviz import features
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,7 +28,7 @@ PAD_COLOUR = (255, 255, 255)  # the lines between tiles
 
 __all__ = ["NORMS", "COLORMAPS", "lut", "colorize", "normalise", "tile", "grid_columns", "channel_order",
            "layer_grid", "channel_image", "colorbar", "filter_tiles", "filters_with_responses",
-           "param_histograms", "nearest", "to_jpeg", "as_numpy"]
+           "param_histograms", "nearest", "to_jpeg", "as_numpy", "LayerPicture", "layer_pictures"]
 
 
 def as_numpy(t: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -136,13 +139,19 @@ def _glyphs(size: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return stamps
 
 
+@lru_cache(maxsize=4096)
+def _label_masks(text: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(outline, fill) boolean masks of a label, built from the digit stamps."""
+    glyphs = _glyphs(size)
+    return np.hstack([glyphs[ch][0] for ch in text]), np.hstack([glyphs[ch][1] for ch in text])
+
+
 def _label_tiles(rgb: np.ndarray, labels: list[str], ncols: int, cell_h: int, cell_w: int) -> np.ndarray:
     """Stamp each tile's label (its channel number) in its top-left corner, white on a black outline."""
-    glyphs = _glyphs(max(9, min(16, cell_h // 5)))
+    size = max(9, min(16, cell_h // 5))
     rgb = rgb.copy()
     for i, text in enumerate(labels):
-        outline = np.hstack([glyphs[ch][0] for ch in text])
-        fill = np.hstack([glyphs[ch][1] for ch in text])
+        outline, fill = _label_masks(text, size)
         r, c = divmod(i, ncols)
         h, w = min(outline.shape[0], cell_h - 1), min(outline.shape[1], cell_w - 1)
         patch = rgb[r * cell_h: r * cell_h + h, c * cell_w + 1: c * cell_w + 1 + w]
@@ -300,3 +309,42 @@ def to_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class LayerPicture:
+    """One layer's feature maps, ready to send to a browser."""
+
+    name: str  # named_modules() name
+    kind: str  # 'conv', 'activation' or 'pool'
+    shape: tuple[int, int, int]  # (C, H, W) of the layer's output for one image
+    order: tuple[int, ...]  # channel shown in each tile, row by row
+    lo: float  # the layer's smallest and largest value
+    hi: float
+    jpeg: bytes  # the tiled grid
+    size: tuple[int, int]  # (width, height) of the grid in pixels
+
+
+def layer_pictures(model: torch.nn.Module, x: torch.Tensor, norm: str = "channel", cmap: str = "viridis",
+                   sort: str = "index", width: int = 720, quality: int = 90,
+                   outputs: dict[str, torch.Tensor] | None = None) -> list[LayerPicture]:
+    """Every conv, activation and pooling layer's maps for one image: forward pass, tiling, colour, JPEG.
+
+    Args:
+        model: any module; left unchanged (see `features.extract`).
+        x: one input, (1, C, H, W).
+        norm, cmap, width: as in `layer_grid`; sort: 'index', 'mean' or 'max' (see `channel_order`).
+        outputs: the layers' outputs if already extracted (saves the forward pass).
+    """
+    if outputs is None:
+        outputs = features.extract(model, x, features.map_layers(model))
+    modules = dict(model.named_modules())
+    pictures = []
+    for name in features.map_layers(model, outputs):
+        maps = as_numpy(outputs[name][0])  # (C, H, W)
+        order = channel_order(maps, sort)
+        grid = layer_grid(maps, norm, cmap, order, width)
+        pictures.append(LayerPicture(name, features.kind(modules[name]), tuple(maps.shape), tuple(order.tolist()),
+                                     float(maps.min()), float(maps.max()), to_jpeg(grid, quality),
+                                     (grid.shape[1], grid.shape[0])))
+    return pictures
