@@ -43,5 +43,5 @@ def navigation() -> dict[str, list[st.Page]]:
 
 page = st.navigation(navigation())
 urlstate.apply_teacher_mode()
-state.sidebar_footer()
 page.run()
+state.sidebar_footer()  # after the page, so warming PyTorch up never delays the first lesson
