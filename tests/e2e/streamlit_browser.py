@@ -1,0 +1,142 @@
+"""Helpers for driving the running app in Chromium: start it as the README does, wait for Streamlit, check screens.
+
+Also used by bench/bench_load.py, so it imports nothing from pytest.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlparse
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "e2e"
+CHROMIUM = Path(os.environ.get("CNNVIZ_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+VIEWPORT = {"width": 1366, "height": 768}  # a common classroom projector
+START_TIMEOUT_S = 180  # `make run` may first have to install the requirements on a fresh clone
+RUN_TIMEOUT_MS = 60_000  # one script run; the first load of a model or a data set takes seconds
+
+
+def chromium_problem() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as exc:
+        return f"Playwright is not importable ({exc}): pip install -r requirements.txt"
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        return (f"{CHROMIUM} not found: install Debian's chromium (`apt-get install -y chromium`, which .ci/run "
+                "does as root) or point CNNVIZ_CHROMIUM at a Chromium binary")
+    return None
+
+
+def launch(playwright):  # -> playwright.sync_api.Browser
+    """Debian's Chromium, headless, with the flags that keep it off the (closed) network."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+class Server:
+    """The app as the README starts it (`PORT=... make run`), its output in a log file."""
+
+    def __init__(self, log_path: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://localhost:{self.port}"
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log_path.open("w")
+        full_env = {**os.environ, "PORT": str(self.port), "PYTHONUNBUFFERED": "1", **(env or {})}
+        # A new session puts make and its streamlit child in one process group, stopped together in stop().
+        self.proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=full_env,
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.started = time.monotonic()
+
+    def wait_healthy(self, timeout_s: float = START_TIMEOUT_S) -> float:
+        """Seconds from start until /_stcore/health answers; raises with the log's tail if it never does."""
+        while time.monotonic() - self.started < timeout_s:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"`make run` exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+            if healthy(self.url):
+                return time.monotonic() - self.started
+            time.sleep(0.1)
+        raise RuntimeError(f"no answer on {self.url}/_stcore/health after {timeout_s} s:\n{self.log()[-3000:]}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def pids(self) -> list[int]:
+        """The process group's members (make and the streamlit process), for memory measurements."""
+        out = subprocess.run(["ps", "-o", "pid=", "-g", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+
+
+def wait_for_app(page, timeout_ms: int = RUN_TIMEOUT_MS) -> None:
+    """Wait until Streamlit has finished the script run that the last action started."""
+    page.wait_for_timeout(300)  # let a rerun triggered by the last click or key start
+    page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']").wait_for(timeout=timeout_ms)
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=timeout_ms)
+    page.locator("[data-testid='stStatusWidgetRunningIcon']").wait_for(state="detached", timeout=timeout_ms)
+
+
+def page_url(base: str, path: str = "", **params: str) -> str:
+    return f"{base}/{path}" + (f"?{urlencode(params)}" if params else "")
+
+
+def open_page(page, base: str, path: str = "", **params: str) -> None:
+    """Open `/<path>?<params>` and wait until its first heading is on screen and the script has finished."""
+    page.goto(page_url(base, path, **params))
+    page.locator("h1").first.wait_for()
+    wait_for_app(page)
+
+
+def query(page) -> dict[str, str]:
+    """The address bar's query parameters."""
+    return dict(parse_qsl(urlparse(page.url).query))
+
+
+def problems_on_screen(page) -> list[str]:
+    """Texts of exception boxes, and any traceback text, on the current screen."""
+    found = [e.inner_text()[:1500] for e in page.locator("[data-testid='stException']").all()]
+    body = page.locator("body").inner_text()
+    for sign in ("Traceback", "Page not found"):
+        if sign in body:
+            found.append(body[body.index(sign):][:1500])
+    return found
+
+
+def shot(page, name: str, folder: Path = ARTIFACTS) -> Path:
+    """A full-page screenshot saved as <folder>/<name>.png."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") + ".png")
+    page.screenshot(path=str(path), full_page=True)
+    return path
