@@ -1,0 +1,865 @@
+"""Conv arithmetic: output sizes and the formulas behind them, solving for a setting, and per-layer tables.
+
+Everything here is plain Python except `layer_table`, which runs one forward pass of a torch model and
+imports torch when called. The size rules are PyTorch's own (checked against torch.nn.functional in the tests):
+
+    convolution      out = floor((in + 2p - d(k-1) - 1) / s) + 1
+    pooling          the same, or with ceil instead of floor (ceil_mode), where a last window that would
+                     start in the right-hand padding is dropped
+    transposed conv  out = (in - 1)s - 2p + d(k-1) + output_padding + 1
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from operator import index
+from typing import Any, Iterable, Sequence
+
+OPS = ("conv", "maxpool", "avgpool", "transposed")
+OP_TITLES = {"conv": "Convolution", "maxpool": "Max pooling", "avgpool": "Average pooling",
+             "transposed": "Transposed convolution"}
+SETTINGS = {  # the integer settings each operation takes (ceil_mode is a flag of the pools)
+    "conv": ("kernel", "padding", "stride", "dilation"),
+    "maxpool": ("kernel", "padding", "stride", "dilation"),
+    "avgpool": ("kernel", "padding", "stride"),
+    "transposed": ("kernel", "padding", "stride", "dilation", "output_padding"),
+}
+_MINIMUM = {"size": 1, "kernel": 1, "padding": 0, "stride": 1, "dilation": 1, "output_padding": 0}
+
+
+def _whole(name: str, value: Any, minimum: int) -> int:
+    """`value` as an int of at least `minimum`, or a ValueError that names the setting."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    try:
+        number = index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def span(kernel: int, dilation: int = 1) -> int:
+    """How many input cells one window covers: d(k-1) + 1 (a dilated kernel has gaps)."""
+    return dilation * (kernel - 1) + 1
+
+
+# ----------------------------------------------------------------------------------------------- sizes
+
+
+def conv_output_size(size: int, kernel: int, padding: int = 0, stride: int = 1, dilation: int = 1) -> int:
+    """Output length of a convolution along one axis: floor((in + 2p - d(k-1) - 1) / s) + 1.
+
+    Raises:
+        ValueError: a setting is not a positive whole number (padding may be 0), or the (dilated) kernel
+            is larger than the padded input, which PyTorch refuses.
+    """
+    size = _whole("input size", size, 1)
+    kernel = _whole("kernel", kernel, 1)
+    padding = _whole("padding", padding, 0)
+    stride = _whole("stride", stride, 1)
+    dilation = _whole("dilation", dilation, 1)
+    window, padded = span(kernel, dilation), size + 2 * padding
+    if window > padded:
+        what = f"the kernel ({kernel})" if dilation == 1 else f"the dilated kernel ({kernel} with dilation {dilation} spans {window})"
+        raise ValueError(f"{what} is larger than the padded input ({size} + 2×{padding} = {padded}): "
+                         "PyTorch refuses a kernel bigger than its input; add padding or use a smaller kernel")
+    return (padded - window) // stride + 1
+
+
+def pool_output_size(size: int, kernel: int, stride: int | None = None, padding: int = 0, dilation: int = 1,
+                     ceil_mode: bool = False, kind: str = "max") -> int:
+    """Output length of max or average pooling along one axis (stride defaults to the kernel, as in PyTorch).
+
+    Raises:
+        ValueError: bad settings; padding above half the kernel (PyTorch's limit); dilation for average
+            pooling (it has none); or a window that does not fit, giving an output below 1.
+    """
+    if kind not in ("max", "avg"):
+        raise ValueError(f"pooling kind must be 'max' or 'avg', got {kind!r}")
+    size = _whole("input size", size, 1)
+    kernel = _whole("kernel", kernel, 1)
+    stride = kernel if stride is None else _whole("stride", stride, 1)
+    padding = _whole("padding", padding, 0)
+    dilation = _whole("dilation", dilation, 1)
+    if kind == "avg" and dilation != 1:
+        raise ValueError("average pooling has no dilation in PyTorch")
+    window = span(kernel, dilation)
+    limit = kernel // 2  # PyTorch checks the kernel itself, also when dilation spreads it wider
+    if padding > limit:
+        raise ValueError(f"padding {padding} is more than half the kernel ({kernel} // 2 = {limit}): "
+                         f"PyTorch allows at most {limit}")
+    out = _pool_length(size, window, stride, padding, ceil_mode)
+    if out < 1:
+        raise ValueError(f"the window ({window}) does not fit in the padded input ({size} + 2×{padding} = "
+                         f"{size + 2 * padding}): the output would have {out} cells")
+    return out
+
+
+def _pool_length(size: int, window: int, stride: int, padding: int, ceil_mode: bool) -> int:
+    """PyTorch's pooling_output_shape: floor or ceil division, minus a last window starting in the padding."""
+    out = (size + 2 * padding - window + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def conv_transpose_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0,
+                               output_padding: int = 0, dilation: int = 1) -> int:
+    """Output length of a transposed convolution along one axis: (in-1)s - 2p + d(k-1) + output_padding + 1.
+
+    Raises:
+        ValueError: bad settings; output_padding not smaller than the stride or the dilation (PyTorch's
+            rule); or so much padding that the output would be empty.
+    """
+    size = _whole("input size", size, 1)
+    kernel = _whole("kernel", kernel, 1)
+    stride = _whole("stride", stride, 1)
+    padding = _whole("padding", padding, 0)
+    output_padding = _whole("output_padding", output_padding, 0)
+    dilation = _whole("dilation", dilation, 1)
+    if not (output_padding < stride or output_padding < dilation):
+        raise ValueError(f"output_padding ({output_padding}) must be smaller than the stride ({stride}) "
+                         f"or the dilation ({dilation}) (PyTorch's rule)")
+    out = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    if out < 1:
+        raise ValueError(f"padding {padding} crops more than the whole output: it would have {out} cells")
+    return out
+
+
+def same_padding(kernel: int, dilation: int = 1) -> tuple[int, int]:
+    """The (before, after) zero padding of PyTorch's padding='same' (stride 1): odd totals put the extra cell after."""
+    total = dilation * (kernel - 1)
+    return total // 2, total - total // 2
+
+
+def output_size(op: str, size: int, **settings: Any) -> int:
+    """Output length of operation `op` (one of OPS) with the given settings, along one axis."""
+    if op == "conv":
+        return conv_output_size(size, **settings)
+    if op in ("maxpool", "avgpool"):
+        return pool_output_size(size, kind=op[:3], **settings)
+    if op == "transposed":
+        return conv_transpose_output_size(size, **settings)
+    raise ValueError(f"unknown operation {op!r}; choose one of {', '.join(OPS)}")
+
+
+# ------------------------------------------------------------------------------------------ explaining
+
+
+@dataclass(frozen=True)
+class SizeExplanation:
+    """One output size worked out like an exam answer: formula, numbers substituted, result and remarks."""
+
+    op: str
+    size: int
+    output: int
+    formula: str            # plain text, e.g. "out = floor((in + 2p - d(k-1) - 1) / s) + 1"
+    substituted: str        # the same with the numbers in, ending "= out"
+    formula_latex: str
+    substituted_latex: str
+    dropped: int = 0        # rows/columns at the end of the padded input that no window reaches (floor)
+    dropped_padding: int = 0  # how many of those are padding, not input
+    notes: tuple[str, ...] = ()
+
+
+def _cells(n: int, axis: str) -> str:
+    word = "row" if axis == "height" else "column" if axis == "width" else "cell"
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _fmt_div(num: int, den: int) -> str:
+    value = num / den
+    return f"{value:g}" if abs(value) < 1e6 else f"{value:.1f}"
+
+
+def explain(op: str, size: int, axis: str = "", **settings: Any) -> SizeExplanation:
+    """Work out operation `op`'s output size along one axis (`axis`: "height", "width" or "").
+
+    Takes the settings of `output_size`. When the division is not exact the notes say that PyTorch floors
+    (or, with ceil_mode, rounds up) and how many rows or columns of the padded input no window reaches.
+
+    Raises:
+        ValueError: the settings are impossible (same reasons as `output_size`), with the formula's numbers.
+    """
+    out = output_size(op, size, **settings)
+    k = settings["kernel"]
+    p = settings.get("padding", 0)
+    d = settings.get("dilation", 1)
+    s = settings.get("stride")
+    s = (k if op in ("maxpool", "avgpool") else 1) if s is None else s
+    if op == "transposed":
+        return _explain_transposed(size, out, k, s, p, d, settings.get("output_padding", 0), axis)
+    ceil = bool(settings.get("ceil_mode", False))
+    num = size + 2 * p - d * (k - 1) - 1
+    terms = f"{size} + 2×{p} − {d}×({k}−1) − 1"
+    terms_tex = rf"{size} + 2\cdot {p} - {d}\cdot({k}-1) - 1"
+    bracket = ("ceil", r"\left\lceil", r"\right\rceil") if ceil else ("floor", r"\left\lfloor", r"\right\rfloor")
+    name, lb, rb = bracket
+    formula = f"out = {name}((in + 2p − d(k−1) − 1) / s) + 1"
+    formula_tex = (rf"\text{{out}} = {lb} \dfrac{{\text{{in}} + 2p - d(k-1) - 1}}{{s}} {rb} + 1")
+    exact = num % s == 0
+    step = str(num // s) if exact else _fmt_div(num, s)
+    rounded = -(-num // s) if ceil else num // s
+    fix = " − 1" if rounded + 1 != out else ""  # ceil_mode dropped a last window that started in the padding
+    substituted = f"{name}(({terms}) / {s}) + 1 = {name}({num} / {s}) + 1"
+    sub_tex = rf"{lb} \dfrac{{{terms_tex}}}{{{s}}} {rb} + 1 = {lb} \dfrac{{{num}}}{{{s}}} {rb} + 1"
+    if not exact:
+        substituted += f" = {name}({step}) + 1"
+        sub_tex += rf" = {lb} {step} {rb} + 1"
+    substituted += f" = {rounded} + 1{fix} = {out}"
+    sub_tex += rf" = {rounded} + 1{fix.replace('−', '-')} = {out}"
+    notes: list[str] = []
+    dropped = dropped_padding = 0
+    if exact:
+        notes.append(f"{num} / {s} divides exactly: the windows reach the last {_cells(1, axis).split(' ')[1]} "
+                     "of the padded input, nothing is left over.")
+    elif not ceil:
+        dropped = num % s
+        dropped_padding = min(dropped, p)
+        real = dropped - dropped_padding
+        what = ("padding" if real == 0 else "real input" if dropped_padding == 0
+                else f"{dropped_padding} of padding and {real} of real input")
+        one = dropped == 1
+        notes.append(f"{num} / {s} = {step} is not a whole number: PyTorch floors it to {num // s}, so the last "
+                     f"{_cells(dropped, axis)} of the padded input {'is' if one else 'are'} never covered by a "
+                     f"window and {'is' if one else 'are'} dropped ({'it is' if one else 'they are'} {what}).")
+    else:
+        notes.append(f"{num} / {s} = {step}: ceil_mode rounds up to {rounded}, so the last window hangs over the "
+                     "end and only pools the cells that exist.")
+        if rounded + 1 != out:
+            notes.append(f"That last window would start in the padding on the far side, so PyTorch drops it: "
+                         f"{rounded + 1} − 1 = {out}.")
+    if out == size:
+        notes.append("The output is as long as the input: this padding keeps the size.")
+    if op in ("maxpool", "avgpool") and settings.get("stride") is None:
+        notes.insert(0, f"The stride was not given, so it equals the kernel ({k}), as in PyTorch.")
+    return SizeExplanation(op, size, out, formula, substituted, formula_tex, sub_tex, dropped, dropped_padding,
+                           tuple(notes))
+
+
+def _explain_transposed(size: int, out: int, k: int, s: int, p: int, d: int, op_: int, axis: str
+                        ) -> SizeExplanation:
+    formula = "out = (in − 1)·s − 2p + d(k−1) + output_padding + 1"
+    formula_tex = r"\text{out} = (\text{in} - 1)\,s - 2p + d(k-1) + \text{output\_padding} + 1"
+    substituted = f"({size} − 1)×{s} − 2×{p} + {d}×({k}−1) + {op_} + 1 = {out}"
+    sub_tex = rf"({size} - 1)\cdot {s} - 2\cdot {p} + {d}\cdot({k}-1) + {op_} + 1 = {out}"
+    notes = [f"Each of the {_cells(size, axis)} of the input scatters a window of {span(k, d)} onto the output, "
+             f"the windows {s} apart; where they overlap the values add up. That gives "
+             f"({size} − 1)×{s} + {span(k, d)} = {(size - 1) * s + span(k, d)}."]
+    if p:
+        notes.append(f"padding {p} then crops {p} from each end (it undoes the padding of the matching convolution).")
+    if op_:
+        notes.append(f"output_padding {op_} adds {op_} at the far end only: with stride {s}, several input sizes "
+                     "give the same convolution output, and output_padding picks which one to restore.")
+    elif s > 1:
+        notes.append(f"With stride {s}, a convolution maps several input sizes to the same output; output_padding "
+                     f"(0 to {max(s, d) - 1}) chooses which size the transposed convolution restores.")
+    return SizeExplanation("transposed", size, out, formula, substituted, formula_tex, sub_tex, 0, 0, tuple(notes))
+
+
+# --------------------------------------------------------------------------------------- solving backwards
+
+@dataclass(frozen=True)
+class Solutions:
+    """Every whole value of one setting that turns `size_in` into `size_out` (the others fixed)."""
+
+    op: str
+    unknown: str
+    size_in: int
+    size_out: int
+    settings: dict[str, Any]
+    values: tuple[int, ...]
+    and_larger: bool = False   # every value above values[-1] works as well
+    nearest: tuple[tuple[int, int], ...] = ()  # (value, output) closest below and above, when there is none
+    notes: tuple[str, ...] = ()
+
+    @property
+    def tail_from(self) -> int | None:
+        """The start of the run of values that goes on for ever (with `and_larger`), else None."""
+        if not self.and_larger:
+            return None
+        start = len(self.values) - 1
+        while start > 0 and self.values[start - 1] == self.values[start] - 1:
+            start -= 1
+        return self.values[start]
+
+    def sentence(self) -> str:
+        """The answer in words, e.g. 'padding = 2', 'stride = 3 or any stride of 5 or more', or why there is none."""
+        word = self.unknown.replace("_", " ")
+        if not self.values:
+            closest = "; ".join(f"{word} {v} gives {o}" for v, o in self.nearest)
+            return (f"No whole {word} turns {self.size_in} into {self.size_out}."
+                    + (f" Closest: {closest}." if closest else ""))
+        tail = self.tail_from
+        parts = [f"{word} = {v}" for v in self.values if tail is None or v < tail]
+        if tail is not None:
+            parts.append(f"{word} ≥ {tail}")
+        return " or ".join(parts)
+
+
+def _candidates(op: str, unknown: str, n: int, target: int, st: dict[str, Any]) -> tuple[range, bool]:
+    """A range holding every solution, and whether all values beyond its end give the same output as its end.
+
+    The bounds follow from the formulas (see the comments); the tests check them against a brute force.
+    """
+    k, p, d = st.get("kernel", 1), st.get("padding", 0), st.get("dilation", 1)
+    s, op_ = st.get("stride"), st.get("output_padding", 0)
+    if op == "conv":
+        s = 1 if s is None else s
+        padded, window = n + 2 * p, span(k, d)
+        if unknown == "padding":   # out > (n + 2p - window) / s, so 2p >= s*target + window overshoots
+            return range(0, (s * target + window) // 2 + 2), False
+        if unknown == "kernel":    # k <= window <= n + 2p
+            return range(1, padded + 1), False
+        if unknown == "stride":    # from s = padded on, out = 1 whatever the stride
+            return range(1, padded + 2), True
+        if unknown == "dilation":  # k = 1 ignores dilation; else d + 1 <= window <= n + 2p
+            return (range(1, 2), True) if k == 1 else (range(1, padded + 1), False)
+    if op in ("maxpool", "avgpool"):
+        padded, window = n + 2 * p, span(k, d)
+        if unknown == "padding":   # at most half the kernel
+            return range(0, k // 2 + 1), False
+        if unknown == "kernel":    # window <= n + 2p + s - 1; with stride = kernel and ceil_mode, k >= n + 2p gives 1
+            tail = s is None and bool(st.get("ceil_mode")) and d == 1
+            return range(1, padded + (s or 0) + 1), tail
+        if unknown == "stride":    # past n + 2p + window every stride gives 1 (or none is valid)
+            return range(1, padded + window + 2), True
+        if unknown == "dilation":
+            return (range(1, 2), True) if k == 1 else (range(1, padded + (s or k) + 1), False)
+    if op == "transposed":
+        s = 1 if s is None else s
+        if unknown == "padding":   # the output shrinks by 2 per step of padding
+            return range(0, ((n - 1) * s + d * (k - 1) + op_) // 2 + 2), False
+        if unknown == "kernel":    # d(k-1) <= target + 2p
+            return range(1, target + 2 * p + 3), False
+        if unknown == "stride":    # one input cell: the stride changes nothing once output_padding < stride
+            return (range(1, op_ + 2), True) if n == 1 else (range(1, target + 2 * p + 2), False)
+        if unknown == "dilation":
+            return (range(1, op_ + 2), True) if k == 1 else (range(1, target + 2 * p + 2), False)
+        if unknown == "output_padding":
+            return range(0, max(s, d)), False
+    raise AssertionError(f"no bounds for {op} {unknown}")  # solve() checked both
+
+
+def solve(op: str, unknown: str, size_in: int, size_out: int, **settings: Any) -> Solutions:
+    """Every whole value of setting `unknown` for which `op` turns `size_in` into `size_out`.
+
+    `settings` holds the other settings (defaults as in `output_size`; conv and transposed need a kernel
+    unless it is the unknown). Example: solve("conv", "padding", 32, 32, kernel=5).values == (2,).
+
+    Raises:
+        ValueError: a size or setting is not a whole number in range, or `unknown` is not a setting of `op`.
+    """
+    if op not in SETTINGS:
+        raise ValueError(f"unknown operation {op!r}; choose one of {', '.join(OPS)}")
+    if unknown not in SETTINGS[op]:
+        raise ValueError(f"{OP_TITLES[op]} has no setting {unknown!r} to solve for; "
+                         f"choose one of {', '.join(SETTINGS[op])}")
+    size_in = _whole("input size", size_in, 1)
+    size_out = _whole("output size", size_out, 1)
+    if unknown in settings:
+        raise ValueError(f"{unknown} is the unknown: leave it out of the known settings")
+    if unknown != "kernel" and "kernel" not in settings:
+        raise ValueError("give the kernel size (or solve for it)")
+    known = {name: _whole(name, value, _MINIMUM[name]) if name in _MINIMUM and value is not None else value
+             for name, value in settings.items()}
+    candidates, tail = _candidates(op, unknown, size_in, size_out, known)
+    values, outputs = [], []
+    for value in candidates:
+        try:
+            out = output_size(op, size_in, **known, **{unknown: value})
+        except ValueError:
+            continue
+        outputs.append((value, out))
+        if out == size_out:
+            values.append(value)
+    and_larger = tail and bool(values) and values[-1] == candidates[-1]
+    nearest: tuple[tuple[int, int], ...] = ()
+    if not values:
+        below = [vo for vo in outputs if vo[1] < size_out]
+        above = [vo for vo in outputs if vo[1] > size_out]
+        picks = []
+        if below:
+            best = max(o for _, o in below)
+            picks.append(min(vo for vo in below if vo[1] == best))
+        if above:
+            best = min(o for _, o in above)
+            picks.append(min(vo for vo in above if vo[1] == best))
+        nearest = tuple(sorted(picks))
+    notes = []
+    if (op == "conv" and unknown == "padding" and not values and size_out == size_in
+            and known.get("stride", 1) in (1, None)):
+        before, after = same_padding(known["kernel"], known.get("dilation", 1))
+        notes.append(f"A kernel spanning {span(known['kernel'], known.get('dilation', 1))} cells needs "
+                     f"{before + after} cells of padding in all, an odd number: PyTorch's padding='same' puts "
+                     f"{before} before and {after} after.")
+    return Solutions(op, unknown, size_in, size_out, known, tuple(values), and_larger, nearest, tuple(notes))
+
+
+# --------------------------------------------------------------------------------------- receptive field
+
+RF = tuple  # (rf_h, rf_w, jump_h, jump_w); jumps are None once the spatial layout is gone (after flatten)
+
+
+def rf_window(state: RF | None, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]
+              ) -> RF | None:
+    """Receptive field after a sliding window: r + d(k-1)·jump, and the jump (distance in input pixels) × stride."""
+    if state is None or state[2] is None:
+        return None
+    rh, rw, jh, jw = state
+    return (rh + dilation[0] * (kernel[0] - 1) * jh, rw + dilation[1] * (kernel[1] - 1) * jw,
+            jh * stride[0], jw * stride[1])
+
+
+def rf_flatten(state: RF | None, spatial: Sequence[int]) -> RF | None:
+    """Receptive field once a (H, W) map is flattened: a unit now sees the whole map, like an H×W kernel."""
+    if state is None:
+        return None
+    if state[2] is None:  # already flat
+        return state
+    rh, rw, jh, jw = state
+    return (rh + (spatial[0] - 1) * jh, rw + (spatial[1] - 1) * jw, None, None)
+
+
+# --------------------------------------------------------------------------------------- layer tables
+
+
+class LayerTable(list):
+    """Rows (dicts) of a per-layer table, plus the totals and notes that go with them."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]] = (), *, input_shape: tuple[int, ...] = (),
+                 receptive_field_exact: bool = True, notes: Sequence[str] = ()) -> None:
+        super().__init__(rows)
+        self.input_shape = tuple(input_shape)
+        self.receptive_field_exact = receptive_field_exact
+        self.notes = list(notes)
+
+    @property
+    def total_params(self) -> int:
+        return sum(row["params"] for row in self)
+
+    @property
+    def total_mult_adds(self) -> int:
+        return sum(row["mult_adds"] for row in self)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self[-1]["output_shape"] if self else self.input_shape
+
+
+COLUMNS = ("name", "type", "settings", "output_shape", "weights", "biases", "params", "formula", "total_params",
+           "mult_adds", "receptive_field", "jump")
+MULT_ADDS_NOTE = ("Mult-adds count the multiply-accumulate steps of conv and linear layers for one image "
+                  "(bias additions, activations, pooling and batch norm are element-wise and not counted).")
+RF_NOTE = ("Receptive field: how many input pixels (height × width) one unit of the layer can see; jump: how far "
+           "apart, in input pixels, neighbouring units of the layer are. A receptive field larger than the image "
+           "means the unit sees all of it (plus padding).")
+
+
+def _row(name: str, type_: str, settings: str, output_shape: tuple[int, ...], weights: int, biases: int,
+         formula: str, mult_adds: int, rf: RF | None) -> dict[str, Any]:
+    return {"name": name, "type": type_, "settings": settings, "output_shape": tuple(output_shape),
+            "weights": weights, "biases": biases, "params": weights + biases, "formula": formula,
+            "total_params": 0, "mult_adds": mult_adds,
+            "receptive_field": None if rf is None else (rf[0], rf[1]),
+            "jump": None if rf is None or rf[2] is None else (rf[2], rf[3])}
+
+
+def _running_totals(rows: list[dict[str, Any]]) -> None:
+    total = 0
+    for row in rows:
+        total += row["params"]
+        row["total_params"] = total
+
+
+def param_formula(type_: str, shape: Sequence[int], bias: int) -> str:
+    """Text such as '32×3×5×5 + 32' for a layer whose weight tensor has `shape` and `bias` biases."""
+    if not shape:
+        return ""
+    text = "×".join(str(n) for n in shape)
+    if type_.startswith("BatchNorm"):
+        return f"{shape[0]} (γ) + {bias} (β)"
+    return text + (f" + {bias}" if bias else "")
+
+
+def spec_table(layers: Sequence[dict[str, Any]], input_shape: Sequence[int]) -> LayerTable:
+    """The layer table of a network description (see cnnviz.netspec) worked out by arithmetic alone, no torch.
+
+    Row names and types are those of `netspec.build`, so the two can be compared row by row.
+
+    Raises:
+        ValueError: an impossible network, naming the layer and the reason (e.g. the input became smaller
+            than the kernel, or linear on a (C, H, W) input without flatten).
+    """
+    from cnnviz import netspec
+
+    layers = netspec.normalise_all(layers)
+    shape = netspec.check_input_shape(input_shape)
+    names = netspec.layer_names(layers)
+    state: RF | None = (1, 1, 1, 1) if len(shape) == 3 else (1, 1, None, None)
+    rows = []
+    for i, (layer, name) in enumerate(zip(layers, names), start=1):
+        where = f"layer {i} ({name}: {netspec.layer_text(layer)})"
+        try:
+            out, type_, weight_shape, bias, mult_adds, state = _spec_step(layer, shape, state)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        weights = _prod(weight_shape) if weight_shape else 0
+        rows.append(_row(name, type_, _spec_settings(layer), out, weights, bias,
+                         param_formula(type_, weight_shape, bias), mult_adds, state))
+        shape = out
+    _running_totals(rows)
+    return LayerTable(rows, input_shape=tuple(input_shape), notes=[MULT_ADDS_NOTE, RF_NOTE])
+
+
+def _spec_settings(layer: dict[str, Any]) -> str:
+    """The settings column for a described layer, written as `layer_table` writes it for the torch module."""
+    kind = layer["type"]
+    if kind == "conv":
+        return _window_text(layer["kernel"], layer["stride"], layer["padding"], layer["dilation"])
+    if kind == "pool":
+        return _window_text(layer["kernel"], layer["stride"], layer["padding"], 1) + (" ceil" if layer["ceil_mode"] else "")
+    if kind == "globalpool":
+        return "→ 1"
+    if kind in ("dropout", "dropout2d"):
+        return f"p {layer['p']:g}"
+    if kind == "leakyrelu":
+        return f"slope {layer['slope']:g}"
+    return ""
+
+
+def _prod(values: Iterable[int]) -> int:
+    result = 1
+    for v in values:
+        result *= v
+    return result
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    return "×".join(str(n) for n in shape)
+
+
+def _spec_step(layer: dict[str, Any], shape: tuple[int, ...], state: RF | None
+               ) -> tuple[tuple[int, ...], str, tuple[int, ...], int, int, RF | None]:
+    """(output shape, torch class name, weight shape, bias count, mult-adds, receptive field) of one layer."""
+    kind = layer["type"]
+    spatial = len(shape) == 3
+    if kind in ("conv", "pool", "globalpool", "dropout2d") and not spatial:
+        raise ValueError(f"{kind} needs a (channels, height, width) input but gets {shape[0]} flat features; "
+                         "put it before flatten")
+    if kind == "linear" and spatial:
+        raise ValueError(f"linear needs a flat input but gets {_shape_text(shape)}; put flatten before it")
+    if kind == "conv":
+        c, h, w = shape
+        k, s, d = layer["kernel"], layer["stride"], layer["dilation"]
+        if layer["padding"] == "same":
+            if s != 1:
+                raise ValueError("padding 'same' works only with stride 1 (PyTorch)")
+            oh, ow = h, w
+        else:
+            oh, ow = (_here(shape, conv_output_size, n, k, layer["padding"], s, d) for n in (h, w))
+        out = (layer["out"], oh, ow)
+        bias = layer["out"] if layer["bias"] else 0
+        return (out, "Conv2d", (layer["out"], c, k, k), bias, _prod(out) * c * k * k,
+                rf_window(state, (k, k), (s, s), (d, d)))
+    if kind == "pool":
+        c, h, w = shape
+        k, s, p = layer["kernel"], layer["stride"], layer["padding"]
+        oh, ow = (_here(shape, pool_output_size, n, k, s, p, 1, layer["ceil_mode"], layer["kind"]) for n in (h, w))
+        type_ = "MaxPool2d" if layer["kind"] == "max" else "AvgPool2d"
+        return (c, oh, ow), type_, (), 0, 0, rf_window(state, (k, k), (s, s), (1, 1))
+    if kind == "globalpool":
+        c, h, w = shape
+        type_ = "AdaptiveMaxPool2d" if layer["kind"] == "max" else "AdaptiveAvgPool2d"
+        return (c, 1, 1), type_, (), 0, 0, rf_window(state, (h, w), (h, w), (1, 1))
+    if kind == "flatten":
+        if not spatial:
+            return shape, "Flatten", (), 0, 0, state
+        return (_prod(shape),), "Flatten", (), 0, 0, rf_flatten(state, shape[1:])
+    if kind == "linear":
+        bias = layer["out"] if layer["bias"] else 0
+        return (layer["out"],), "Linear", (layer["out"], shape[0]), bias, shape[0] * layer["out"], state
+    if kind == "bn":
+        return shape, "BatchNorm2d" if spatial else "BatchNorm1d", (shape[0],), shape[0], 0, state
+    from cnnviz.netspec import MODULE_NAMES
+
+    return shape, MODULE_NAMES[kind], (), 0, 0, state
+
+
+def _here(shape: tuple[int, ...], fn: Any, *args: Any) -> int:
+    """fn(*args), turning its ValueError into one that starts with the input shape at this layer."""
+    try:
+        return fn(*args)
+    except ValueError as exc:
+        raise ValueError(f"its input is {_shape_text(shape)}, and {exc}") from None
+
+
+# ------------------------------------------------------------------------------- torch models (hooks)
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def _leaf_info(module: Any, in_shape: tuple[int, ...] | None, out_shape: tuple[int, ...]
+               ) -> tuple[str, tuple[int, ...], int, int]:
+    """(settings text, weight shape, bias count, mult-adds) of one leaf module for one image."""
+    from torch import nn
+
+    settings, weight_shape, mult_adds = "", (), 0
+    weight = getattr(module, "weight", None)
+    bias = getattr(module, "bias", None)
+    bias_n = bias.numel() if isinstance(bias, nn.Parameter) else 0
+    if isinstance(weight, nn.Parameter):
+        weight_shape = tuple(weight.shape)
+    if isinstance(module, nn.modules.conv._ConvNd):
+        k = module.kernel_size
+        settings = _window_text(k, module.stride, module.padding, module.dilation)
+        if module.transposed:
+            settings += f" op{_compact(module.output_padding)}" if any(module.output_padding) else ""
+            in_elems = _prod(in_shape[1:]) if in_shape else 0  # (C_in, H, W) -> H·W
+            mult_adds = in_elems * module.in_channels * module.out_channels // module.groups * _prod(k)
+        else:
+            mult_adds = _prod(out_shape) * module.in_channels // module.groups * _prod(k)
+        if module.groups != 1:
+            settings += f" g{module.groups}"
+    elif isinstance(module, nn.Linear):
+        mult_adds = _prod(out_shape) * module.in_features
+    elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
+        dilation = getattr(module, "dilation", 1)
+        settings = _window_text(module.kernel_size, module.stride, module.padding, dilation)
+        settings += " ceil" if module.ceil_mode else ""
+    elif isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+        settings = f"→ {_compact(module.output_size)}"
+    elif isinstance(module, (nn.Dropout, nn.Dropout2d)):
+        settings = f"p {module.p:g}"
+    elif isinstance(module, nn.LeakyReLU):
+        settings = f"slope {module.negative_slope:g}"
+    return settings, weight_shape, bias_n, mult_adds
+
+
+def _compact(value: Any) -> str:
+    """2 for 2 or (2, 2); 2×3 for (2, 3)."""
+    try:
+        a, b = _pair(value) if not isinstance(value, (tuple, list)) or len(value) == 2 else (value[0], value[0])
+    except (TypeError, ValueError):
+        return str(value)
+    return str(a) if a == b else f"{a}×{b}"
+
+
+def _window_text(kernel: Any, stride: Any, padding: Any, dilation: Any) -> str:
+    text = f"k{_compact(kernel)} s{_compact(stride)}"
+    if isinstance(padding, str):
+        text += f" p={padding}"
+    elif _pair(padding) != (0, 0):
+        text += f" p{_compact(padding)}"
+    if _pair(dilation) != (1, 1):
+        text += f" d{_compact(dilation)}"
+    return text
+
+
+def _rf_module(module: Any, state: RF | None, in_shape: tuple[int, ...] | None, out_shape: tuple[int, ...]
+               ) -> RF | None:
+    """Receptive field after one leaf module, or None when it cannot be worked out (see RF notes)."""
+    from torch import nn
+
+    if state is None or in_shape is None:
+        return None
+    if isinstance(module, nn.Conv2d):
+        return rf_window(state, module.kernel_size, module.stride, module.dilation)
+    if isinstance(module, nn.MaxPool2d):
+        return rf_window(state, _pair(module.kernel_size), _pair(module.stride), _pair(module.dilation))
+    if isinstance(module, nn.AvgPool2d):
+        return rf_window(state, _pair(module.kernel_size), _pair(module.stride), (1, 1))
+    if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)) and len(in_shape) == 3:
+        (h, w), (oh, ow) = in_shape[1:], out_shape[1:]
+        if h % oh or w % ow:
+            return None  # uneven windows: no single kernel and stride
+        return rf_window(state, (h // oh, w // ow), (h // oh, w // ow), (1, 1))
+    return _rf_reshape(state, in_shape, out_shape)
+
+
+def _rf_reshape(state: RF | None, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> RF | None:
+    """Element-wise layers keep the receptive field; flattening a map spreads it over the whole map."""
+    if state is None:
+        return None
+    if len(in_shape) == 3 and len(out_shape) == 3:
+        return state if in_shape[1:] == out_shape[1:] else None
+    if len(in_shape) == 3:
+        return rf_flatten(state, in_shape[1:])
+    return state
+
+
+def layer_table(model: Any, input_shape: Sequence[int]) -> LayerTable:
+    """One row per leaf layer of any nn.Module, from one forward pass of a zero image with forward hooks.
+
+    Rows hold name (`named_modules()` name), type, settings, output_shape (without the batch), weights,
+    biases, params, formula, total_params (running), mult_adds and receptive_field/jump (height, width).
+    Receptive fields follow the model's real data flow (torch.fx) so skip connections count; if the model
+    cannot be traced they follow the layers in running order and `receptive_field_exact` is False.
+    The model runs in eval mode and gets its training flags back; every hook is removed, also on errors.
+
+    Raises:
+        ValueError: the model does not accept an input of `input_shape`, naming the layer that failed.
+    """
+    import torch
+
+    records: list[tuple[str, Any, tuple[int, ...] | None, tuple[int, ...]]] = []
+    leaves = [(name or type(m).__name__, m) for name, m in model.named_modules() if not any(True for _ in m.children())]
+    current: list[str] = []
+    handles = []
+
+    def after(name: str):
+        def hook(module: Any, inputs: tuple[Any, ...], output: Any) -> None:
+            first = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
+            if isinstance(output, torch.Tensor):
+                records.append((name, module, None if first is None else tuple(first.shape[1:]), tuple(output.shape[1:])))
+        return hook
+
+    def before(name: str):
+        def hook(module: Any, inputs: tuple[Any, ...]) -> None:
+            current.append(name)
+        return hook
+
+    modes = {m: m.training for m in model.modules()}
+    shape = tuple(int(n) for n in input_shape)
+    try:
+        for name, module in leaves:
+            handles.append(module.register_forward_pre_hook(before(name)))
+            handles.append(module.register_forward_hook(after(name)))
+        model.eval()
+        with torch.no_grad():
+            device = next((p.device for p in model.parameters()), torch.device("cpu"))
+            try:
+                model(torch.zeros(1, *shape, device=device))  # (1, C, H, W)
+            except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+                where = f" at layer {current[-1]}" if current else ""
+                raise ValueError(f"the model does not accept a {_shape_text(shape)} input{where}: {exc}") from exc
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, mode in modes.items():
+            module.training = mode
+    return _table_from_records(model, shape, records)
+
+
+def _table_from_records(model: Any, shape: tuple[int, ...], records: list[tuple[str, Any, Any, tuple[int, ...]]]
+                        ) -> LayerTable:
+    seen_params: set[int] = set()
+    calls: dict[str, int] = {}
+    rfs, exact = _traced_receptive_fields(model, shape, records)
+    rows = []
+    for i, (name, module, in_shape, out_shape) in enumerate(records):
+        calls[name] = calls.get(name, 0) + 1
+        label = name if calls[name] == 1 else f"{name} (call {calls[name]})"
+        settings, weight_shape, bias_n, mult_adds = _leaf_info(module, in_shape, out_shape)
+        fresh = [p for p in module.parameters(recurse=False) if id(p) not in seen_params]
+        seen_params.update(id(p) for p in fresh)
+        total = sum(p.numel() for p in fresh)
+        if calls[name] > 1 or not fresh:
+            weights, biases, formula = 0, 0, "" if not calls[name] > 1 or not total else "shared with call 1"
+        else:
+            biases = bias_n if any(p is getattr(module, "bias", None) for p in fresh) else 0
+            weights = total - biases
+            formula = param_formula(type(module).__name__, weight_shape, biases) if weight_shape and \
+                _prod(weight_shape) == weights else f"{weights:,}"
+        rows.append(_row(label, type(module).__name__, settings, out_shape, weights, biases, formula, mult_adds,
+                         rfs[i]))
+    notes = [MULT_ADDS_NOTE, RF_NOTE]
+    for name, module in model.named_modules():  # parameters of modules that never ran, or held by a container
+        extra = [p for p in module.parameters(recurse=False) if id(p) not in seen_params]
+        if extra:
+            seen_params.update(id(p) for p in extra)
+            n = sum(p.numel() for p in extra)
+            rows.append(_row(f"{name or type(model).__name__} (not run)", type(module).__name__, "", (), n, 0,
+                             f"{n:,}", 0, None))
+            notes.append(f"{name or 'the model'} holds {n:,} parameters that the forward pass did not use.")
+    if not exact:
+        notes.append("The model could not be traced, so receptive fields follow the layers in the order they run; "
+                     "with skip connections or branches they are approximate.")
+    _running_totals(rows)
+    return LayerTable(rows, input_shape=shape, receptive_field_exact=exact, notes=notes)
+
+
+def _traced_receptive_fields(model: Any, shape: tuple[int, ...], records: list[Any]
+                             ) -> tuple[list[RF | None], bool]:
+    """Receptive field after each recorded call, following the traced graph (skip connections take the max)."""
+    start: RF = (1, 1, 1, 1) if len(shape) == 3 else (1, 1, None, None)
+    try:
+        per_node = _fx_receptive_fields(model, shape, start)
+    except Exception:  # noqa: BLE001 - any tracing failure means: fall back to running order
+        per_node = None
+    if per_node is not None and len(per_node) == len(records) and all(
+            a == b[0] for (a, _), b in zip(per_node, records)):
+        return [rf for _, rf in per_node], True
+    rfs, state = [], start
+    for _, module, in_shape, out_shape in records:
+        state = _rf_module(module, state, in_shape, out_shape)
+        rfs.append(state)
+    return rfs, len(records) == 0 or _is_plain_chain(model)
+
+
+def _is_plain_chain(model: Any) -> bool:
+    """True for an nn.Sequential of leaf layers, where running order is the data flow."""
+    from torch import nn
+
+    return isinstance(model, nn.Sequential) and all(not any(True for _ in m.children()) for m in model)
+
+
+def _fx_receptive_fields(model: Any, shape: tuple[int, ...], start: RF) -> list[tuple[str, RF | None]]:
+    """(leaf name, receptive field) per leaf call in graph order, from a torch.fx trace with shapes."""
+    import torch
+    from torch import fx
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    class LeafTracer(fx.Tracer):
+        def is_leaf_module(self, m: torch.nn.Module, qualname: str) -> bool:
+            return not any(True for _ in m.children())
+
+    graph = LeafTracer().trace(model)
+    module = fx.GraphModule(model, graph)
+    modes = {m: m.training for m in model.modules()}
+    try:
+        model.eval()
+        with torch.no_grad():
+            device = next((p.device for p in model.parameters()), torch.device("cpu"))
+            ShapeProp(module).propagate(torch.zeros(1, *shape, device=device))
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
+    named = dict(model.named_modules())
+    states: dict[Any, RF | None] = {}
+    result = []
+
+    def shape_of(node: Any) -> tuple[int, ...] | None:
+        meta = node.meta.get("tensor_meta")
+        return tuple(meta.shape[1:]) if meta is not None and hasattr(meta, "shape") else None
+
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            states[node] = start
+            continue
+        if node.op == "output":
+            continue
+        inputs = [a for a in node.all_input_nodes if a in states and shape_of(a) is not None]
+        out_shape = shape_of(node)
+        if out_shape is None or not inputs:
+            states[node] = None
+            continue
+        in_states = [states[a] for a in inputs]
+        if node.op == "call_module":
+            m = named[node.target]
+            states[node] = _rf_module(m, in_states[0], shape_of(inputs[0]), out_shape)
+            result.append((node.target, states[node]))
+        elif len(inputs) > 1:  # x + f(x), cat, ...: a unit sees the union of its branches
+            if any(s is None for s in in_states) or len({s[2] is None for s in in_states}) > 1:
+                states[node] = None
+            else:
+                rh = max(s[0] for s in in_states)
+                rw = max(s[1] for s in in_states)
+                jumps = [s[2:] for s in in_states]
+                states[node] = (rh, rw, *max(jumps)) if jumps[0][0] is not None else (rh, rw, None, None)
+        else:
+            states[node] = _rf_reshape(in_states[0], shape_of(inputs[0]), out_shape)
+    return result
