@@ -144,20 +144,28 @@ def untrained_model(arch: str, arch_args: str, input_shape: tuple[int, ...], see
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def layer_outputs(model_key: str, image_hash: str, _model: Any, _x: Any) -> dict[str, Any]:
-    """Every leaf layer's output for one input (keyed by model and input hash; the model itself is not hashed)."""
-    from cnnviz import features
-
-    return features.extract(_model, _x)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
 def layer_pictures(model_key: str, image_hash: str, norm: str, cmap: str, sort: str, _model: Any,
-                   _outputs: dict[str, Any]) -> list[Any]:
-    """The tiled JPEG of every conv/activation/pool layer for one input and one choice of settings."""
+                   _x: Any) -> list[Any]:
+    """The tiled JPEG of every conv/activation/pool layer for one input (the model and input are keyed, not hashed)."""
     from cnnviz import render
 
-    return render.layer_pictures(_model, None, norm, cmap, sort, outputs=_outputs)
+    return render.layer_pictures(_model, _x, norm, cmap, sort)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def layer_output(model_key: str, image_hash: str, layer: str, _model: Any, _x: Any) -> Any:
+    """One layer's output for one input, (C, H, W) or (features,): for the single-channel view."""
+    from cnnviz import features
+
+    return features.extract(_model, _x, [layer])[layer][0]
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def probabilities(model_key: str, image_hash: str, _model: Any, _x: Any) -> Any:
+    """Softmax of the model's output for one input, as a NumPy vector."""
+    from cnnviz import features
+
+    return features.predict(_model, _x)[0].numpy()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -13,6 +13,7 @@ carries the gradient), every module's training flag is restored and the hook is 
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,8 +72,11 @@ def grad_cam(model: nn.Module, x: torch.Tensor, layer: str | None = None, target
     if module is None:
         raise KeyError(f"No layer named {layer!r} in {type(model).__name__}")
     kept: dict[str, torch.Tensor] = {}
+    owner = threading.get_ident()
 
-    def hook(_m: nn.Module, _inputs: tuple, output: torch.Tensor) -> torch.Tensor:
+    def hook(_m: nn.Module, _inputs: tuple, output: torch.Tensor) -> torch.Tensor | None:
+        if threading.get_ident() != owner:  # another session's pass through the same shared model
+            return None
         kept["a"] = output
         return output.clone()  # the rest of the network gets a copy, so an in-place ReLU cannot alter A
 

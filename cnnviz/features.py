@@ -19,12 +19,12 @@ ACTIVATION = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CEL
               nn.Hardswish, nn.Hardtanh, nn.Sigmoid, nn.Tanh, nn.Softplus)
 POOL = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool2d, nn.LPPool2d)
 
-# One lock for every hooked forward pass: a hook on a shared model would otherwise also fire for
-# another session's forward pass running at the same moment in another thread.
+# One lock for every hooked forward pass in cnnviz (hooks also check the thread, so a plain forward
+# pass by another session on the same shared model, which holds no lock, is never recorded).
 _HOOK_LOCK = threading.RLock()
 
 __all__ = ["CONV", "ACTIVATION", "POOL", "leaf_layers", "kind", "map_layers", "conv_layers", "last_conv",
-           "capture", "extract", "evaluating"]
+           "capture", "extract", "evaluating", "predict"]
 
 
 def leaf_layers(model: nn.Module) -> list[str]:
@@ -102,9 +102,12 @@ def capture(model: nn.Module, layers: Iterable[str] | None = None) -> Iterator[d
     targets = _resolve(model, layers)
     outputs: dict[str, torch.Tensor] = {}
     handles = []
+    owner = threading.get_ident()
 
     def hook_for(name: str):
         def hook(_module: nn.Module, _inputs: tuple, output: object) -> None:
+            if threading.get_ident() != owner:  # another session's forward pass on the same shared model
+                return
             if isinstance(output, (tuple, list)):  # e.g. an RNN; keep the first tensor
                 output = next((o for o in output if isinstance(o, torch.Tensor)), None)
             if isinstance(output, torch.Tensor):
@@ -140,3 +143,9 @@ def extract(model: nn.Module, x: torch.Tensor, layers: Iterable[str] | None = No
         model(x)
     order = leaf_layers(model) if layers is None else list(layers)
     return {n: outputs[n] for n in order if n in outputs}
+
+
+def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Softmax probabilities (B, classes) of a plain forward pass: eval mode, no gradients, model unchanged."""
+    with _HOOK_LOCK, evaluating(model), torch.no_grad():
+        return torch.softmax(model(x), dim=1)

@@ -133,3 +133,27 @@ def test_last_conv_by_name(name: str, last: str) -> None:
 def test_last_conv_needs_a_conv() -> None:
     with pytest.raises(ValueError):
         features.last_conv(nn.Sequential(nn.Linear(2, 2)))
+
+
+def test_another_threads_forward_pass_is_not_recorded() -> None:
+    import threading
+
+    net = tiny_net().eval()
+    mine, theirs = torch.randn(1, 3, 8, 8), torch.randn(5, 3, 8, 8)
+    with features.capture(net, ["fc"]) as outputs:
+        other = threading.Thread(target=lambda: net(theirs))  # a session sharing the cached model
+        other.start()
+        other.join()
+        assert "fc" not in outputs
+        with torch.no_grad():
+            net(mine)
+    assert outputs["fc"].shape == (1, 3)
+
+
+def test_predict_is_the_softmax_of_an_eval_forward_pass() -> None:
+    net = tiny_net().train()
+    x = torch.randn(2, 3, 8, 8)
+    probs = features.predict(net, x)
+    with torch.no_grad():
+        torch.testing.assert_close(probs, torch.softmax(tiny_net().eval()(x), dim=1))
+    assert net.training and torch.allclose(probs.sum(1), torch.ones(2))
