@@ -146,14 +146,14 @@ def _remove_paper(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """White-on-black `ink` -> (cleaned image scaled to 0-255 with the paper at 0, ink mask)."""
     background = _paper_surface(ink)
     flat = ink - background  # paper ~0 everywhere, ink positive, whatever the lighting
-    paper = flat[flat <= _otsu(flat)]
-    spread = 1.4826 * np.median(np.abs(paper - np.median(paper))) if paper.size else 0.0  # robust sigma
-    threshold = max(_otsu(flat), float(np.median(paper)) + NOISE_SIGMAS * spread if paper.size else 0.0, 8.0)
+    middle = float(np.median(flat))  # the paper: most of the picture
+    grain = 1.4826 * float(np.median(np.abs(flat - middle)))  # robust standard deviation of the paper's grain
+    threshold = max(_otsu(flat), middle + NOISE_SIGMAS * grain, middle + 8.0)
     mask = _drop_specks(flat > threshold)
     if not mask.any():
         return np.zeros_like(ink), mask
     level = np.percentile(flat[mask], 90)  # the ink's own brightness: it becomes full white
-    low = threshold / 2
+    low = middle + 2 * grain  # darker than this is paper: black
     clean = np.clip((flat - low) / max(level - low, 1e-6), 0, 1) * 255
     keep = _grow(mask)  # keep the soft edge around each kept stroke, drop everything else
     return clean * keep, mask
