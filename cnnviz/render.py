@@ -28,7 +28,7 @@ PAD_COLOUR = (255, 255, 255)  # the lines between tiles
 
 __all__ = ["NORMS", "COLORMAPS", "lut", "colorize", "normalise", "tile", "grid_columns", "channel_order",
            "layer_grid", "channel_image", "colorbar", "filter_tiles", "filters_with_responses",
-           "param_histograms", "nearest", "to_jpeg", "as_numpy", "LayerPicture", "layer_pictures"]
+           "param_histograms", "nearest", "to_jpeg", "as_numpy", "LayerPicture", "layer_pictures", "input_picture"]
 
 
 def as_numpy(t: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -302,6 +302,22 @@ def param_histograms(module: torch.nn.Module, bins: int = 40) -> "pd.DataFrame":
     if not frames:
         return pd.DataFrame({"param": [], "start": [], "end": [], "count": []})
     return pd.concat(frames, ignore_index=True)
+
+
+def input_picture(x: torch.Tensor | np.ndarray, mean: tuple[float, ...], std: tuple[float, ...],
+                  size: int = 0) -> np.ndarray:
+    """The model's normalised (C, H, W) input turned back into uint8 RGB pixels, enlarged (nearest) to >= `size`.
+
+    This is exactly what the network sees (after resizing, cropping and any digit preprocessing).
+    """
+    v = as_numpy(x)
+    m = np.asarray(mean, np.float32).reshape(-1, 1, 1)
+    s = np.asarray(std, np.float32).reshape(-1, 1, 1)
+    pixels = np.rint(((v * s + m) * 255).clip(0, 255)).astype(np.uint8).transpose(1, 2, 0)  # (H, W, C)
+    if pixels.shape[2] == 1:
+        pixels = pixels.repeat(3, axis=2)
+    scale = max(1, math.ceil(size / max(pixels.shape[:2]))) if size else 1
+    return pixels.repeat(scale, axis=0).repeat(scale, axis=1) if scale > 1 else pixels
 
 
 def to_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:

@@ -154,3 +154,14 @@ def test_jpeg_round_trip() -> None:
     img[:, 30:] = (200, 50, 20)
     back = np.asarray(Image.open(io.BytesIO(render.to_jpeg(img))))
     assert back.shape == img.shape and np.abs(back.astype(int) - img).mean() < 4
+
+
+def test_input_picture_undoes_the_normalisation() -> None:
+    pixels = rng.integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    x = (torch.from_numpy(pixels).permute(2, 0, 1).float() / 255 - torch.tensor(mean)[:, None, None]) \
+        / torch.tensor(std)[:, None, None]
+    np.testing.assert_array_equal(render.input_picture(x, mean, std), pixels)
+    big = render.input_picture(x[:1], mean[:1], std[:1], size=25)  # one channel comes back as gray RGB
+    assert big.shape == (20, 25, 3) and (big[..., 0] == big[..., 2]).all()
+    np.testing.assert_array_equal(big[::5, ::5, 0], pixels[..., 0])
