@@ -295,7 +295,7 @@ def to_text(layers: Sequence[dict[str, Any]]) -> str:
     return "\n".join(layer_text(layer) for layer in normalise_all(layers))
 
 
-_SETTING = re.compile(r"^(k|kernel|s|stride|p|pad|padding|d|dilation|out|slope)=?(.+)$")
+_SETTING = re.compile(r"^(kernel|stride|padding|pad|dilation|out|slope|k|s|p|d)=?(.+)$")
 _KEYS = {"k": "kernel", "s": "stride", "p": "padding", "pad": "padding", "d": "dilation"}
 
 
@@ -339,8 +339,8 @@ def _parse_line(line: str) -> dict[str, Any]:
             layer["ceil_mode"] = True
         elif token == "same" and kind == "conv":
             layer["padding"] = "same"
-        elif re.fullmatch(r"\d+x\d+", token) and kind in ("conv", "pool"):
-            a, b = token.split("x")
+        elif (square := re.fullmatch(r"(?:k|kernel=?)?(\d+)[x×](\d+)", token)) and kind in ("conv", "pool"):
+            a, b = square.groups()
             if a != b:
                 raise ValueError(f"{token}: only square kernels are supported in a description")
             layer["kernel"] = int(a)
