@@ -124,7 +124,7 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 
 
 def tile(images: torch.Tensor, ncols: int, scale: int = 1, labels: list[str] | None = None,
-         row_labels: list[str] | None = None, pad: int = 4, font_size: int = 16) -> Image.Image:
+         row_labels: list[str] | None = None, pad: int = 4, font_size: int = 18) -> Image.Image:
     """uint8 images (N, C, H, W) as one RGB grid image, enlarged `scale` times without blurring.
 
     Args:

@@ -124,7 +124,7 @@ def test_tile_places_enlarged_images_on_a_grid() -> None:
 
 def test_class_pictures_have_one_tile_per_class() -> None:
     data = fake()
-    assert explore.class_examples(data, target=8).size == (3 * (8 + 4) + 4, 8 + 4 + 4 + 16 + 6)
+    assert explore.class_examples(data, target=8).size == (3 * (8 + 4) + 4, 8 + 4 + 4 + 18 + 6)  # a caption row of 18 px text
     rows = explore.class_rows(data, 4, target=8)
     assert rows.size[1] == 3 * (8 + 4) + 4
     grid = explore.normalisation_grid(data, [0, 1], [0.5, 0.2, 0.75], [0.5, 1.0, 0.5], target=8)

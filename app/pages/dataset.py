@@ -10,6 +10,15 @@ st.markdown("Before training, look at the data: how many images of each class, w
 
 from cnnviz import data, explore  # noqa: E402  (PyTorch: imported after the title is on screen)
 
+
+
+def readable(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """Axis, legend and header text large and dark enough for a projector."""
+    return (chart.configure_axis(labelFontSize=15, titleFontSize=16, labelColor="#222", titleColor="#222")
+            .configure_legend(labelFontSize=16, symbolSize=200)
+            .configure_header(labelFontSize=17, labelColor="#222"))
+
+
 NO_DATA = (
     "No data set found in **{folder}**. Set the environment variable `CNNVIZ_DATA_DIR` to a folder holding "
     "`MNIST/raw/*-ubyte` (MNIST), `cifar10/{{train,test}}/<class>/*.png` or `cifar-10-batches-py/` (CIFAR-10), "
@@ -45,14 +54,14 @@ st.caption("The validation images are the 10% of the training split that the Tra
            "(same seed), so these are exactly the images a run trains and validates on.")
 order = list(splits.train.classes)
 chart = alt.Chart(counts).mark_bar().encode(
-    x=alt.X("class:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30, labelFontSize=15)),
+    x=alt.X("class:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30)),
     xOffset=alt.XOffset("split:N", sort=["train", "validation", "test"]),
-    y=alt.Y("count:Q", title="images", axis=alt.Axis(titleFontSize=15, labelFontSize=13)),
+    y=alt.Y("count:Q", title="images"),
     color=alt.Color("split:N", sort=["train", "validation", "test"],
-                    legend=alt.Legend(orient="top", title=None, labelFontSize=15)),
+                    legend=alt.Legend(orient="top", title=None)),
     tooltip=["split", "class", alt.Tooltip("count:Q", format=",")],
 ).properties(height=320)
-st.altair_chart(chart, width="stretch")
+st.altair_chart(readable(chart), width="stretch")
 spread = counts.groupby("split")["count"].agg(["min", "max"])
 if (spread["max"] > 1.5 * spread["min"].clip(lower=1)).any():
     st.warning("The classes are unbalanced: accuracy alone can hide a rare class the model never gets right. "
@@ -71,7 +80,7 @@ c, h, w = shown.shape
 st.caption(f"Each image: {c} channel{'s' if c > 1 else ''} ({'RGB colour' if c == 3 else 'grey'}) of "
            f"{h}×{w} pixels, enlarged here without smoothing.")
 st.subheader("One image of each class")
-st.image(explore.class_examples(shown))
+st.image(explore.class_examples(shown, target=112))
 
 st.subheader("Random images of each class")
 classes = ["all classes", *shown.classes]
@@ -89,7 +98,7 @@ with right:
               disabled=urlstate.locked("seed"))
 per_class, seed = st.session_state["per_class"], st.session_state["seed"]
 if st.session_state["cls"] == "all classes":
-    st.image(explore.class_rows(shown, per_class, seed))
+    st.image(explore.class_rows(shown, per_class, seed, target=80))
 else:
     k = shown.classes.index(st.session_state["cls"])
     st.image(explore.class_page(shown, k, per_class * 5, per_class, seed, target=80))
@@ -116,19 +125,18 @@ st.caption("After normalisation every channel is centred on 0 (white): darker or
 st.subheader("Pixel values before and after")
 rows = explore.random_per_class(parts["train"], 50, seed=0).ravel()
 values = explore.value_histogram(explore.pick(parts["train"], rows[rows >= 0]), splits.mean, splits.std)
-channel_colours = {"grey": "#555555", "red": "#d62728", "green": "#2ca02c", "blue": "#1f77b4"}
+channel_colours = {"grey": "#333333", "red": "#d62728", "green": "#2ca02c", "blue": "#1f77b4"}
 present = list(dict.fromkeys(values["channel"]))
-hist = alt.Chart(values).mark_bar(opacity=0.55, binSpacing=0).encode(
-    x=alt.X("start:Q", title="value", bin="binned", axis=alt.Axis(titleFontSize=15, labelFontSize=13)),
-    x2="end:Q",
-    y=alt.Y("share:Q", title="share of pixels", stack=None, axis=alt.Axis(format="%", labelFontSize=13)),
-    color=alt.Color("channel:N", scale=alt.Scale(domain=present, range=[channel_colours.get(c, "#888") for c in present]),
-                    legend=alt.Legend(orient="top", title=None, labelFontSize=15)),
+hist = alt.Chart(values).mark_line(interpolate="step-after", strokeWidth=2.5).encode(
+    x=alt.X("start:Q", title="value"),
+    y=alt.Y("share:Q", title="share of pixels", axis=alt.Axis(format="%")),
+    color=alt.Color("channel:N", sort=present, legend=alt.Legend(orient="top", title=None),
+                    scale=alt.Scale(domain=present, range=[channel_colours.get(c, "#888") for c in present])),
     tooltip=["channel", alt.Tooltip("start:Q", format=".2f"), alt.Tooltip("share:Q", format=".1%")],
-).properties(height=240, width=420).facet(
-    column=alt.Column("stage:N", title=None, sort="descending", header=alt.Header(labelFontSize=16)),
+).properties(height=260, width=460).facet(
+    column=alt.Column("stage:N", title=None, sort="descending"),
 ).resolve_scale(x="independent")
-st.altair_chart(hist)
+st.altair_chart(readable(hist))
 st.caption("Left: pixel values scaled to 0…1. Right: the same pixels after normalisation, now centred near 0 "
            "with a spread of about 1 (from 50 training images of each class).")
 

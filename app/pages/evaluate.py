@@ -93,7 +93,9 @@ def show_gallery(frame, test, key: str, caption) -> None:
         for col, (_, row) in zip(cols, frame.iloc[start:start + COLUMNS].iterrows()):
             i = int(row["index"])
             with col:
-                st.image(explore.tile(test.images[i:i + 1], 1, scale, pad=0), caption=caption(row), width="stretch")
+                st.image(explore.tile(test.images[i:i + 1], 1, scale, pad=0), width="stretch")
+                st.markdown(f"<div style='text-align:center;font-size:1.05rem;line-height:1.3'>{caption(row)}</div>",
+                            unsafe_allow_html=True)
                 if st.button("🔬 Inside", key=f"{key}-{i}", help=f"Open test image {i} in Inside a model",
                              width="stretch"):
                     open_inside(test.name, i)
@@ -107,9 +109,9 @@ def per_class_chart(table) -> alt.Chart:
     """Horizontal bars of per-class accuracy, worst class on top."""
     order = table["class"].tolist()
     base = alt.Chart(table).encode(
-        y=alt.Y("class:N", sort=order, title=None, axis=alt.Axis(labelFontSize=16)),
+        y=alt.Y("class:N", sort=order, title=None),
         x=alt.X("accuracy:Q", title="accuracy on the test images", scale=alt.Scale(domain=[0, 1]),
-                axis=alt.Axis(format="%", labelFontSize=13, titleFontSize=15)),
+                axis=alt.Axis(format="%")),
     )
     bars = base.mark_bar(color="#4c78a8").encode(
         tooltip=["class", alt.Tooltip("accuracy:Q", format=".1%"), "correct", "total"])
@@ -118,26 +120,32 @@ def per_class_chart(table) -> alt.Chart:
     return (bars + text).properties(height=max(240, 34 * len(order)))
 
 
-def confusion_chart(frame, classes: list[str], normalised: bool, selectable: bool) -> alt.Chart:
-    """Heat map of the confusion matrix, rows the true class; a click selects one cell."""
+def readable(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """Axis and legend text large and dark enough for a projector."""
+    return (chart.configure_axis(labelFontSize=15, titleFontSize=16, labelColor="#222", titleColor="#222")
+            .configure_legend(labelFontSize=16))
+
+
+def confusion_chart(frame, classes: list[str], normalised: bool, shown: tuple[str, str] | None) -> alt.Chart:
+    """Heat map of the confusion matrix, rows the true class; the `shown` cell is outlined, a click selects one."""
     field = "share" if normalised else "count"
     colour = alt.Color(f"{field}:Q", legend=None, scale=alt.Scale(
         scheme="blues", type="sqrt" if normalised else "symlog", domainMin=0))
-    axis = {"labelFontSize": 15, "titleFontSize": 16, "labelAngle": 0}
     base = alt.Chart(frame).encode(
         x=alt.X("predicted:N", sort=classes, title="predicted class",
-                axis=alt.Axis(orient="top", **{**axis, "labelAngle": -40 if len(max(classes, key=len)) > 3 else 0})),
-        y=alt.Y("true:N", sort=classes, title="true class", axis=alt.Axis(**axis)),
+                axis=alt.Axis(orient="top", labelAngle=-40 if len(max(classes, key=len)) > 3 else 0)),
+        y=alt.Y("true:N", sort=classes, title="true class"),
     )
     tooltip = ["true", "predicted", alt.Tooltip("count:Q", format=","), alt.Tooltip("share:Q", format=".1%")]
     rect = base.mark_rect(stroke="white", strokeWidth=1).encode(color=colour, tooltip=tooltip)
-    if selectable:
-        cell = alt.selection_point(name="cell", fields=["true", "predicted"], on="click")
-        rect = rect.add_params(cell).encode(
-            strokeWidth=alt.condition(cell, alt.value(4), alt.value(1)),
-            stroke=alt.condition(cell, alt.value("#e45756"), alt.value("white")),
-        )
     layers = [rect]
+    if shown is not None:
+        rect = rect.mark_rect(cursor="pointer").add_params(
+            alt.selection_point(name="cell", fields=["true", "predicted"], on="click"))
+        outline = alt.Chart(frame[(frame["true"] == shown[0]) & (frame["predicted"] == shown[1])]).mark_rect(
+            fill=None, stroke="#e45756", strokeWidth=5).encode(x=alt.X("predicted:N", sort=classes),
+                                                                y=alt.Y("true:N", sort=classes))
+        layers = [rect, outline]
     if len(classes) <= 15:
         top = frame[field].max() or 1
         threshold = (top * 0.35) if normalised else top ** 0.5
@@ -166,11 +174,11 @@ def card_view(meta: dict, ds: str) -> None:
     left, right = st.columns([2, 3], gap="large")
     with left:
         st.subheader("Accuracy per class")
-        st.altair_chart(per_class_chart(evaluation.per_class_table(matrix, classes)), width="stretch")
+        st.altair_chart(readable(per_class_chart(evaluation.per_class_table(matrix, classes))), width="stretch")
     with right:
         st.subheader("Confusion matrix")
         normalised = view_toggle()
-        st.altair_chart(confusion_chart(evaluation.confusion_table(matrix, classes), classes, normalised, False))
+        st.altair_chart(readable(confusion_chart(evaluation.confusion_table(matrix, classes), classes, normalised, None)))
 
 
 def view_toggle() -> bool:
@@ -207,42 +215,47 @@ c1.metric("Test accuracy", f"{p.accuracy:.2%}")
 c2.metric("Test loss (cross-entropy)", f"{p.loss:.4f}")
 c3.metric("Test images", f"{len(p):,}")
 c4.metric("Mistakes", f"{int((~p.correct).sum()):,}")
-st.caption(f"{title} on the {ds} test set: {'computed' if seconds > 0.5 else 'served from the cache'} in "
-           f"{seconds:.1f} s. The answers are kept in memory and on disk, so the next visit is instant; "
-           "retraining the model makes them be computed again.")
+how = f"computed in {seconds:.1f} s" if seconds > 0.5 else "read from the cache (computed once before)"
+st.caption(f"{title} on the {ds} test set: {how}. The answers are kept in memory and on disk, so the next visit "
+           "is instant; retraining the model makes them be computed again.")
 
 # ---- per class and confusion matrix ---------------------------------------------------------------------
 frame = evaluation.confusion_frame(p)
 left, right = st.columns([2, 3], gap="large")
 with left:
     st.subheader("Accuracy per class")
-    st.altair_chart(per_class_chart(evaluation.per_class_accuracy(p)), width="stretch")
+    st.altair_chart(readable(per_class_chart(evaluation.per_class_accuracy(p))), width="stretch")
+if st.session_state["true"] not in classes or st.session_state["pred"] not in classes:
+    counts = evaluation.confusion(p).copy()
+    counts[range(len(classes)), range(len(classes))] = -1  # show the most frequent mistake first
+    t, q = divmod(int(counts.argmax()), len(classes))
+    st.session_state["true"], st.session_state["pred"] = classes[t], classes[q]
+matrix_key = f"matrix-{st.session_state.setdefault('_evaluate_matrix', 0)}"
+picked = st.session_state.get(matrix_key, {}).get("selection", {}).get("cell") or []
+if picked and {"true", "predicted"} <= set(picked[0]):  # a click on the matrix picks the cell to show
+    st.session_state["true"], st.session_state["pred"] = picked[0]["true"], picked[0]["predicted"]
+
+
+def boxes_changed() -> None:
+    """The boxes win over an earlier click: a fresh chart (new key) forgets that click."""
+    st.session_state["_evaluate_matrix"] += 1
+
+
 with right:
     st.subheader("Confusion matrix")
     normalised = view_toggle()
-    event = st.altair_chart(confusion_chart(frame, classes, normalised, True), on_select="rerun",
-                            selection_mode="cell", key="matrix")
+    shown = (st.session_state["true"], st.session_state["pred"])
+    st.altair_chart(readable(confusion_chart(frame, classes, normalised, shown)), on_select="rerun",
+                    selection_mode="cell", key=matrix_key)
     st.caption("Rows: the true class. Columns: what the model answered. The diagonal holds the right answers. "
                "Click a square to see its images below.")
-
-picked = (event.selection.get("cell") or []) if event else []
-if picked and {"true", "predicted"} <= set(picked[0]):
-    clicked = (picked[0]["true"], picked[0]["predicted"])
-    if st.session_state.get("_evaluate_clicked") != clicked:  # a new click wins over the boxes below
-        st.session_state["_evaluate_clicked"] = clicked
-        st.session_state["true"], st.session_state["pred"] = clicked
-if st.session_state["true"] not in classes or st.session_state["pred"] not in classes:
-    counts = evaluation.confusion(p).copy()
-    counts[range(len(classes)), range(len(classes))] = -1  # the most frequent mistake by default
-    t, q = divmod(int(counts.argmax()), len(classes))
-    st.session_state["true"], st.session_state["pred"] = classes[t], classes[q]
 
 st.subheader("The images behind one square")
 a, b, _ = st.columns([1, 1, 2])
 with a:
-    st.selectbox("True class", classes, key="true", disabled=urlstate.locked("true"))
+    st.selectbox("True class", classes, key="true", disabled=urlstate.locked("true"), on_change=boxes_changed)
 with b:
-    st.selectbox("Predicted class", classes, key="pred", disabled=urlstate.locked("pred"))
+    st.selectbox("Predicted class", classes, key="pred", disabled=urlstate.locked("pred"), on_change=boxes_changed)
 t, q = classes.index(st.session_state["true"]), classes.index(st.session_state["pred"])
 cell = evaluation.cell(p, t, q)
 what = "correctly recognised" if t == q else f"taken for **{classes[q]}**"
@@ -253,7 +266,7 @@ if len(cell):
 
 # ---- galleries ------------------------------------------------------------------------------------------
 st.header("Right and wrong answers")
-a, b, _ = st.columns([2, 1, 1])
+a, b = st.columns([3, 1])
 with a:
     st.radio("Show", list(evaluation.GALLERIES), key="kind", format_func=evaluation.GALLERIES.get,
              horizontal=True, disabled=urlstate.locked("kind"))
