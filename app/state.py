@@ -48,6 +48,12 @@ def zoo_model(name: str) -> Any:
     return model
 
 
+@st.cache_resource(show_spinner=False)
+def training_slots(n: int) -> threading.BoundedSemaphore:
+    """At most `n` training runs at once in this server process (every session shares the CPU/GPU)."""
+    return threading.BoundedSemaphore(max(1, n))
+
+
 @st.cache_resource(show_spinner="Loading the data set (first time: decoding images)…")
 def dataset(name: str, split: str) -> Any:
     """A whole data split as uint8 tensors, shared read-only by every session."""
@@ -174,3 +180,40 @@ def grad_cam(model_key: str, image_hash: str, layer: str, target: int, _model: A
     from cnnviz import cam
 
     return cam.grad_cam(_model, _x, layer, target)
+
+
+# --- Images in (app/widgets.py): sample pictures and MNIST-style preprocessing --------------------------------
+@st.cache_data(show_spinner=False, max_entries=32)
+def sample_image(name: str) -> Any:
+    """A sample photo or drawn digit (cnnviz.samples), made once per process; every caller gets its own copy."""
+    from cnnviz import samples
+
+    return samples.load(name)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def digit_steps(image_key: str, _image: Any) -> Any:
+    """MNIST-style preprocessing of one image (every step and the 28x28 result), keyed by the image's hash."""
+    from cnnviz import digits
+
+    return digits.prepare(_image)
+
+
+# --- Conv arithmetic (app/pages/arithmetic.py): layer tables --------------------------------------------------
+@st.cache_data(show_spinner="Running the model once to measure every layer…", max_entries=16)
+def zoo_layer_table(name: str) -> tuple[Any, int]:
+    """Layer table of an untrained zoo model (sizes and counts do not depend on the weights), and sum(p.numel())."""
+    import models
+    from cnnviz import arithmetic
+
+    model = models.build(name)
+    return arithmetic.layer_table(model, models.ZOO[name].input_shape), sum(p.numel() for p in model.parameters())
+
+
+@st.cache_data(show_spinner="Building the network in PyTorch and running it once…", max_entries=64)
+def described_layer_table(layers_text: str, input_shape: tuple[int, ...]) -> tuple[Any, int]:
+    """Layer table of the torch model a description builds (raises ValueError like netspec.build), and sum(p.numel())."""
+    from cnnviz import arithmetic, netspec
+
+    model = netspec.build(netspec.parse(layers_text), input_shape)
+    return arithmetic.layer_table(model, input_shape), sum(p.numel() for p in model.parameters())

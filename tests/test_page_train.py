@@ -1,0 +1,144 @@
+"""The Train page under AppTest: a short real run completes, Stop stops, a diverging rate says so, and missing
+data says how to get it. Training happens in the page's background thread; the test polls like the fragment."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import models
+from cnnviz import data
+from cnnviz.runs import list_runs
+from tests.conftest import ROOT, needs_data
+
+PAGE = str(ROOT / "app" / "pages" / "train.py")
+
+
+@pytest.fixture(autouse=True)
+def _small_test_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CNNVIZ_MAX_TEST_IMAGES", "500")  # evaluating 10,000 test images is not what is tested
+
+
+def page(**settings) -> AppTest:
+    """The Train page with MNIST and the given widget values set."""
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception
+    for key, value in settings.items():
+        widget = next(w for kind in ("number_input", "select_slider", "selectbox", "pills")
+                      for w in getattr(at, kind) if w.key == key)
+        widget.set_value(value)
+    at.run()
+    return at
+
+
+def wait_until_done(at: AppTest, timeout: float = 90) -> None:
+    """Rerun the page (what the 1-second fragment does in the browser) until the run has ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception
+        if at.success or at.error:
+            return
+    raise AssertionError("the training run did not end in time")
+
+
+@needs_data("mnist")
+@pytest.mark.data
+def test_a_short_mnist_run_completes_and_shows_its_results() -> None:
+    at = page(data="mnist", epochs=2, limit=640, batch=32, sched="none", lr=0.05)
+    at.button(key="start").click().run()
+    assert not at.exception and not at.error
+    assert at.button(key="start").disabled  # one run at a time
+    wait_until_done(at)
+    assert "Finished 2 epochs" in at.success[0].value
+    metrics = {m.label: m.value for m in at.metric}
+    assert set(metrics) == {"Training loss", "Training accuracy", "Validation accuracy", "Test accuracy"}
+    assert float(metrics["Test accuracy"].rstrip("%")) > 30  # far above chance (10%) after 36 steps
+    assert len(at.dataframe) == 1 and list(at.dataframe[0].value["split"]) == ["training", "validation", "test"]
+    assert not at.button(key="start").disabled
+    (run,) = list_runs()
+    assert run.info()["status"] == "finished" and len(run.history()) == 2
+    assert run.info()["config"]["train_limit"] == 640
+    assert run.checkpoint.is_file()
+
+
+@needs_data("mnist")
+@pytest.mark.data
+def test_stop_ends_a_long_run_and_keeps_what_was_learned() -> None:
+    at = page(data="mnist", epochs=50, limit=4000, batch=16)
+    at.button(key="start").click().run()
+    assert at.button(key="stop")  # the Stop button is there while training
+    at.button(key="stop").click().run()
+    wait_until_done(at)
+    assert "you pressed Stop" in at.success[0].value
+    (run,) = list_runs()
+    assert run.info()["status"] == "stopped" and 1 <= len(run.history()) < 50
+
+
+@needs_data("mnist")
+@pytest.mark.data
+def test_a_diverging_learning_rate_shows_the_message() -> None:
+    at = page(data="mnist", epochs=1, limit=640, lr=10.0, sched="none", batch=32)
+    at.button(key="start").click().run()
+    wait_until_done(at)
+    assert "diverged" in at.error[0].value and "learning rate 10 is too high" in at.error[0].value
+    (run,) = list_runs()
+    assert run.info()["status"] == "diverged"
+
+
+def test_missing_data_says_how_to_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CNNVIZ_DATA_DIR", str(tmp_path / "empty"))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert at.button(key="start").disabled
+    text = " ".join(w.value for w in at.warning)
+    assert "not on this computer" in text and "CNNVIZ_DATA_DIR" in text and "MNIST/raw" in text
+
+
+def test_hosting_caps_bound_epochs_and_training_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CNNVIZ_MAX_EPOCHS", "3")
+    monkeypatch.setenv("CNNVIZ_MAX_TRAIN_IMAGES", "1000")
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert at.number_input(key="epochs").value <= 3 and at.number_input(key="epochs").max == 3
+    assert at.number_input(key="limit").value == 1000 and at.number_input(key="limit").max == 1000
+    assert any("at most 3 epochs and 1,000 training images" in c.value for c in at.caption)
+
+
+def test_changing_the_data_set_applies_its_defaults() -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    at.selectbox(key="data").set_value("cifar10").run()
+    assert at.selectbox(key="net").value == "cifar_cnn"
+    assert sorted(at.session_state["aug"]) == ["crop", "flip"]
+    at.selectbox(key="opt").set_value("adam").run()
+    assert at.select_slider(key="lr").value == 0.001
+
+
+def test_a_custom_network_is_checked_before_training() -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    if "Your own network (layer description)" not in at.selectbox(key="net").options:
+        pytest.skip("cnnviz.netspec is not installed")
+    at.selectbox(key="net").set_value("custom").run()
+    assert any("21,840 parameters" in m.value for m in at.markdown)  # the MNIST preset = the zoo's mnist_cnn
+    at.text_area(key="layers").set_value("conv 8 k3\nrelu\nflatten\nlinear 7").run()
+    assert any("10 classes" in m.value for m in at.markdown)
+    assert at.button(key="start").disabled
+    if "mnist" not in data.available():
+        return  # the rest trains on MNIST
+    at.text_area(key="layers").set_value("conv 4 k3\nrelu\npool max 2\nflatten\nlinear 10").run()
+    at.number_input(key="epochs").set_value(1)
+    at.number_input(key="limit").set_value(320)
+    at.run()
+    at.button(key="start").click().run()
+    wait_until_done(at)
+    assert "Finished 1 epoch" in at.success[0].value
+    (run,) = list_runs()
+    model, meta = models.load_file(run.checkpoint)  # a custom network rebuilds itself from its checkpoint
+    assert meta["arch"] == "custom" and sum(p.numel() for p in model.parameters()) == 4 * 9 + 4 + 13 * 13 * 4 * 10 + 10
