@@ -4,6 +4,7 @@ Also used by bench/bench_load.py, so it imports nothing from pytest.
 """
 from __future__ import annotations
 
+import ast
 import os
 import re
 import signal
@@ -22,6 +23,15 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 VIEWPORT = {"width": 1366, "height": 768}  # a common classroom projector
 START_TIMEOUT_S = 180  # `make run` may first have to install the requirements on a fresh clone
 RUN_TIMEOUT_MS = 60_000  # one script run; the first load of a model or a data set takes seconds
+
+
+def existing_pages() -> list[tuple[str, str]]:
+    """(url path, title) of each page in app/main.py's PAGES whose file exists, read without running main.py."""
+    tree = ast.parse((ROOT / "app" / "main.py").read_text())
+    pages = next(ast.literal_eval(node.value) for node in tree.body
+                 if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PAGES")
+    found = [(Path(file).stem, title) for _, file, title, _ in pages if (ROOT / "app" / "pages" / file).is_file()]
+    return [("" if i == 0 else stem, title) for i, (stem, title) in enumerate(found)]  # the first page lives at /
 
 
 def chromium_problem() -> str | None:
@@ -106,6 +116,8 @@ def wait_for_app(page, timeout_ms: int = RUN_TIMEOUT_MS) -> None:
     page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']").wait_for(timeout=timeout_ms)
     page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=timeout_ms)
     page.locator("[data-testid='stStatusWidgetRunningIcon']").wait_for(state="detached", timeout=timeout_ms)
+    # Elements whose code the browser is still loading show as skeletons for a moment after the run ends.
+    page.wait_for_function("() => !document.querySelector(\"[data-testid='stSkeleton']\")", timeout=timeout_ms)
 
 
 def page_url(base: str, path: str = "", **params: str) -> str:
@@ -134,9 +146,23 @@ def problems_on_screen(page) -> list[str]:
     return found
 
 
-def shot(page, name: str, folder: Path = ARTIFACTS) -> Path:
-    """A full-page screenshot saved as <folder>/<name>.png."""
+def shot(page, name: str, folder: Path = ARTIFACTS, max_height: int = 6000) -> Path:
+    """A screenshot of the whole page saved as <folder>/<name>.png.
+
+    Streamlit scrolls inside its own container, so Playwright's full_page sees one screen: the viewport is
+    stretched to the content's height for the picture, then put back.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") + ".png")
-    page.screenshot(path=str(path), full_page=True)
+    size = page.viewport_size or VIEWPORT
+    content = page.evaluate("() => { const m = document.querySelector('[data-testid=stMainBlockContainer]');"
+                            " return m ? Math.ceil(m.getBoundingClientRect().height) : 0; }")
+    height = min(max(size["height"], content + 120), max_height)
+    try:
+        if height != size["height"]:
+            page.set_viewport_size({"width": size["width"], "height": height})
+            page.wait_for_timeout(400)  # let charts and images re-lay themselves out
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(size)
     return path

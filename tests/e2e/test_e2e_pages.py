@@ -1,22 +1,9 @@
 """Every page that exists opens in a real browser with its heading and without an error."""
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def existing_pages() -> list[tuple[str, str]]:
-    """(url path, title) of each page listed in app/main.py's PAGES whose file exists, read without running it."""
-    tree = ast.parse((ROOT / "app" / "main.py").read_text())
-    pages = next(ast.literal_eval(node.value) for node in tree.body
-                 if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PAGES")
-    found = [(Path(file).stem, title) for _, file, title, _ in pages if (ROOT / "app" / "pages" / file).is_file()]
-    return [("" if i == 0 else stem, title) for i, (stem, title) in enumerate(found)]  # the first page lives at /
-
+from streamlit_browser import existing_pages
 
 PAGES = existing_pages()
 
