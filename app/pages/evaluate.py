@@ -26,15 +26,16 @@ NO_DATA = ("The test images of **{ds}** are not on this computer, so the galleri
 
 
 def pick_model(key: str, label: str) -> str:
-    """The shared model picker (zoo name or run checkpoint path) when present, else the zoo names."""
+    """The shared model picker (zoo name or run checkpoint path; it keeps the choice in the URL itself)."""
     try:
         from app.widgets import model_picker
-    except ImportError:
+    except ImportError:  # a copy without the shared widgets: the zoo only
         model_picker = None
     if model_picker is not None:
-        return model_picker(key)
+        return model_picker(key, label)
     if st.session_state.get(key) not in models.names():
-        st.session_state[key] = models.names()[0]
+        from_url = st.query_params.get(key)
+        st.session_state[key] = from_url if from_url in models.names() else models.names()[0]
     if not urlstate.hidden(key):
         st.selectbox(label, models.names(), key=key, format_func=lambda n: models.ZOO[n].title,
                      disabled=urlstate.locked(key))
@@ -170,7 +171,7 @@ def card_view(meta: dict, ds: str) -> None:
     c1, c2, c3 = st.columns(3)
     c1.metric("Test accuracy (model card)", f"{metrics['test_acc']:.2%}")
     c2.metric("Test loss (model card)", f"{metrics['test_loss']:.4f}")
-    c3.metric("Test images", f"{sum(map(sum, matrix)):,}")
+    c3.metric("Test images (model card)", f"{sum(map(sum, matrix)):,}")
     left, right = st.columns([2, 3], gap="large")
     with left:
         st.subheader("Accuracy per class")
@@ -190,8 +191,8 @@ def view_toggle() -> bool:
     return st.session_state.get("view") == "row %"
 
 
-urlstate.init({"model": models.names()[0], "view": "counts", "true": "", "pred": "",
-               "kind": "confident_mistakes", "gclass": "all classes", "compare": False, "model_b": "", "who": "all"})
+urlstate.init({"view": "counts", "true": "", "pred": "", "kind": "confident_mistakes", "gclass": "all classes",
+               "compare": False, "who": "all"})
 choice = pick_model("model", "Model")
 path, title = resolve(choice)
 meta = meta_of(path, title)
@@ -287,7 +288,8 @@ show_gallery(everything.head(GALLERY_SIZE), test, "gallery",
 st.header("Two models side by side")
 st.toggle("Compare with a second model", key="compare", disabled=urlstate.locked("compare"))
 if st.session_state["compare"]:
-    if not st.session_state["model_b"]:  # default: another trained zoo model for the same data
+    if not st.session_state.get("model_b") and not st.query_params.get("model_b"):
+        # default B: another trained zoo model for the same data
         same = [n for n, e in models.ZOO.items() if e.dataset == ds and n != choice and e.checkpoint.is_file()]
         st.session_state["model_b"] = same[0] if same else choice
     choice_b = pick_model("model_b", "Second model (B)")

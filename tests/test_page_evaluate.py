@@ -1,0 +1,158 @@
+"""The Evaluate page under AppTest with the shipped MNIST checkpoint on the first test images."""
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+import models
+from cnnviz import checkpoint, data, train
+from tests.conftest import ROOT, needs_data
+
+LIMIT = 300  # test images the page evaluates in these tests
+PAGE = "pages/evaluate.py"  # relative to app/main.py
+pytestmark = [needs_data("mnist"), pytest.mark.skipif(not models.ZOO["mnist_cnn"].checkpoint.is_file(),
+                                                      reason="mnist_cnn checkpoint not trained yet")]
+
+
+@pytest.fixture
+def app(monkeypatch) -> AppTest:
+    monkeypatch.setenv("CNNVIZ_EVAL_LIMIT", str(LIMIT))
+    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=180)
+    at.query_params["model"] = "mnist_cnn"
+    at.switch_page(PAGE)
+    return at
+
+
+def truth(model: torch.nn.Module, meta: dict) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """(loss, accuracy, predictions, labels) from the training engine on the same images: the oracle."""
+    test = data.load("mnist", "test").subset(torch.arange(LIMIT))
+    loss, acc, preds = train.evaluate(model, test, meta["mean"], meta["std"])
+    return loss, acc, preds.numpy(), test.labels.numpy()
+
+
+@pytest.fixture(scope="module")
+def mnist_truth() -> tuple[float, float, np.ndarray, np.ndarray]:
+    return truth(*models.load_file(models.ZOO["mnist_cnn"].checkpoint))
+
+
+def buttons(at: AppTest, prefix: str) -> set[int]:
+    """Test-set indices of the gallery's "Inside" buttons (keys `<prefix>-<index>`)."""
+    return {int(b.key.rsplit("-", 1)[1]) for b in at.button if b.key and b.key.startswith(prefix + "-")}
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_metrics_and_a_confusion_cell_chosen_with_the_boxes(app: AppTest, mnist_truth) -> None:
+    loss, acc, preds, labels = mnist_truth
+    app.run()
+    assert not app.exception, app.exception
+    assert metric(app, "Test accuracy") == f"{acc:.2%}"
+    assert metric(app, "Test loss (cross-entropy)") == f"{loss:.4f}"
+    assert metric(app, "Test images") == f"{LIMIT}"
+    assert metric(app, "Mistakes") == f"{int((preds != labels).sum())}"
+
+    # the page opens on the most frequent mistake
+    mistakes = [(int(t), int(q)) for t, q in zip(labels, preds) if t != q]
+    most = max(set(mistakes), key=lambda c: (mistakes.count(c), -c[0], -c[1]))
+    assert (app.selectbox(key="true").value, app.selectbox(key="pred").value) == (str(most[0]), str(most[1]))
+    assert buttons(app, "cell") == set(np.flatnonzero((labels == most[0]) & (preds == most[1])).tolist())
+
+    # choose the square "true 1, answered 1": all correctly read ones, at most 24 shown, most confident first
+    app.selectbox(key="true").set_value("1").run()
+    app.selectbox(key="pred").set_value("1").run()
+    ones = set(np.flatnonzero((labels == 1) & (preds == 1)).tolist())
+    shown = buttons(app, "cell")
+    assert len(shown) == min(24, len(ones)) and shown <= ones
+    assert any(f"**{len(ones)}** test images of **1** correctly recognised" in m.value for m in app.markdown)
+    assert (app.query_params["true"], app.query_params["pred"]) == ("1", "1")
+
+
+def test_galleries_hold_the_misclassified_images(app: AppTest, mnist_truth) -> None:
+    _, _, preds, labels = mnist_truth
+    app.run()
+    app.radio(key="kind").set_value("misclassified").run()
+    wrong = np.flatnonzero(preds != labels)
+    assert buttons(app, "gallery") == set(wrong[:24].tolist())
+    seven = int(labels[wrong[0]])
+    app.selectbox(key="gclass").set_value(str(seven)).run()
+    assert buttons(app, "gallery") == set(wrong[labels[wrong] == seven].tolist())
+    app.radio(key="kind").set_value("unsure_correct").run()
+    right = np.flatnonzero((preds == labels) & (labels == seven))
+    assert len(buttons(app, "gallery")) == min(24, len(right)) and buttons(app, "gallery") <= set(right.tolist())
+
+
+def test_an_image_opens_in_inside_a_model(app: AppTest) -> None:
+    app.run()
+    key = next(b.key for b in app.button if b.key and b.key.startswith("cell-"))
+    app.button(key=key).click().run()
+    assert not app.exception, app.exception
+    chosen = app.session_state["cnnviz.image"]
+    assert {k: chosen[k] for k in ("source", "dataset", "index")} == {"source": "test", "dataset": "mnist",
+                                                                      "index": int(key[5:])}
+    if (ROOT / "app" / "pages" / "inside.py").is_file():  # the app moved on to Inside a model
+        assert not any("Evaluate a model" in t.value for t in app.title)
+    else:
+        assert any("not installed" in w.value for w in app.warning)
+
+
+def test_two_models_disagree_where_the_engine_says(app: AppTest, mnist_truth, tmp_path, monkeypatch) -> None:
+    """A perturbed copy of mnist_cnn saved as a run is model B; its disagreements match the engine's."""
+    model, meta = models.load_file(models.ZOO["mnist_cnn"].checkpoint)
+    noisy = copy.deepcopy(model)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in noisy.parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * p.std() * 0.6)
+    run = tmp_path / "runs" / "20260101-000000-noisy"
+    checkpoint.save(run / "checkpoint.pt", noisy, {k: v for k, v in meta.items() if k != "card"})
+    (run / "run.json").write_text(json.dumps({"config": {"model": "mnist_cnn", "dataset": "mnist"}}))
+    monkeypatch.setenv("CNNVIZ_RUNS_DIR", str(tmp_path / "runs"))
+
+    _, acc_a, preds_a, labels = mnist_truth
+    _, acc_b, preds_b, _ = truth(noisy, meta)
+    differ = preds_a != preds_b
+    assert differ.any(), "the perturbation should change some answers"
+
+    app.query_params["compare"] = "1"
+    app.query_params["model_b"] = f"run:{run.name}"
+    app.run()
+    assert not app.exception, app.exception
+    assert metric(app, f"B: run {run.name}") == f"{acc_b:.2%}"
+    assert any(f"**{int(differ.sum())}** images on which A and B" in m.value for m in app.markdown)
+    assert buttons(app, "compare") == set(np.flatnonzero(differ)[:24].tolist())
+    app.radio(key="who").set_value("B").run()
+    only_b = np.flatnonzero(differ & (preds_b == labels) & (preds_a != labels))
+    assert buttons(app, "compare") == set(only_b[:24].tolist())
+
+
+def test_missing_checkpoint_says_so(app: AppTest, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(models.ZooEntry, "checkpoint", property(lambda self: tmp_path / f"{self.name}.pt"))
+    app.run()
+    assert not app.exception, app.exception
+    assert any("no trained checkpoint" in e.value for e in app.error)
+    assert not app.metric
+
+
+def test_without_the_data_the_model_card_shows(app: AppTest, tmp_path, monkeypatch) -> None:
+    from app import state
+
+    monkeypatch.setenv("CNNVIZ_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CNNVIZ_DOWNLOAD", "0")
+    state.dataset.clear()
+    try:
+        app.run()
+    finally:
+        state.dataset.clear()
+    assert not app.exception, app.exception
+    assert any("CNNVIZ_DATA_DIR" in i.value for i in app.info)
+    card = models.card("mnist_cnn")
+    assert metric(app, "Test accuracy (model card)") == f"{card['metrics']['test_acc']:.2%}"
+    assert metric(app, "Test images (model card)") == f"{sum(map(sum, card['confusion'])):,}"
+    assert not [b for b in app.button if b.key and b.key.startswith("cell-")]
