@@ -6,7 +6,7 @@ from math import comb
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-KERNELS = ("Sobel x", "Sobel y", "Laplacian", "Box blur", "Sharpen", "Identity")
+KERNELS = ("Sobel x", "Sobel y", "Laplacian", "Box blur", "Sharpen", "Identity", "Custom")
 ABOUT_KERNELS = {
     "Sobel x": "finds vertical edges: dark-to-bright from left to right is positive",
     "Sobel y": "finds horizontal edges: dark-to-bright from top to bottom is positive",
@@ -14,6 +14,7 @@ ABOUT_KERNELS = {
     "Box blur": "all ones: adds up the window (divide by the number of cells for the average)",
     "Sharpen": "the cell itself minus its neighbours on top: boosts detail, keeps flat areas",
     "Identity": "a single 1 in the middle: copies the input",
+    "Custom": "all zeros: type your own weights",
 }
 IMAGES = ("Square", "Vertical edge", "Diagonal line", "Random digits", "Checkerboard", "Gradient", "Zeros")
 PICTURES = ("Shapes", "Checkerboard", "Rings", "Noisy steps")
@@ -59,6 +60,8 @@ def kernel(name: str, size: int = 3) -> np.ndarray:
         k = -np.ones((size, size), dtype=np.int64)
         k[centre, centre] = size * size
         return k
+    if name == "Custom":
+        return np.zeros((size, size), dtype=np.int64)
     if name == "Identity":
         k = np.zeros((size, size), dtype=np.int64)
         k[centre, centre] = 1
@@ -118,3 +121,59 @@ def picture(name: str, size: int = 320) -> np.ndarray:
         img = Image.fromarray(np.clip(steps + noise, 0, 255).astype(np.uint8))
         return np.asarray(img.filter(ImageFilter.GaussianBlur(0.6)), dtype=np.uint8)
     raise ValueError(f"unknown picture {name!r}; choose from {', '.join(PICTURES)}")
+
+
+def to_text(grids: np.ndarray) -> str:
+    """(C, H, W) integers as URL text: rows split by ';', channels by '|' ('1,2;3,4|0,0;1,1')."""
+    return "|".join(";".join(",".join(str(int(v)) for v in row) for row in g) for g in np.asarray(grids))
+
+
+def from_text(text: str, shape: tuple[int, int, int]) -> np.ndarray | None:
+    """Parse `to_text` output and fit it to (C, H, W): cropped, or padded with zeros; None when unreadable."""
+    out = np.zeros(shape, dtype=np.int64)
+    try:
+        chans = [[[int(v) for v in row.split(",")] for row in ch.split(";")] for ch in text.split("|")]
+    except ValueError:
+        return None
+    if not text or not chans:
+        return None
+    for c, ch in enumerate(chans[:shape[0]]):
+        for r, row in enumerate(ch[:shape[1]]):
+            vals = row[:shape[2]]
+            out[c, r, :len(vals)] = vals
+    return out
+
+
+NEGATIVE, ZERO, POSITIVE = np.array([33, 102, 172]), np.array([255, 255, 255]), np.array([178, 24, 43])
+VIEWS = {"signed": "Signed: blue below zero, red above",
+         "abs": "Strength: |response| as brightness",
+         "clip": "As a photo: clipped to 0–255"}
+
+
+def display_scale(response: np.ndarray, percentile: float = 99.5) -> float:
+    """The |value| that gets the full colour: a high percentile of |response|, so a few extreme pixels
+    (often the frame next to the zero padding) do not leave everything else faint. Never 0."""
+    a = np.abs(np.asarray(response, dtype=np.float64))
+    return float(np.percentile(a, percentile)) or float(a.max()) or 1.0
+
+
+def response_picture(response: np.ndarray, view: str = "signed", scale: float | None = None) -> np.ndarray:
+    """A kernel's response (H, W) as uint8 RGB pixels.
+
+    'signed': white at 0, red at +scale, blue at -scale (symmetric, so 0 stays white); 'abs': |r| from black
+    (0) to white (scale); 'clip': the values cut to 0..255, what saving the response as an image would keep.
+    `scale` defaults to max|r|; values beyond it get the full colour.
+    """
+    r = np.asarray(response, dtype=np.float64)
+    scale = scale or float(np.abs(r).max()) or 1.0
+    r = np.clip(r, -scale, scale) if view != "clip" else r
+    if view == "signed":
+        t = (r / scale)[..., None]  # (H, W, 1) in [-1, 1]
+        rgb = np.where(t >= 0, ZERO + t * (POSITIVE - ZERO), ZERO - t * (NEGATIVE - ZERO))
+    elif view == "abs":
+        rgb = np.repeat((np.abs(r) / scale * 255)[..., None], 3, axis=2)
+    elif view == "clip":
+        rgb = np.repeat(np.clip(r, 0, 255)[..., None], 3, axis=2)
+    else:
+        raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
+    return np.rint(rgb).astype(np.uint8)

@@ -40,7 +40,7 @@ def fmt(x: Number) -> str:
     return "0" if text in ("-0", "0", "-0.", "0.") else text
 
 
-def _factor(x: Number) -> str:
+def factor(x: Number) -> str:
     """A number inside a product: negatives get brackets, 2×(-1)."""
     text = fmt(x)
     return f"({text})" if text.startswith("-") else text
@@ -52,7 +52,7 @@ def _sum_text(terms: list[str]) -> str:
 
 
 def _products_text(window: np.ndarray, weights: np.ndarray) -> str:
-    return " + ".join(f"{_factor(a)}{TIMES}{_factor(w)}" for a, w in zip(window.ravel(), weights.ravel()))
+    return " + ".join(f"{factor(a)}{TIMES}{factor(w)}" for a, w in zip(window.ravel(), weights.ravel()))
 
 
 # ---------------------------------------------------------------------------------------------- settings
@@ -134,6 +134,29 @@ def _pad_mask(shape: Pair, pads: tuple[int, int, int, int]) -> np.ndarray:
     mask = np.ones((shape[0] + t + b, shape[1] + l + r), dtype=bool)
     mask[t:t + shape[0], l:l + shape[1]] = False
     return mask
+
+
+def size_text(size: int, kernel: int, before: int, after: int, stride: int, dilation: int = 1,
+              what: str = "rows") -> str:
+    """The output-size formula with the numbers put in: '⌊(6 + 2×1 − 3) / 1⌋ + 1 = 6 rows'."""
+    pad = "" if before + after == 0 else (f" + 2×{before}" if before == after else f" + {before} + {after}")
+    span = f"{kernel}" if dilation == 1 else f"{dilation}×({kernel} − 1) − 1"
+    inner = size + before + after - (dilation * (kernel - 1) + 1)
+    out = inner // stride + 1
+    text = f"⌊({size}{pad} − {span}) / {stride}⌋ + 1 = {out} {what}"
+    if inner % stride:
+        left = inner % stride
+        dropped = f"last padded {what[:-1]} is" if left == 1 else f"last {left} padded {what} are"
+        text += f" (not exact: PyTorch rounds down, so the {dropped} never used)"
+    return text
+
+
+def transposed_size_text(size: int, kernel: int, stride: int, padding: int, output_padding: int,
+                         dilation: int = 1, what: str = "rows") -> str:
+    """'(3 − 1)×2 − 2×0 + 1×(3 − 1) + 0 + 1 = 7 rows': the transposed convolution's output size, numbers put in."""
+    out = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    return (f"({size} − 1)×{stride} − 2×{padding} + {dilation}×({kernel} − 1) + {output_padding} + 1 "
+            f"= {out} {what}")
 
 
 def _grid_index(k: int, shape: Pair) -> Pair:
@@ -284,11 +307,11 @@ class Conv:
         if len(channels) == 1 and not has_bias:
             lines = [channels[0].working]
         elif len(channels) == 1:
-            lines = [channels[0].working, f"{fmt(channels[0].total)} + {_factor(self.bias)} (bias) = {fmt(value)}"]
+            lines = [channels[0].working, f"{fmt(channels[0].total)} + {factor(self.bias)} (bias) = {fmt(value)}"]
         else:
             lines = [f"channel {ch.channel + 1}: {ch.working}" for ch in channels]
             terms = [fmt(ch.total) for ch in channels]
-            total = _sum_text(terms) + (f" + {_factor(self.bias)} (bias)" if has_bias else "")
+            total = _sum_text(terms) + (f" + {factor(self.bias)} (bias)" if has_bias else "")
             lines.append(f"total: {total} = {fmt(value)}")
         return ConvStep((i, j), rows, cols, channels, self.bias, value, lines)
 
@@ -593,6 +616,15 @@ class TransposedConv:
             out[np.ix_(rows, cols)] += self.image[c, i, j] * self.kernel[c]
         return out
 
+    def hits(self, upto: int | None = None) -> np.ndarray:
+        """(canvas rows, cols) how many scattered products have landed on each canvas cell after step `upto`."""
+        last = self.n_steps - 1 if upto is None else upto
+        count = np.zeros(self.canvas_shape, dtype=np.int64)
+        for k in range(last + 1):
+            _, i, j = self.source(k)
+            count[np.ix_(*self.targets(i, j))] += 1
+        return count
+
     def crop(self, canvas: np.ndarray) -> np.ndarray:
         """The output part of a canvas (cropping `padding` on every side)."""
         (oh, ow), (ph, pw) = self.shape, self.padding
@@ -616,7 +648,7 @@ class TransposedConv:
         value = self.image[c, i, j].item()
         contribution = self.image[c, i, j] * self.kernel[c]
         where = f"x[{i}, {j}]" if self.image.shape[0] == 1 else f"x{c + 1}[{i}, {j}]"
-        lines = [f"{where} = {fmt(value)}, so {_factor(value)} × kernel is added to canvas rows "
+        lines = [f"{where} = {fmt(value)}, so {factor(value)} × kernel is added to canvas rows "
                  f"{_span(rows)} and columns {_span(cols)}",
                  f"(the block starts at row {i}×{self.stride[0]} = {rows[0]}, "
                  f"column {j}×{self.stride[1]} = {cols[0]})"]
@@ -636,12 +668,12 @@ class TransposedConv:
                 for b, cc in enumerate(cols):
                     if rr == r0 and cc == q0:
                         x, w = self.image[c, i, j].item(), self.kernel[c, a, b].item()
-                        terms.append(f"{_factor(x)}{TIMES}{_factor(w)}")
+                        terms.append(f"{factor(x)}{TIMES}{factor(w)}")
                         total += x * w
         value = total + self.bias
         text = " + ".join(terms) if terms else "nothing lands here: 0"
         if self.bias != 0:
-            text += f" + {_factor(self.bias)} (bias)"
+            text += f" + {factor(self.bias)} (bias)"
         return value, f"{text} = {fmt(value)}"
 
 

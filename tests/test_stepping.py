@@ -237,6 +237,15 @@ def test_torch_refuses_what_we_refuse():
         F.conv2d(torch.ones(1, 1, 5, 5), torch.ones(1, 1, 3, 3), padding="same", stride=2)
 
 
+def test_size_text_substitutes_the_numbers():
+    assert stepping.size_text(6, 3, 1, 1, 1) == "⌊(6 + 2×1 − 3) / 1⌋ + 1 = 6 rows"
+    assert stepping.size_text(7, 3, 0, 0, 2, 2, "columns") == "⌊(7 − 2×(3 − 1) − 1) / 2⌋ + 1 = 2 columns"
+    # 8 - 3 = 5 is not a multiple of 2: floor drops one row, as torch does
+    text = stepping.size_text(8, 3, 0, 0, 2)
+    assert text.startswith("⌊(8 − 3) / 2⌋ + 1 = 3 rows") and "the last padded row is never used" in text
+    assert F.conv2d(torch.ones(1, 1, 8, 8), torch.ones(1, 1, 3, 3), stride=2).shape[-1] == 3
+
+
 def test_mark_answer():
     truth = np.array([[1, 2], [3, 2.5]])
     answer = np.array([[1, 5], [np.nan, 2.5]])
@@ -275,5 +284,33 @@ def test_image_presets_are_small_integer_grids():
         for c in range(3):
             g = kernels.image(name, 7, 9, channel=c)
             assert g.shape == (7, 9) and g.dtype == np.int64 and 0 <= g.min() and g.max() <= 9
-    pic = kernels.picture(kernels.PICTURES[0])
-    assert pic.dtype == np.uint8 and pic.ndim == 2 and min(pic.shape) >= 128
+    for name in kernels.PICTURES:
+        pic = kernels.picture(name)
+        assert pic.dtype == np.uint8 and pic.ndim == 2 and pic.std() > 20  # something to find edges in
+
+
+def test_grid_text_round_trip_and_fit():
+    g = np.arange(-3, 9).reshape(2, 2, 3)
+    text = kernels.to_text(g)
+    assert text == "-3,-2,-1;0,1,2|3,4,5;6,7,8"
+    np.testing.assert_array_equal(kernels.from_text(text, (2, 2, 3)), g)
+    # fitted to another shape: cropped, missing cells and channels become zeros
+    np.testing.assert_array_equal(kernels.from_text(text, (3, 1, 4)),
+                                  [[[-3, -2, -1, 0]], [[3, 4, 5, 0]], [[0, 0, 0, 0]]])
+    assert kernels.from_text("1,x", (1, 1, 2)) is None and kernels.from_text("", (1, 1, 1)) is None
+
+
+def test_response_picture_colours():
+    r = np.array([[-10.0, 0.0, 5.0, 10.0]])
+    signed = kernels.response_picture(r, "signed")[0]
+    assert signed[1].tolist() == [255, 255, 255]  # zero is white
+    assert signed[3].tolist() == kernels.POSITIVE.tolist() and signed[0].tolist() == kernels.NEGATIVE.tolist()
+    assert signed[2].tolist() == [round((255 + 178) / 2), round((255 + 24) / 2), round((255 + 43) / 2)]
+    assert kernels.response_picture(r, "abs")[0, :, 0].tolist() == [255, 0, 128, 255]
+    assert kernels.response_picture(np.array([[-3.0, 300.0, 7.0]]), "clip")[0, :, 0].tolist() == [0, 255, 7]
+    assert kernels.response_picture(np.zeros((2, 2))).min() == 255  # a flat response is all white, no crash
+    # with a scale, larger values saturate instead of fading everything else
+    assert kernels.response_picture(r, "abs", scale=5)[0, :, 0].tolist() == [255, 0, 255, 255]
+    spiky = np.concatenate([np.arange(1000.0), [1e6]])
+    assert kernels.display_scale(spiky) == pytest.approx(np.percentile(spiky, 99.5))
+    assert kernels.display_scale(np.zeros(3)) == 1.0

@@ -1,0 +1,152 @@
+"""Lesson: step through a convolution cell by cell, with the window, the kernel and the worked sum on screen."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from app import stepper, urlstate
+from cnnviz import gridhtml as gh
+from cnnviz import kernels
+from cnnviz.stepping import Conv, factor, fmt, size_text
+
+PADDINGS = [str(p) for p in range(7)] + ["same"]
+MODES = {"cross": "Cross-correlation (what PyTorch computes)", "conv": "True convolution (textbook)"}
+
+urlstate.init({"image": "Square", "rows": 6, "cols": 6, "chans": 1, "x": "", "kernel": "Sobel x", "k": 3,
+               "w": "", "bias": 0, "pad": "0", "stride": 1, "dil": 1, "mode": "cross", "step": 0},
+              allowed={"image": kernels.IMAGES, "kernel": kernels.KERNELS, "chans": [1, 2, 3], "pad": PADDINGS,
+                       "stride": [1, 2, 3, 4], "dil": [1, 2, 3], "mode": list(MODES), "rows": range(3, 13),
+                       "cols": range(3, 13), "k": range(1, 8), "bias": range(-99, 100), "step": range(0, 10**4)})
+st.html(stepper.BIG_TEXT)
+
+st.title("🔢 Step through a convolution")
+st.markdown("#### Slide the kernel over the input. At each position: multiply the numbers that overlap, "
+            "add the products up, and write the sum into the output.")
+
+# ---------------------------------------------------------------------------------------------- settings
+c = st.columns([1.3, 1.3, 0.8, 0.8, 0.8, 0.8])
+stepper.control(c[0], "selectbox", "Input", "image", options=kernels.IMAGES, on_change=stepper.reset_text("x"))
+stepper.control(c[1], "selectbox", "Kernel", "kernel", options=kernels.KERNELS, on_change=stepper.reset_text("w"),
+                help="; ".join(f"{k}: {v}" for k, v in kernels.ABOUT_KERNELS.items()))
+stepper.control(c[2], "selectbox", "Channels", "chans", options=[1, 2, 3],
+                help="Input channels (a colour image has 3). Each has its own kernel slice; the sums are added, "
+                     "then the bias.")
+stepper.control(c[3], "selectbox", "Padding", "pad", options=PADDINGS,
+                help="Rings of zeros around the input. 'same' pads just enough to keep the size (stride 1 only).")
+stepper.control(c[4], "selectbox", "Stride", "stride", options=[1, 2, 3, 4], help="How far the kernel jumps.")
+stepper.control(c[5], "selectbox", "Dilation", "dil", options=[1, 2, 3],
+                help="Gaps between the kernel's taps: dilation 2 skips every other cell.")
+stepper.control(st, "radio", "Mode", "mode", options=list(MODES), format_func=MODES.get, horizontal=True,
+                label_visibility="collapsed")
+flip = st.session_state["mode"] == "conv"
+if flip:
+    st.info("**True convolution rotates the kernel by 180° before sliding it** (shown below). Textbooks use it "
+            "because it makes convolution commutative, as in signal processing; PyTorch's `Conv2d` skips the "
+            "rotation (cross-correlation), which costs a network nothing: it simply learns the rotated kernel.",
+            icon="🔄")
+
+chans, rows, cols, ksize = (int(st.session_state[k]) for k in ("chans", "rows", "cols", "k"))
+
+
+def image_preset(ch: int) -> np.ndarray:
+    return kernels.image(st.session_state["image"], rows, cols, ch)
+
+
+def kernel_preset(ch: int) -> np.ndarray:
+    return kernels.kernel(st.session_state["kernel"], ksize)
+
+
+with st.expander("✏️ Sizes, bias and the numbers themselves (click a cell to type)"):
+    s = st.columns(4)
+    stepper.control(s[0], "select_slider", "Input rows", "rows", options=list(range(3, 13)))
+    stepper.control(s[1], "select_slider", "Input columns", "cols", options=list(range(3, 13)))
+    stepper.control(s[2], "select_slider", "Kernel size", "k", options=list(range(1, 8)))
+    stepper.control(s[3], "number_input", "Bias", "bias", step=1, min_value=-99, max_value=99)
+    try:
+        x = stepper.grids("x", image_preset, (chans, rows, cols))
+        w = stepper.grids("w", kernel_preset, (chans, ksize, ksize))
+        problem = None
+    except ValueError as err:  # e.g. an even-sized Sobel kernel
+        problem = str(err)
+    if problem is None:
+        titles = [f"channel {ch + 1}" for ch in range(chans)] if chans > 1 else [""]
+        left, right = st.columns([3, 2])
+        with left:
+            st.markdown("**Input**")
+            x = stepper.editors("x", x, image_preset, titles, disabled=urlstate.locked("x"))
+        with right:
+            st.markdown("**Kernel**")
+            w = stepper.editors("w", w, kernel_preset, titles, disabled=urlstate.locked("w"))
+if problem:
+    stepper.error(problem)
+
+bias = int(st.session_state["bias"])
+pad = st.session_state["pad"]
+try:
+    conv = Conv.make(x, w, bias, pad if pad == "same" else int(pad), int(st.session_state["stride"]),
+                     int(st.session_state["dil"]), flip=flip)
+except ValueError as err:
+    stepper.error(str(err))
+
+top, bottom, lft, rgt = conv.pads
+out = conv.output()
+oh, ow = conv.shape
+sizes = [size_text(rows, ksize, top, bottom, conv.stride[0], conv.dilation[0], "rows"),
+         size_text(cols, ksize, lft, rgt, conv.stride[1], conv.dilation[1], "columns")]
+same = (rows, top, bottom) == (cols, lft, rgt)  # square kernel, stride and dilation: the sides agree
+st.markdown(f"**Output size:** {sizes[0]}" + (" (the same for the columns)" if same else f";  {sizes[1]}"))
+
+
+# ---------------------------------------------------------------------------------------------- stepping
+def draw(k: int) -> None:
+    """The padded input with the window, the kernel, the output so far, and the working for step k."""
+    i, j = conv.cell(k)
+    step = conv.step(i, j)
+    hp, wp = conv.pad_mask.shape
+    win = np.zeros((hp, wp), dtype=bool)
+    win[np.ix_(step.rows, step.cols)] = True
+    classes = gh.classes_for((hp, wp), pad=conv.pad_mask, win=win)
+    room = 620 if chans == 1 else 1040 // chans - 50  # pixels for one padded input
+    big = gh.cell_size(hp, wp, room, 64, 22)
+    kcell = gh.cell_size(ksize, ksize, 320 if chans == 1 else room, 60 if chans == 1 else 48, 24)
+    padded = f", padded by {pad}" if conv.pads != (0, 0, 0, 0) else ""
+    figures = []
+    for ch in step.channels:
+        notes = None
+        if big >= 40:  # room for the kernel weight in the corner of each window cell
+            notes = np.full((hp, wp), "", dtype=object)
+            notes[np.ix_(step.rows, step.cols)] = np.vectorize(lambda v: "×" + factor(v))(ch.weights)
+        label = f"Channel {ch.channel + 1}" if chans > 1 else "Input"
+        inp = gh.grid(conv.padded[ch.channel], classes=classes, notes=notes, cell=big, row_offset=-top,
+                      col_offset=-lft, name=f"input{ch.channel}", title=label + padded)
+        kern = [gh.grid(ch.weights, classes=np.full((ksize, ksize), "kern", dtype=object), cell=kcell,
+                        name=f"kernel{ch.channel}", title="Rotated 180°" if flip else "Kernel")]
+        if flip and chans == 1:  # with several channels only the rotated kernels fit (the editor has the rest)
+            kern = [gh.grid(conv.kernel[ch.channel], cell=kcell, title="Kernel", name=f"given{ch.channel}"),
+                    gh.op("⟳"), *kern]
+        if chans == 1:
+            figures = [inp, gh.op("×"), *kern]
+        else:
+            figures.append(gh.column(inp, gh.op("×"), gh.row(*kern), gh.text(f"sum: {fmt(ch.total)}", 30)))
+    order = np.arange(conv.n_steps).reshape(oh, ow)
+    shown = np.where(order <= k, out, None)
+    oclass = np.where(order < k, "", np.where(order == k, "cur", "todo")).astype(object)
+    result = gh.grid(shown, classes=oclass, cell=gh.cell_size(oh, ow, 440, 64, 28), name="output",
+                     title=f"Output ({oh} × {ow})")
+    if chans == 1:
+        layout = gh.row(*figures, *([gh.text(f"+ bias {fmt(bias)}", 30)] if bias else []), gh.op("→"), result)
+    else:
+        sums = " + ".join(f"({fmt(c.total)})" if c.total < 0 else fmt(c.total) for c in step.channels)
+        total = f"{sums}{f' + bias {fmt(bias)}' if bias else ''} = {fmt(step.value)}"
+        layout = gh.row(*figures) + gh.row(gh.text(total, 30), gh.op("→"), result)
+    stepper.show(gh.legend([("pad", "padding (zeros)"), ("win", "under the kernel (small blue: kernel weight)"),
+                            ("cur", "the output cell being written"), ("todo", "still to come")]),
+                 layout, gh.working(step.lines, head=f"Output cell ({i}, {j}) = "))
+
+
+stepper.stepped("step", conv.n_steps, draw, lambda k: "cell ({}, {})".format(*conv.cell(k)))
+
+st.divider()
+st.subheader("✍️ Check my answer")
+stepper.check_answer("conv", out, lambda i, j: conv.step(i, j).lines)
+urlstate.publish()

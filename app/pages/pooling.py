@@ -1,0 +1,98 @@
+"""Lesson: max and average pooling, stepped window by window like the convolution."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from app import stepper, urlstate
+from cnnviz import gridhtml as gh
+from cnnviz import kernels
+from cnnviz.stepping import Pool, size_text
+
+MODES = {"max": "Max pooling", "avg": "Average pooling"}
+
+urlstate.init({"image": "Random digits", "rows": 6, "cols": 6, "x": "", "pool": "max", "k": 2, "stride": 2,
+               "pad": 0, "incl": True, "step": 0},
+              allowed={"image": kernels.IMAGES, "rows": range(2, 13), "cols": range(2, 13), "pool": list(MODES),
+                       "k": range(1, 6), "stride": range(1, 6), "pad": range(0, 3), "step": range(0, 10**4)})
+st.html(stepper.BIG_TEXT)
+
+st.title("🔽 Pooling")
+st.markdown("#### Pooling shrinks a feature map: slide a window over it and keep one number per position, "
+            "the largest (max pooling) or the mean (average pooling). There are no weights to learn.")
+
+c = st.columns([1.3, 1.3, 0.9, 0.9, 0.9, 1.4])
+stepper.control(c[0], "selectbox", "Input", "image", options=kernels.IMAGES, on_change=stepper.reset_text("x"))
+stepper.control(c[1], "selectbox", "Pooling", "pool", options=list(MODES), format_func=MODES.get)
+stepper.control(c[2], "selectbox", "Window", "k", options=[1, 2, 3, 4, 5], help="The window is k × k cells.")
+stepper.control(c[3], "selectbox", "Stride", "stride", options=[1, 2, 3, 4, 5],
+                help="How far the window jumps; PyTorch's default is the window size (no overlap).")
+stepper.control(c[4], "selectbox", "Padding", "pad", options=[0, 1, 2],
+                help="At most half the window. Max pooling pads with -∞ (never the maximum); average pooling "
+                     "with 0.")
+mode = st.session_state["pool"]
+with c[5]:
+    if mode == "avg":
+        stepper.control(st, "checkbox", "Padding counts in the average", "incl",
+                        help="PyTorch's count_include_pad (True by default): divide by the whole window, "
+                             "padding included, or only by the real cells.")
+rows, cols = int(st.session_state["rows"]), int(st.session_state["cols"])
+
+
+def image_preset(ch: int) -> np.ndarray:
+    return kernels.image(st.session_state["image"], rows, cols, ch)
+
+
+with st.expander("✏️ Size and the numbers themselves (click a cell to type)"):
+    s = st.columns(2)
+    stepper.control(s[0], "select_slider", "Input rows", "rows", options=list(range(2, 13)))
+    stepper.control(s[1], "select_slider", "Input columns", "cols", options=list(range(2, 13)))
+    x = stepper.grids("x", image_preset, (1, rows, cols))
+    x = stepper.editors("x", x, image_preset, [""], disabled=urlstate.locked("x"))
+
+k, stride, pad = (int(st.session_state[key]) for key in ("k", "stride", "pad"))
+try:
+    pool = Pool.make(x[0], mode, k, stride, pad, bool(st.session_state["incl"]))
+except ValueError as err:
+    stepper.error(str(err))
+
+out = pool.output()
+oh, ow = pool.shape
+st.markdown(f"**Output size:** {size_text(rows, k, pad, pad, stride, 1, 'rows')}"
+            + (" (the same for the columns)" if rows == cols else f";  {size_text(cols, k, pad, pad, stride, 1, 'columns')}"))
+
+
+def draw(step_index: int) -> None:
+    """The padded input with the window (and its maximum), the output so far, and the working."""
+    i, j = pool.cell(step_index)
+    step = pool.step(i, j)
+    hp, wp = pool.pad_mask.shape
+    win = np.zeros((hp, wp), dtype=bool)
+    win[np.ix_(step.rows, step.cols)] = True
+    best = np.zeros((hp, wp), dtype=bool)
+    if step.winner is not None:
+        best[step.rows[step.winner[0]], step.cols[step.winner[1]]] = True
+    title = "Input" + (f", padded by {pad} ({'-∞' if mode == 'max' else '0'})" if pad else "")
+    inp = gh.grid(pool.padded, classes=gh.classes_for((hp, wp), pad=pool.pad_mask, win=win, best=best),
+                  cell=gh.cell_size(hp, wp, 620, 64, 28), row_offset=-pad, col_offset=-pad, name="input",
+                  title=title)
+    order = np.arange(pool.n_steps).reshape(oh, ow)
+    shown = np.where(order <= step_index, out, None)
+    oclass = np.where(order < step_index, "", np.where(order == step_index, "cur", "todo")).astype(object)
+    result = gh.grid(shown, classes=oclass, cell=gh.cell_size(oh, ow, 420, 64, 28), name="output",
+                     title=f"Output ({oh} × {ow})")
+    items = [("pad", "padding"), ("win", "in the window")]
+    items += [("best", "the maximum")] if mode == "max" else []
+    items += [("cur", "the output cell being written"), ("todo", "still to come")]
+    stepper.show(gh.legend(items), gh.row(inp, gh.op("→"), result),
+                 gh.working(step.lines, head=f"Output cell ({i}, {j}) = "))
+
+
+stepper.stepped("step", pool.n_steps, draw, lambda n: "cell ({}, {})".format(*pool.cell(n)))
+
+st.divider()
+st.subheader("✍️ Check my answer")
+if mode == "avg":
+    st.caption("Averages may be typed rounded to two decimals.")
+stepper.check_answer("pool", out, lambda i, j: pool.step(i, j).lines)
+urlstate.publish()

@@ -1,0 +1,131 @@
+"""Lesson: transposed convolution, stepped input cell by input cell: each one paints value × kernel into the output."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from app import stepper, urlstate
+from cnnviz import gridhtml as gh
+from cnnviz import kernels
+from cnnviz.stepping import TransposedConv, fmt, transposed_size_text
+
+urlstate.init({"image": "Gradient", "rows": 3, "cols": 3, "x": "", "kernel": "Box blur", "k": 3, "w": "",
+               "stride": 2, "pad": 0, "opad": 0, "dil": 1, "step": 0},
+              allowed={"image": kernels.IMAGES, "rows": range(1, 7), "cols": range(1, 7), "kernel": kernels.KERNELS,
+                       "k": range(1, 6), "stride": range(1, 5), "pad": range(0, 4), "opad": range(0, 4),
+                       "dil": range(1, 4), "step": range(0, 10**4)})
+st.html(stepper.BIG_TEXT)
+
+st.title("🔼 Transposed convolution")
+st.markdown("#### Convolution run backwards: every input cell paints *its value × the kernel* onto a bigger "
+            "output, each block `stride` cells further on. Where blocks overlap, the values add up.")
+st.info("This is the **upsampling of a U-Net decoder** (and of GAN generators): `nn.ConvTranspose2d(…, "
+        "kernel_size=2, stride=2)` doubles the height and width of a feature map, with learned kernel weights "
+        "instead of a fixed resize. With kernel 3 and stride 2 the blocks overlap unevenly, the cause of the "
+        "'checkerboard' pattern upsampled images sometimes show.", icon="🧩")
+
+c = st.columns([1.2, 1.2, 0.8, 0.8, 0.8, 0.9, 0.8])
+stepper.control(c[0], "selectbox", "Input", "image", options=kernels.IMAGES, on_change=stepper.reset_text("x"))
+stepper.control(c[1], "selectbox", "Kernel", "kernel", options=kernels.KERNELS, on_change=stepper.reset_text("w"))
+stepper.control(c[2], "selectbox", "Kernel size", "k", options=[1, 2, 3, 4, 5])
+stepper.control(c[3], "selectbox", "Stride", "stride", options=[1, 2, 3, 4],
+                help="How far apart the painted blocks start: the upsampling factor.")
+stepper.control(c[4], "selectbox", "Padding", "pad", options=[0, 1, 2, 3],
+                help="In a transposed convolution padding *removes* this many rows and columns from every "
+                     "side of the result.")
+stepper.control(c[5], "selectbox", "Output padding", "opad", options=[0, 1, 2, 3],
+                help="Adds rows/columns at the bottom and right; must be smaller than the stride or the dilation. "
+                     "It picks the output size when several input sizes would give the same conv output.")
+stepper.control(c[6], "selectbox", "Dilation", "dil", options=[1, 2, 3], help="Gaps between the kernel's taps.")
+rows, cols, ksize = (int(st.session_state[key]) for key in ("rows", "cols", "k"))
+
+
+def image_preset(ch: int) -> np.ndarray:
+    return kernels.image(st.session_state["image"], rows, cols, ch)
+
+
+def kernel_preset(ch: int) -> np.ndarray:
+    return kernels.kernel(st.session_state["kernel"], ksize)
+
+
+with st.expander("✏️ Sizes and the numbers themselves (click a cell to type)"):
+    s = st.columns(2)
+    stepper.control(s[0], "select_slider", "Input rows", "rows", options=list(range(1, 7)))
+    stepper.control(s[1], "select_slider", "Input columns", "cols", options=list(range(1, 7)))
+    try:
+        x = stepper.grids("x", image_preset, (1, rows, cols))
+        w = stepper.grids("w", kernel_preset, (1, ksize, ksize))
+        problem = None
+    except ValueError as err:  # e.g. an even-sized Sobel kernel
+        problem = str(err)
+    if problem is None:
+        left, right = st.columns(2)
+        with left:
+            st.markdown("**Input**")
+            x = stepper.editors("x", x, image_preset, [""], disabled=urlstate.locked("x"))
+        with right:
+            st.markdown("**Kernel**")
+            w = stepper.editors("w", w, kernel_preset, [""], disabled=urlstate.locked("w"))
+if problem:
+    stepper.error(problem)
+
+stride, pad, opad, dil = (int(st.session_state[key]) for key in ("stride", "pad", "opad", "dil"))
+try:
+    tconv = TransposedConv.make(x, w, 0, stride, pad, opad, dil)
+except ValueError as err:
+    stepper.error(str(err))
+
+out = tconv.output()
+oh, ow = tconv.shape
+size = transposed_size_text(rows, ksize, stride, pad, opad, dil, "rows")
+st.markdown(f"**Output size:** {size}" + (" (the same for the columns)" if rows == cols else
+                                          f";  {transposed_size_text(cols, ksize, stride, pad, opad, dil, 'columns')}"))
+
+
+def draw(k: int) -> None:
+    """The input cell being scattered, value × kernel, and the canvas with everything added so far."""
+    step = tconv.step(k)
+    i, j = step.cell
+    inp_class = np.full((rows, cols), "", dtype=object)
+    inp_class[i, j] = "cur"
+    cell = gh.cell_size(rows, cols, 320, 60, 36)
+    canvas, hits = tconv.canvas(k), tconv.hits(k)
+    before, seen = tconv.canvas(k - 1), tconv.hits(k - 1)
+    ch, cw = tconv.canvas_shape
+    block = np.zeros((ch, cw), dtype=bool)
+    block[np.ix_(step.rows, step.cols)] = True
+    crop = tconv.crop_mask
+    shown = np.where(hits > 0, canvas, None)  # cells nothing has reached yet stay blank
+    cclass = gh.classes_for((ch, cw), pad=crop, hit=block, todo=(hits == 0) & ~crop)
+    kcell = gh.cell_size(ksize, ksize, 260, 56, 30)
+    canvas_title = "Output so far" if not crop.any() else f"Canvas (hatched: cut off by padding {pad})"
+    scatter = gh.row(gh.grid(x[0], classes=inp_class, cell=cell, name="input", title="Input"), gh.op("×"),
+                     gh.grid(w[0], classes=np.full((ksize, ksize), "kern", dtype=object), cell=kcell,
+                             name="kernel", title="Kernel"), gh.op("="),
+                     gh.grid(step.contribution, classes=np.full((ksize, ksize), "hit", dtype=object), cell=kcell,
+                             name="block", title=f"{fmt(step.value)} × kernel"))
+    painted = [gh.text("added in at the orange cells →", 24),
+               gh.grid(shown, classes=cclass, cell=gh.cell_size(ch, cw, 620, 60, 26), name="canvas",
+                       title=canvas_title)]
+    if crop.any() and k == tconv.n_steps - 1:
+        painted += [gh.op("→"), gh.grid(out, cell=gh.cell_size(oh, ow, 480, 60, 26), name="output",
+                                        title=f"Output ({oh} × {ow})")]
+    lines = list(step.lines)
+    overlaps = [(r, q) for r in step.rows for q in step.cols if seen[r, q] > 0]
+    if overlaps:
+        sums = [f"({r}, {q}): {fmt(before[r, q])} + {fmt(canvas[r, q] - before[r, q])} = "
+                f"{fmt(canvas[r, q])}" for r, q in overlaps[:6]]
+        lines.append("overlaps add up: " + "; ".join(sums) + ("; …" if len(overlaps) > 6 else ""))
+    legend = [("cur", "the input cell being scattered"), ("hit", "where value × kernel is added"),
+              ("todo", "nothing added yet")] + ([("pad", "cut off by padding")] if crop.any() else [])
+    stepper.show(gh.legend(legend), scatter, gh.row(*painted),
+                 gh.working(lines, head=f"Step {k + 1} of {tconv.n_steps}: input cell ({i}, {j})", result=False))
+
+
+stepper.stepped("step", tconv.n_steps, draw, lambda n: "input cell ({1}, {2})".format(*tconv.source(n)),
+                noun="input cell")
+
+st.divider()
+st.subheader("✍️ Check my answer")
+stepper.check_answer("transposed", out, lambda r, q: [tconv.gather(r, q)[1]])
+urlstate.publish()

@@ -1,0 +1,185 @@
+"""Page-side pieces shared by the stepped lessons (convolution, pooling, transposed convolution).
+
+Grid editors whose edits travel in the URL, the step controls (previous, next, play, slider) and
+"check my answer". NumPy only: these pages must not import PyTorch.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app import urlstate
+from cnnviz import gridhtml as gh
+from cnnviz import kernels
+from cnnviz.stepping import fmt, mark_answer
+
+BIG_TEXT = """<style>
+/* projector: larger widget labels and buttons on the stepped lessons */
+[data-testid="stWidgetLabel"] p {font-size: 1.05rem;}
+[data-testid="stBaseButton-secondary"] p, [data-testid="stBaseButton-primary"] p {font-size: 1.15rem;}
+</style>"""
+
+
+def show(*parts: str) -> None:
+    """Draw grids, operators and working (cnnviz.gridhtml parts) as one HTML block."""
+    st.html(gh.page(*parts))
+
+
+def error(message: str) -> None:
+    """An impossible setting, said plainly, and the page stops there."""
+    st.error(f"**That setting does not work:** {message}", icon="🚫")
+    urlstate.publish()
+    st.stop()
+
+
+def control(where, kind: str, label: str, key: str, **kwargs):  # noqa: ANN001, ANN201 (any widget)
+    """A keyed widget (`kind` is e.g. 'selectbox') that obeys teacher mode: skipped when hidden, locked when asked."""
+    if urlstate.hidden(key):
+        return st.session_state[key]
+    return getattr(where, kind)(label, key=key, disabled=urlstate.locked(key), **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------- editing
+def grids(text_key: str, preset: Callable[[int], np.ndarray], shape: tuple[int, int, int]) -> np.ndarray:
+    """The (C, H, W) grids now in use: the edited ones kept in the URL under `text_key`, else the preset."""
+    text = st.session_state.get(text_key, "")
+    edited = kernels.from_text(text, shape) if text else None
+    if edited is not None:
+        return edited
+    return np.stack([preset(c) for c in range(shape[0])])
+
+
+def editors(text_key: str, current: np.ndarray, preset: Callable[[int], np.ndarray], titles: list[str],
+            disabled: bool = False) -> np.ndarray:
+    """One `st.data_editor` per channel; edits are stored as URL text under `text_key` and returned.
+
+    The editor's key is derived from the grid it shows, so a new preset or size gives a fresh editor.
+    """
+    cols = st.columns(len(current)) if len(current) > 1 else [st.container()]
+    out = current.copy()
+    for c, (col, title) in enumerate(zip(cols, titles)):
+        digest = hashlib.md5(current[c].tobytes() + str(current[c].shape).encode()).hexdigest()[:10]
+        frame = pd.DataFrame(current[c], columns=[str(j) for j in range(current.shape[2])])
+        config = {str(j): st.column_config.NumberColumn(str(j), step=1, width="small")
+                  for j in range(current.shape[2])}
+        with col:
+            edited = st.data_editor(frame, key=f"{text_key}_editor_{c}_{digest}", num_rows="fixed",
+                                    column_config=config, disabled=disabled, row_height=38, width="content")
+        out[c] = np.nan_to_num(edited.to_numpy(dtype=np.float64), nan=0).round().astype(np.int64)
+        with col:
+            st.caption(title)
+    base = np.stack([preset(c) for c in range(current.shape[0])])
+    st.session_state[text_key] = "" if np.array_equal(out, base) else kernels.to_text(out)
+    return out
+
+
+def reset_text(*keys: str) -> Callable[[], None]:
+    """A widget callback that drops edited grids (when a preset or size is picked)."""
+    def _reset() -> None:
+        for key in keys:
+            st.session_state[key] = ""
+    return _reset
+
+
+# ---------------------------------------------------------------------------------------------- stepping
+def _clamp(key: str, n: int) -> None:
+    st.session_state[key] = int(min(max(int(st.session_state.get(key, 0)), 0), n - 1))
+
+
+def _move(key: str, n: int, delta: int | None) -> Callable[[], None]:
+    def _go() -> None:
+        st.session_state[f"{key}_playing"] = False
+        cur = int(st.session_state.get(key, 0))
+        st.session_state[key] = 0 if delta is None else int(min(max(cur + delta, 0), n - 1))
+    return _go
+
+
+def _toggle_play(key: str, n: int) -> None:
+    playing = not st.session_state.get(f"{key}_playing", False)
+    st.session_state[f"{key}_playing"] = playing
+    if playing and int(st.session_state.get(key, 0)) >= n - 1:
+        st.session_state[key] = 0  # play again from the start
+    st.session_state[f"{key}_tick"] = time.monotonic()
+
+
+def stepped(key: str, n: int, draw: Callable[[int], None], describe: Callable[[int], str],
+            noun: str = "output cell", interval: float = 1.2) -> None:
+    """Previous / next / play / slider over steps 0..n-1, with `draw(step)` below; only this part reruns in play.
+
+    The step lives in `st.session_state[key]` (put `key` in the page's urlstate.init).
+    """
+    _clamp(key, n)
+    playing_key, tick_key = f"{key}_playing", f"{key}_tick"
+    playing = bool(st.session_state.get(playing_key, False)) and n > 1
+    locked = urlstate.locked(key)
+
+    @st.fragment(run_every=interval if playing else None)
+    def _stepper() -> None:
+        now_playing = bool(st.session_state.get(playing_key, False)) and n > 1
+        if now_playing != playing:  # play/pause changes how often this part reruns: redraw the page
+            st.rerun(scope="app")
+        if now_playing and time.monotonic() - st.session_state.get(tick_key, 0) >= 0.8 * interval:
+            st.session_state[tick_key] = time.monotonic()
+            if st.session_state[key] >= n - 1:
+                st.session_state[playing_key] = False
+                st.rerun(scope="app")
+            st.session_state[key] += 1
+        if not urlstate.hidden(key):
+            b1, b2, b3, b4, s = st.columns([0.6, 1.25, 1.1, 1.1, 3.9], vertical_alignment="bottom")
+            b1.button("", icon=":material/first_page:", key=f"{key}_first", help="Back to the first " + noun,
+                      on_click=_move(key, n, None), disabled=locked, width="stretch")
+            b2.button("Previous", icon=":material/chevron_left:", key=f"{key}_prev", on_click=_move(key, n, -1),
+                      disabled=locked or st.session_state[key] == 0, width="stretch")
+            b3.button("Next", icon=":material/chevron_right:", icon_position="right", key=f"{key}_next",
+                      on_click=_move(key, n, +1), type="primary",
+                      disabled=locked or st.session_state[key] >= n - 1, width="stretch")
+            b4.button("Pause" if now_playing else "Play", icon=":material/pause:" if now_playing
+                      else ":material/play_arrow:", key=f"{key}_play", on_click=_toggle_play, args=(key, n),
+                      disabled=locked or n < 2, width="stretch")
+            if n > 1:
+                s.select_slider(f"Step ({n} in all)", options=list(range(n)), key=key, disabled=locked,
+                                format_func=lambda k: f"{k + 1}: {describe(k)}")
+        draw(int(st.session_state[key]))
+        urlstate.publish()
+
+    _stepper()
+
+
+# ---------------------------------------------------------------------------------------------- checking
+def check_answer(key: str, truth: np.ndarray, explain: Callable[[int, int], list[str]],
+                 noun: str = "output") -> None:
+    """A blank grid the student fills in; wrong cells are marked and each gets its correct working."""
+    rows, cols = truth.shape
+    digest = hashlib.md5(np.asarray(truth, dtype=np.float64).tobytes() + str(truth.shape).encode()).hexdigest()[:10]
+    frame = pd.DataFrame(np.full(truth.shape, np.nan), columns=[str(j) for j in range(cols)])
+    config = {str(j): st.column_config.NumberColumn(str(j), width="small") for j in range(cols)}
+    left, right = st.columns([1, 1.4])
+    with left:
+        st.markdown(f"Type the {noun} you worked out by hand ({rows} × {cols}); empty cells are not marked.")
+        typed = st.data_editor(frame, key=f"answer_{key}_{digest}", num_rows="fixed", column_config=config,
+                               row_height=38, width="content", placeholder="")
+    answer = typed.to_numpy(dtype=np.float64)
+    marks = mark_answer(truth, answer)
+    n_right, n_wrong = int((marks == "right").sum()), int((marks == "wrong").sum())
+    with right:
+        if n_right + n_wrong == 0:
+            st.info("Fill in some cells to have them checked.")
+            return
+        shown = np.where(np.isnan(answer), None, answer).astype(object)
+        classes = np.where(marks == "blank", "todo", marks).astype(object)
+        show(gh.grid(shown, classes=classes, title="Your answer", cell=gh.cell_size(rows, cols, 420, 52),
+                     name="answer"))
+        summary = f"**{n_right} right, {n_wrong} wrong**, {rows * cols - n_right - n_wrong} blank."
+        if n_wrong == 0:
+            st.success(summary + (" All correct! 🎉" if n_right == rows * cols else " So far so good."))
+        else:
+            st.error(summary)
+    for i, j in zip(*np.nonzero(marks == "wrong")):
+        st.html(gh.page(gh.working(explain(int(i), int(j)),
+                                   head=f"Cell ({i}, {j}): you wrote {fmt(answer[i, j])}, the answer is "
+                                        f"{fmt(truth[i, j])}")))
