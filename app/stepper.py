@@ -58,31 +58,37 @@ def editors(text_key: str, current: np.ndarray, preset: Callable[[int], np.ndarr
             disabled: bool = False) -> np.ndarray:
     """One `st.data_editor` per channel; edits are stored as URL text under `text_key` and returned.
 
-    The editor's key is derived from the grid it shows, so a new preset or size gives a fresh editor.
+    Each editor keeps showing the grid it started from (its edits pile up in its own state), so several
+    edits in a row all count; a new preset (see `reset_text`) or a new size starts fresh editors.
     """
-    cols = st.columns(len(current)) if len(current) > 1 else [st.container()]
-    out = current.copy()
+    base_key, version_key = f"{text_key}_base", f"{text_key}_version"
+    base = st.session_state.get(base_key)
+    if base is None or base.shape != current.shape:
+        st.session_state[base_key] = base = current.copy()
+        st.session_state[version_key] = st.session_state.get(version_key, 0) + 1
+    version = st.session_state[version_key]
+    cols = st.columns(len(base)) if len(base) > 1 else [st.container()]
+    out = base.copy()
+    config = {str(j): st.column_config.NumberColumn(str(j), step=1, width="small") for j in range(base.shape[2])}
     for c, (col, title) in enumerate(zip(cols, titles)):
-        digest = hashlib.md5(current[c].tobytes() + str(current[c].shape).encode()).hexdigest()[:10]
-        frame = pd.DataFrame(current[c], columns=[str(j) for j in range(current.shape[2])])
-        config = {str(j): st.column_config.NumberColumn(str(j), step=1, width="small")
-                  for j in range(current.shape[2])}
+        frame = pd.DataFrame(base[c], columns=[str(j) for j in range(base.shape[2])])
         with col:
-            edited = st.data_editor(frame, key=f"{text_key}_editor_{c}_{digest}", num_rows="fixed",
+            edited = st.data_editor(frame, key=f"{text_key}_editor_{c}_v{version}", num_rows="fixed",
                                     column_config=config, disabled=disabled, row_height=38, width="content")
+            if title:
+                st.caption(title)
         out[c] = np.nan_to_num(edited.to_numpy(dtype=np.float64), nan=0).round().astype(np.int64)
-        with col:
-            st.caption(title)
-    base = np.stack([preset(c) for c in range(current.shape[0])])
-    st.session_state[text_key] = "" if np.array_equal(out, base) else kernels.to_text(out)
+    presets = np.stack([preset(c) for c in range(base.shape[0])])
+    st.session_state[text_key] = "" if np.array_equal(out, presets) else kernels.to_text(out)
     return out
 
 
 def reset_text(*keys: str) -> Callable[[], None]:
-    """A widget callback that drops edited grids (when a preset or size is picked)."""
+    """A widget callback that drops edited grids and their editors (when another preset is picked)."""
     def _reset() -> None:
         for key in keys:
             st.session_state[key] = ""
+            st.session_state.pop(f"{key}_base", None)
     return _reset
 
 
@@ -130,20 +136,19 @@ def stepped(key: str, n: int, draw: Callable[[int], None], describe: Callable[[i
                 st.rerun(scope="app")
             st.session_state[key] += 1
         if not urlstate.hidden(key):
-            b1, b2, b3, b4, s = st.columns([0.6, 1.25, 1.1, 1.1, 3.9], vertical_alignment="bottom")
-            b1.button("", icon=":material/first_page:", key=f"{key}_first", help="Back to the first " + noun,
-                      on_click=_move(key, n, None), disabled=locked, width="stretch")
-            b2.button("Previous", icon=":material/chevron_left:", key=f"{key}_prev", on_click=_move(key, n, -1),
-                      disabled=locked or st.session_state[key] == 0, width="stretch")
-            b3.button("Next", icon=":material/chevron_right:", icon_position="right", key=f"{key}_next",
-                      on_click=_move(key, n, +1), type="primary",
-                      disabled=locked or st.session_state[key] >= n - 1, width="stretch")
-            b4.button("Pause" if now_playing else "Play", icon=":material/pause:" if now_playing
-                      else ":material/play_arrow:", key=f"{key}_play", on_click=_toggle_play, args=(key, n),
-                      disabled=locked or n < 2, width="stretch")
+            bar = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+            bar.button("", icon=":material/first_page:", key=f"{key}_first", help="Back to the first " + noun,
+                       on_click=_move(key, n, None), disabled=locked)
+            bar.button("Previous", icon=":material/chevron_left:", key=f"{key}_prev", on_click=_move(key, n, -1),
+                       disabled=locked or st.session_state[key] == 0)
+            bar.button("Next", icon=":material/chevron_right:", icon_position="right", key=f"{key}_next",
+                       on_click=_move(key, n, +1), type="primary", disabled=locked or st.session_state[key] >= n - 1)
+            bar.button("Pause" if now_playing else "Play", icon=":material/pause:" if now_playing
+                       else ":material/play_arrow:", key=f"{key}_play", on_click=_toggle_play, args=(key, n),
+                       disabled=locked or n < 2)
             if n > 1:
-                s.select_slider(f"Step ({n} in all)", options=list(range(n)), key=key, disabled=locked,
-                                format_func=lambda k: f"{k + 1}: {describe(k)}")
+                bar.select_slider(f"Step ({n} in all)", options=list(range(n)), key=key, disabled=locked,
+                                  format_func=lambda k: f"{k + 1}: {describe(k)}", width="stretch")
         draw(int(st.session_state[key]))
         urlstate.publish()
 

@@ -47,6 +47,7 @@ table.cv-grid td.right {{background: {GREEN_LIGHT};}}
 .cv-work {{font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 24px; line-height: 1.5;
   background: #f8f9fa; border-left: 6px solid {ORANGE}; padding: 10px 16px; margin: 6px 0; color: #212529;
   overflow-wrap: anywhere;}}
+.cv-row > .cv-work {{flex: 1 1 360px; align-self: center;}}
 .cv-work .cv-head {{font-family: sans-serif; font-weight: 700; color: {ORANGE};}}
 .cv-work .cv-result {{font-weight: 700; background: {ORANGE_LIGHT}; padding: 0 6px; border-radius: 4px;}}
 .cv-legend {{display: flex; flex-wrap: wrap; gap: 6px 20px; font-size: 17px; color: #495057; margin: 2px 0 8px 0;}}
@@ -67,9 +68,12 @@ _SWATCH = {
 }
 
 
-def cell_size(rows: int, cols: int, width: int = 560, largest: int = 60, smallest: int = 30) -> int:
-    """Pixels per cell so a rows x cols grid fits `width` pixels, clamped to [smallest, largest]."""
-    return int(max(smallest, min(largest, width // max(cols, 1), 1.25 * width // max(rows, 1))))
+def cell_size(rows: int, cols: int, width: int = 560, largest: int = 60, smallest: int = 30,
+              height: int | None = None) -> int:
+    """Pixels per cell so a rows x cols grid fits `width` (and `height`, default 1.25 x width) pixels,
+    clamped to [smallest, largest]."""
+    height = int(1.25 * width) if height is None else height
+    return int(max(smallest, min(largest, width // max(cols, 1), height // max(rows, 1))))
 
 
 def _default_fmt(v: Any) -> str:

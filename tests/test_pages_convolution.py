@@ -202,6 +202,13 @@ def test_editing_the_input_goes_into_the_link_and_the_output():
     assert at.query_params["x"].startswith("100,1,1,1,1,1;")
     assert values(grids(at)["input0"])[0, 0] == 100
     assert working(at).startswith("Output cell (0, 0) = 100×(-1)")
+    # a second edit in the same editor adds to the first (the editor is not rebuilt under the student)
+    at.session_state[editor] = {"edited_rows": {0: {"0": 100, "1": 50}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert at.query_params["x"].startswith("100,50,1,1,1,1;")
+    # another preset drops the edits
+    at.selectbox(key="image").set_value("Zeros").run()
+    assert at.query_params["x"] == "" and (values(grids(at)["input0"]) == 0).all()
 
 
 # ---------------------------------------------------------------------------------------------- pooling

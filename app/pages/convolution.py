@@ -20,11 +20,11 @@ urlstate.init({"image": "Square", "rows": 6, "cols": 6, "chans": 1, "x": "", "ke
 st.html(stepper.BIG_TEXT)
 
 st.title("🔢 Step through a convolution")
-st.markdown("#### Slide the kernel over the input. At each position: multiply the numbers that overlap, "
+st.markdown("##### Slide the kernel over the input. At each position: multiply the numbers that overlap, "
             "add the products up, and write the sum into the output.")
 
 # ---------------------------------------------------------------------------------------------- settings
-c = st.columns([1.3, 1.3, 0.8, 0.8, 0.8, 0.8])
+c = st.columns([1.2, 1.2, 1, 0.9, 0.9, 0.95])
 stepper.control(c[0], "selectbox", "Input", "image", options=kernels.IMAGES, on_change=stepper.reset_text("x"))
 stepper.control(c[1], "selectbox", "Kernel", "kernel", options=kernels.KERNELS, on_change=stepper.reset_text("w"),
                 help="; ".join(f"{k}: {v}" for k, v in kernels.ABOUT_KERNELS.items()))
@@ -36,8 +36,10 @@ stepper.control(c[3], "selectbox", "Padding", "pad", options=PADDINGS,
 stepper.control(c[4], "selectbox", "Stride", "stride", options=[1, 2, 3, 4], help="How far the kernel jumps.")
 stepper.control(c[5], "selectbox", "Dilation", "dil", options=[1, 2, 3],
                 help="Gaps between the kernel's taps: dilation 2 skips every other cell.")
-stepper.control(st, "radio", "Mode", "mode", options=list(MODES), format_func=MODES.get, horizontal=True,
+mode_col, size_col = st.columns([1, 1], vertical_alignment="center")
+stepper.control(mode_col, "radio", "Mode", "mode", options=list(MODES), format_func=MODES.get, horizontal=True,
                 label_visibility="collapsed")
+size_slot = size_col.empty()  # the output size, once the settings are known
 flip = st.session_state["mode"] == "conv"
 if flip:
     st.info("**True convolution rotates the kernel by 180° before sliding it** (shown below). Textbooks use it "
@@ -94,7 +96,7 @@ oh, ow = conv.shape
 sizes = [size_text(rows, ksize, top, bottom, conv.stride[0], conv.dilation[0], "rows"),
          size_text(cols, ksize, lft, rgt, conv.stride[1], conv.dilation[1], "columns")]
 same = (rows, top, bottom) == (cols, lft, rgt)  # square kernel, stride and dilation: the sides agree
-st.markdown(f"**Output size:** {sizes[0]}" + (" (the same for the columns)" if same else f";  {sizes[1]}"))
+size_slot.markdown(f"**Output size:** {sizes[0]}" + (" (the same for the columns)" if same else f";  {sizes[1]}"))
 
 
 # ---------------------------------------------------------------------------------------------- stepping
@@ -107,7 +109,7 @@ def draw(k: int) -> None:
     win[np.ix_(step.rows, step.cols)] = True
     classes = gh.classes_for((hp, wp), pad=conv.pad_mask, win=win)
     room = 620 if chans == 1 else 1040 // chans - 50  # pixels for one padded input
-    big = gh.cell_size(hp, wp, room, 64, 22)
+    big = gh.cell_size(hp, wp, room, 64, 22, height=440)
     kcell = gh.cell_size(ksize, ksize, 320 if chans == 1 else room, 60 if chans == 1 else 48, 24)
     padded = f", padded by {pad}" if conv.pads != (0, 0, 0, 0) else ""
     figures = []
@@ -133,15 +135,16 @@ def draw(k: int) -> None:
     oclass = np.where(order < k, "", np.where(order == k, "cur", "todo")).astype(object)
     result = gh.grid(shown, classes=oclass, cell=gh.cell_size(oh, ow, 440, 64, 28), name="output",
                      title=f"Output ({oh} × {ow})")
+    answer = gh.working(step.lines, head=f"Output cell ({i}, {j}) = ")  # beside the output when there is room
     if chans == 1:
-        layout = gh.row(*figures, *([gh.text(f"+ bias {fmt(bias)}", 30)] if bias else []), gh.op("→"), result)
+        layout = gh.row(*figures, *([gh.text(f"+ bias {fmt(bias)}", 30)] if bias else []), gh.op("→"), result,
+                        answer)
     else:
         sums = " + ".join(f"({fmt(c.total)})" if c.total < 0 else fmt(c.total) for c in step.channels)
         total = f"{sums}{f' + bias {fmt(bias)}' if bias else ''} = {fmt(step.value)}"
-        layout = gh.row(*figures) + gh.row(gh.text(total, 30), gh.op("→"), result)
+        layout = gh.row(*figures) + gh.row(gh.text(total, 30), gh.op("→"), result, answer)
     stepper.show(gh.legend([("pad", "padding (zeros)"), ("win", "under the kernel (small blue: kernel weight)"),
-                            ("cur", "the output cell being written"), ("todo", "still to come")]),
-                 layout, gh.working(step.lines, head=f"Output cell ({i}, {j}) = "))
+                            ("cur", "the output cell being written"), ("todo", "still to come")]), layout)
 
 
 stepper.stepped("step", conv.n_steps, draw, lambda k: "cell ({}, {})".format(*conv.cell(k)))

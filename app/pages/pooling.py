@@ -74,7 +74,7 @@ def draw(step_index: int) -> None:
         best[step.rows[step.winner[0]], step.cols[step.winner[1]]] = True
     title = "Input" + (f", padded by {pad} ({'-∞' if mode == 'max' else '0'})" if pad else "")
     inp = gh.grid(pool.padded, classes=gh.classes_for((hp, wp), pad=pool.pad_mask, win=win, best=best),
-                  cell=gh.cell_size(hp, wp, 620, 64, 28), row_offset=-pad, col_offset=-pad, name="input",
+                  cell=gh.cell_size(hp, wp, 620, 64, 28, height=440), row_offset=-pad, col_offset=-pad, name="input",
                   title=title)
     order = np.arange(pool.n_steps).reshape(oh, ow)
     shown = np.where(order <= step_index, out, None)
@@ -84,8 +84,8 @@ def draw(step_index: int) -> None:
     items = [("pad", "padding"), ("win", "in the window")]
     items += [("best", "the maximum")] if mode == "max" else []
     items += [("cur", "the output cell being written"), ("todo", "still to come")]
-    stepper.show(gh.legend(items), gh.row(inp, gh.op("→"), result),
-                 gh.working(step.lines, head=f"Output cell ({i}, {j}) = "))
+    stepper.show(gh.legend(items), gh.row(inp, gh.op("→"), result,
+                                          gh.working(step.lines, head=f"Output cell ({i}, {j}) = ")))
 
 
 stepper.stepped("step", pool.n_steps, draw, lambda n: "cell ({}, {})".format(*pool.cell(n)))

@@ -99,13 +99,14 @@ def draw(k: int) -> None:
     cclass = gh.classes_for((ch, cw), pad=crop, hit=block, todo=(hits == 0) & ~crop)
     kcell = gh.cell_size(ksize, ksize, 260, 56, 30)
     canvas_title = "Output so far" if not crop.any() else f"Canvas (hatched: cut off by padding {pad})"
-    scatter = gh.row(gh.grid(x[0], classes=inp_class, cell=cell, name="input", title="Input"), gh.op("×"),
-                     gh.grid(w[0], classes=np.full((ksize, ksize), "kern", dtype=object), cell=kcell,
-                             name="kernel", title="Kernel"), gh.op("="),
-                     gh.grid(step.contribution, classes=np.full((ksize, ksize), "hit", dtype=object), cell=kcell,
-                             name="block", title=f"{fmt(step.value)} × kernel"))
-    painted = [gh.text("added in at the orange cells →", 24),
-               gh.grid(shown, classes=cclass, cell=gh.cell_size(ch, cw, 620, 60, 26), name="canvas",
+    canvas_title += ", orange: just added"
+    scatter = [gh.grid(x[0], classes=inp_class, cell=cell, name="input", title="Input"), gh.op("×"),
+               gh.grid(w[0], classes=np.full((ksize, ksize), "kern", dtype=object), cell=kcell,
+                       name="kernel", title="Kernel"), gh.op("="),
+               gh.grid(step.contribution, classes=np.full((ksize, ksize), "hit", dtype=object), cell=kcell,
+                       name="block", title=f"{fmt(step.value)} × kernel")]
+    painted = [gh.op("→"),
+               gh.grid(shown, classes=cclass, cell=gh.cell_size(ch, cw, 620, 60, 26, height=480), name="canvas",
                        title=canvas_title)]
     if crop.any() and k == tconv.n_steps - 1:
         painted += [gh.op("→"), gh.grid(out, cell=gh.cell_size(oh, ow, 480, 60, 26), name="output",
@@ -118,8 +119,8 @@ def draw(k: int) -> None:
         lines.append("overlaps add up: " + "; ".join(sums) + ("; …" if len(overlaps) > 6 else ""))
     legend = [("cur", "the input cell being scattered"), ("hit", "where value × kernel is added"),
               ("todo", "nothing added yet")] + ([("pad", "cut off by padding")] if crop.any() else [])
-    stepper.show(gh.legend(legend), scatter, gh.row(*painted),
-                 gh.working(lines, head=f"Step {k + 1} of {tconv.n_steps}: input cell ({i}, {j})", result=False))
+    stepper.show(gh.legend(legend), gh.row(*scatter, *painted), gh.working(
+        lines, head=f"Step {k + 1} of {tconv.n_steps}: input cell ({i}, {j})", result=False))
 
 
 stepper.stepped("step", tconv.n_steps, draw, lambda n: "input cell ({1}, {2})".format(*tconv.source(n)),
