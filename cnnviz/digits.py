@@ -68,19 +68,19 @@ def prepare(image: Image.Image) -> DigitSteps:
     if not mask.any():
         blank = np.zeros((FIELD, FIELD), np.uint8)
         note = "No ink was found, so there is nothing to crop."
-        steps += [Step("4. Cropped to the ink", note, _to_image(clean)),
-                  Step("5. Fitted into 20×20", note, Image.new("L", (BOX, BOX))),
+        steps += [Step("4. Cropped", note, _to_image(clean)),
+                  Step("5. Fitted in 20×20", note, Image.new("L", (BOX, BOX))),
                   Step("6. Centred in 28×28", note, Image.fromarray(blank))]
         return DigitSteps(steps, blank, inverted, found_ink=False)
 
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     crop = clean[top:bottom, left:right]
-    steps.append(Step("4. Cropped to the ink", f"The box around the ink: {right - left}×{bottom - top} pixels.",
+    steps.append(Step("4. Cropped", f"Cropped to the box around the ink: {right - left}×{bottom - top} pixels.",
                       _to_image(crop)))
 
     boxed = fit(crop)
-    steps.append(Step("5. Fitted into 20×20", "Scaled so the longer side is 20 pixels, keeping the shape; "
+    steps.append(Step("5. Fitted in 20×20", "Scaled so the longer side is 20 pixels, keeping the shape; "
                       "smoothing gives the grey edges MNIST digits have.", Image.fromarray(boxed)))
 
     array = centre(boxed)

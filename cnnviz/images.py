@@ -9,7 +9,8 @@ import io
 import re
 import warnings
 
-from PIL import Image, ImageOps
+import numpy as np
+from PIL import Image
 
 MAX_BYTES = 20 * 1024 * 1024   # bytes: larger uploads are refused unread
 MAX_PIXELS = 50_000_000        # width * height from the header: 50 megapixels, above any phone camera
@@ -103,7 +104,7 @@ def _check_header(im: Image.Image) -> None:
                          "without metadata, then upload that.")
 
 
-# EXIF orientation tag value -> the transpose that turns the stored pixels upright (as ImageOps.exif_transpose).
+# EXIF orientation -> the transpose that stands the stored pixels upright (as PIL.ImageOps.exif_transpose).
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -145,8 +146,6 @@ def _to_working_mode(im: Image.Image) -> Image.Image:
 
 def _high_bit_depth_to_l(im: Image.Image) -> Image.Image:
     """16-bit, 32-bit or float grayscale -> 8-bit L, scaled by the range its type can hold."""
-    import numpy as np
-
     if im.mode.startswith("I;16"):
         im = im.convert("I")
     x = np.asarray(im, dtype=np.float64)
@@ -202,3 +201,18 @@ def _looks_like_text(data: bytes) -> bool:
 def _damaged_message(exc: BaseException) -> str:
     return (f"The file looks like an image but is damaged and cannot be decoded ({type(exc).__name__}). "
             "Open it on your computer to check it, save it again, and upload the new copy.")
+
+
+def tensor_picture(x: np.ndarray, min_side: int = 112) -> Image.Image:
+    """A (C, H, W) model input as a picture: one min-max scale for all channels, enlarged by whole pixels.
+
+    One scale for all channels keeps their relative brightness, so a normalised colour image still shows
+    its colours; nearest-neighbour enlargement shows the network's pixels as squares.
+    """
+    a = np.asarray(x, dtype=np.float64)  # (C, H, W); a CPU torch tensor works too
+    lo, hi = float(a.min()), float(a.max())
+    scaled = np.rint((a - lo) / (hi - lo) * 255) if hi > lo else np.zeros_like(a)
+    pixels = scaled.astype(np.uint8).transpose(1, 2, 0)  # (H, W, C)
+    picture = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels[:, :, :3])
+    factor = max(1, -(-min_side // min(picture.size)))
+    return picture.resize((picture.width * factor, picture.height * factor), Image.Resampling.NEAREST)

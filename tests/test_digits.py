@@ -97,8 +97,8 @@ def test_a_blank_page_has_no_ink() -> None:
 def test_every_step_is_an_image_and_the_last_is_the_result() -> None:
     result = digits.prepare(samples.paper_digit(4, seed=1))
     titles = [s.title for s in result.steps]
-    assert titles == ["1. Grayscale", "2. Inverted", "3. Paper removed", "4. Cropped to the ink",
-                      "5. Fitted into 20×20", "6. Centred in 28×28"]
+    assert titles == ["1. Grayscale", "2. Inverted", "3. Paper removed", "4. Cropped",
+                      "5. Fitted in 20×20", "6. Centred in 28×28"]
     assert all(s.image.mode == "L" and s.note for s in result.steps)
     assert max(result.steps[4].image.size) == 20
     assert np.array_equal(np.asarray(result.steps[-1].image), result.array)

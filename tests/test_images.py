@@ -347,3 +347,17 @@ def test_fuzz_mutated_real_images(seed: bytes, edits: list[tuple[int, int]], cut
     if truncate:
         data = data[: cut % len(data)]
     decodes_or_refuses(bytes(data))
+
+
+# ---- showing a model input ------------------------------------------------------------------------------
+
+def test_tensor_picture_scales_all_channels_together_and_enlarges_by_whole_pixels() -> None:
+    x = np.zeros((3, 2, 2))
+    x[0, 0, 0], x[2, 1, 1] = 2.0, -2.0  # one red-ish and one dark pixel after min-max over the whole tensor
+    picture = images.tensor_picture(x, min_side=8)
+    assert picture.mode == "RGB" and picture.size == (8, 8)
+    a = np.asarray(picture)
+    assert tuple(a[0, 0]) == (255, 128, 128) and tuple(a[7, 7]) == (128, 128, 0)
+    assert np.array_equal(a[:4, :4], np.broadcast_to(a[0, 0], (4, 4, 3)))  # a 4x4 block per input pixel
+    gray = images.tensor_picture(np.full((1, 28, 28), 0.5), min_side=112)
+    assert gray.mode == "L" and gray.size == (112, 112) and np.asarray(gray).max() == 0
