@@ -121,29 +121,18 @@ def _scale_for(ncols: int, w: int, width: int, max_scale: int = 32) -> int:
     return max(1, min(max_scale, width // max(1, ncols * (w + 1))))
 
 
-@lru_cache(maxsize=8)
-def _glyphs(size: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Digit stamps for tile labels: {digit: (outline mask, fill mask)}, drawn once per size."""
-    font = ImageFont.load_default(size=size)
-    stroke = max(1, size // 8)
-    height = size + 2 * stroke + 2
-    stamps = {}
-    for ch in "0123456789":
-        width = int(font.getlength(ch)) + 2 * stroke + 1
-        masks = []
-        for sw in (stroke, 0):
-            im = Image.new("L", (width, height))
-            ImageDraw.Draw(im).text((stroke, 0), ch, fill=255, font=font, stroke_width=sw, stroke_fill=255)
-            masks.append(np.asarray(im) > 110)
-        stamps[ch] = (masks[0], masks[1])
-    return stamps
-
-
 @lru_cache(maxsize=4096)
 def _label_masks(text: str, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(outline, fill) boolean masks of a label, built from the digit stamps."""
-    glyphs = _glyphs(size)
-    return np.hstack([glyphs[ch][0] for ch in text]), np.hstack([glyphs[ch][1] for ch in text])
+    """(outline, fill) boolean masks of a tile label, drawn once per text and size (a few hundred in all)."""
+    font = ImageFont.load_default(size=size)
+    stroke = max(1, size // 8)
+    width, height = int(font.getlength(text)) + 2 * stroke + 1, size + 2 * stroke + 2
+    masks = []
+    for sw in (stroke, 0):
+        im = Image.new("L", (width, height))
+        ImageDraw.Draw(im).text((stroke, 0), text, fill=255, font=font, stroke_width=sw, stroke_fill=255)
+        masks.append(np.asarray(im) > 110)
+    return masks[0], masks[1]
 
 
 def _label_tiles(rgb: np.ndarray, labels: list[str], ncols: int, cell_h: int, cell_w: int) -> np.ndarray:
@@ -283,7 +272,7 @@ def filters_with_responses(weight: torch.Tensor | np.ndarray, responses: torch.T
     maps = np.take(lut(cmap), np.rint(maps * 255).astype(np.uint8), axis=0).astype(np.float32) / 255
     gap = np.ones((len(index), cell_px, max(2, cell_px // 16), 3), np.float32)
     cells = np.concatenate([kernels, gap, maps], axis=2)  # filter | response
-    grid = tile(cells, ncols or grid_columns(len(index), 1, 2, aspect=1.0), pad=max(6, cell_px // 8), fill=1.0)
+    grid = tile(cells, ncols or grid_columns(len(index), 1, 2, aspect=1.5), pad=max(6, cell_px // 8), fill=1.0)
     return np.rint(grid * 255).astype(np.uint8)
 
 
@@ -297,7 +286,7 @@ def param_histograms(module: torch.nn.Module, bins: int = 40) -> "pd.DataFrame":
         if not isinstance(p, torch.Tensor) or p.numel() == 0:
             continue
         values = as_numpy(p).ravel()
-        counts, edges = np.histogram(values, bins=bins if values.size > 1 else 1)
+        counts, edges = np.histogram(values, bins=max(1, min(bins, values.size // 2)))  # 10 biases: 5 bins
         frames.append(pd.DataFrame({"param": name, "start": edges[:-1], "end": edges[1:], "count": counts}))
     if not frames:
         return pd.DataFrame({"param": [], "start": [], "end": [], "count": []})

@@ -1,0 +1,312 @@
+"""Inside a model: one image through every layer — feature maps, filters, where the network looks, predictions."""
+import hashlib
+import json
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app import state, urlstate, widgets
+
+st.title("🔬 Inside a model")
+st.markdown("Give a trained network one picture and watch what **every layer** makes of it: the maps each "
+            "filter lights up, the filters themselves, and the part of the picture the answer came from.")
+
+import models  # noqa: E402  (PyTorch: imported once the title is on screen)
+from cnnviz import cam, features, render  # noqa: E402
+
+TOP_K = 5  # classes in the prediction chart
+KIND = {"conv": "convolution", "activation": "activation", "pool": "pooling"}
+NORMS = {"channel": "each map on its own scale", "layer": "one scale for the whole layer"}
+SORTS = {"index": "channel number", "mean": "strongest first (mean activation)"}
+
+urlstate.init({"view": "🗺️ Feature maps", "norm": "channel", "cmap": "viridis", "sort": "index", "layer": "",
+               "ch": 0, "flayer": "", "cam_layer": "", "cam_class": -1, "opacity": 0.5, "cmp_layer": ""})
+
+
+def choose(label: str, key: str, options: list, fallback, **kwargs):
+    """A select box kept in the URL whose options depend on the model: an unknown value falls back."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = fallback
+    if not urlstate.hidden(key):
+        st.selectbox(label, options, key=key, disabled=urlstate.locked(key), **kwargs)
+    return st.session_state[key]
+
+
+def readable(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """Axis text large and dark enough for a projector."""
+    return chart.configure_axis(labelFontSize=16, titleFontSize=15, labelColor="#222", titleColor="#222",
+                                labelLimit=260).configure_view(strokeWidth=0)
+
+
+def prediction_chart(probs: np.ndarray, classes: list[str], colour: str = "#4c78a8") -> alt.Chart:
+    """Horizontal bars of the top classes with their probabilities."""
+    top = np.argsort(-probs)[:TOP_K]
+    frame = pd.DataFrame({"class": [classes[i] for i in top], "probability": probs[top].astype(float)})
+    base = alt.Chart(frame).encode(
+        y=alt.Y("class:N", sort=None, title=None),
+        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", tickCount=5),
+                title="probability"))
+    bars = base.mark_bar(color=colour).encode(tooltip=["class", alt.Tooltip("probability:Q", format=".2%")])
+    text = base.mark_text(align="left", dx=5, fontSize=17, color="#222").encode(
+        text=alt.Text("probability:Q", format=".1%"))
+    return readable((bars + text).properties(height=44 * len(frame)))
+
+
+def histogram_chart(frame: pd.DataFrame, param: str) -> alt.Chart:
+    """Histogram of one parameter tensor ('weight' or 'bias') of a layer."""
+    chart = alt.Chart(frame[frame["param"] == param]).mark_bar(color="#4c78a8").encode(
+        x=alt.X("start:Q", bin="binned", title=f"{param} value"), x2="end:Q", y=alt.Y("count:Q", title="how many"),
+        tooltip=[alt.Tooltip("start:Q", format=".3f"), alt.Tooltip("end:Q", format=".3f"), "count:Q"],
+    ).properties(height=180)
+    return readable(chart)
+
+
+def shown_path(path) -> str:
+    """A path relative to the project folder when it is inside it (shorter to read)."""
+    try:
+        return str(path.resolve().relative_to(models.ZOO_DIR.parent))
+    except ValueError:
+        return str(path)
+
+
+def digest(x) -> str:
+    """Cache key of the exact input tensor (covers the image and all its preprocessing)."""
+    return hashlib.sha1(x.numpy().tobytes()).hexdigest()
+
+
+def layer_title(p: render.LayerPicture, modules: dict) -> str:
+    c, h, w = p.shape
+    return f"**{p.name}** · {type(modules[p.name]).__name__} ({KIND[p.kind]}) · {c} maps of {h}×{w}"
+
+
+# ---- the model ------------------------------------------------------------------------------------------------
+left, right = st.columns([1, 1], gap="large")
+with left:
+    choice = widgets.model_picker("model")
+try:
+    spec = widgets.model_spec(choice)
+except models.CheckpointError as exc:
+    st.error(f"This run's checkpoint cannot be read: {exc} Pick another model, or train the run again on the "
+             "Train page.", icon="🚫")
+    st.stop()
+
+if choice in models.ZOO:
+    path = models.ZOO[choice].checkpoint
+    arch, arch_args = choice, {}
+else:
+    import pathlib
+
+    path = pathlib.Path(choice)
+    meta = state.checkpoint_meta(str(path), path.stat().st_mtime_ns)
+    arch, arch_args = meta["arch"], meta.get("arch_args", {})
+classes = list(spec["classes"])
+untrained = state.untrained_model(arch, json.dumps(arch_args, sort_keys=True), tuple(spec["input_shape"]))
+untrained_key = f"untrained:{arch}:{json.dumps(arch_args, sort_keys=True)}:0"
+try:
+    mtime = path.stat().st_mtime_ns if path.is_file() else 0
+    model = state.zoo_model(choice) if choice in models.ZOO else state.file_model(str(path), mtime)[0]
+    model_key, trained = f"{choice}:{mtime}", True
+except models.CheckpointError:
+    st.error(f"**{spec['title']}** has no trained checkpoint yet (looked for `{shown_path(path)}`). To get it, train it on the "
+             f"**Train** page, or run `python -m models.train {arch} --ship` (the zoo's recipes are in "
+             "`models/train_zoo.sh`), then reload. Meanwhile everything below shows the same network "
+             "**untrained** (random weights).", icon="🚫")
+    model, model_key, trained = untrained, untrained_key, False
+
+# ---- the image ----------------------------------------------------------------------------------------------
+with right:
+    image = widgets.image_picker(spec["dataset"], preview=False)
+if image is None:
+    st.info("Pick an image above: a sample photo, a test image, your own upload, the camera or a drawing.")
+    st.stop()
+
+st.subheader("What goes in")
+x = widgets.show_preprocessing(image, choice)  # (C, H, W), exactly what the model is fed
+x1 = x[None]  # (1, C, H, W)
+key = digest(x)
+mean, std = spec["mean"], spec["std"]
+seen = render.input_picture(x, mean, std, size=256)  # the model's view, enlarged by whole pixels
+
+# ---- what comes out -----------------------------------------------------------------------------------------
+probs = state.probabilities(model_key, key, model, x1)
+best = int(np.argmax(probs))
+st.subheader("What comes out")
+said, chart = st.columns([2, 3], gap="large")
+with said:
+    st.markdown(f"<div style='font-size:1.7rem;line-height:1.3'>The {'' if trained else 'untrained '}network "
+                f"says<br><b>{classes[best]}</b> ({probs[best]:.0%} sure)</div>", unsafe_allow_html=True)
+    st.caption(f"{spec['title']} · {len(classes)} classes")
+    if choice == "resnet18":
+        st.caption("These are the 10 CIFAR-10 classes of the zoo's ResNet18 checkpoint. The 1,000 ImageNet class "
+                   "names need ResNet18's ImageNet weights, which are not on this computer (it is offline).")
+with chart:
+    st.altair_chart(prediction_chart(probs, classes), width="stretch")
+
+# ---- the views ----------------------------------------------------------------------------------------------
+modules = dict(model.named_modules())
+with st.spinner("Running the image through every layer…"):
+    pictures = state.layer_pictures(model_key, key, st.session_state["norm"], st.session_state["cmap"],
+                                    st.session_state["sort"], model, x1)
+convs = features.conv_layers(model)
+VIEWS = ["🗺️ Feature maps", "🧩 Filters", "🔥 Where it looks", "🎲 Untrained vs trained"]
+if st.session_state.get("view") not in VIEWS:
+    st.session_state["view"] = VIEWS[0]
+maps_tab, filters_tab, cam_tab, compare_tab = st.tabs(VIEWS, key="view", on_change="rerun")
+
+with maps_tab:
+    if maps_tab.open:
+        st.markdown("Each small square is one **feature map**: one filter's response at every place in the "
+                    "image (bright = strong). Early layers keep the picture's shape and find edges and colours; "
+                    "deeper layers are smaller and respond to larger, more abstract parts.")
+        a, b, c = st.columns(3)
+        with a:
+            if not urlstate.hidden("norm"):
+                st.radio("Colour scale", list(NORMS), key="norm", format_func=NORMS.get, disabled=urlstate.locked("norm"))
+        with b:
+            choose("Colour map", "cmap", list(render.COLORMAPS), "viridis")
+        with c:
+            if not urlstate.hidden("sort"):
+                st.radio("Order the maps by", list(SORTS), key="sort", format_func=SORTS.get,
+                         disabled=urlstate.locked("sort"))
+
+        st.markdown("##### Look closer at one map")
+        names = [p.name for p in pictures]
+        shapes = {p.name: p.shape for p in pictures}
+        one, big = st.columns([1, 1], gap="large")
+        with one:
+            layer = choose("Layer", "layer", names, names[0],
+                           format_func=lambda n: f"{n} ({' × '.join(map(str, shapes[n]))})")
+            count = shapes[layer][0]
+            if not 0 <= int(st.session_state.get("ch", 0)) < count:
+                st.session_state["ch"] = 0
+            if not urlstate.hidden("ch"):
+                st.number_input(f"Channel (0–{count - 1}; the number in each tile's corner)", 0, count - 1, step=1,
+                                key="ch", disabled=urlstate.locked("ch"))
+            channel = int(st.session_state["ch"])
+            maps = state.layer_output(model_key, key, layer, model, x1)
+            picture = next(p for p in pictures if p.name == layer)
+            vrange = (picture.lo, picture.hi) if st.session_state["norm"] == "layer" else None
+            large, (lo, hi) = render.channel_image(maps[channel], st.session_state["cmap"], size=320, vrange=vrange)
+            rank = list(render.channel_order(maps, "mean")).index(channel) + 1
+            m = render.as_numpy(maps[channel])
+            st.markdown(f"**{layer}, channel {channel}**: {m.shape[0]}×{m.shape[1]} values from **{m.min():.3g}** "
+                        f"to **{m.max():.3g}** (mean {m.mean():.3g}); by mean activation it ranks {rank} of {count}.")
+        with big:
+            st.image(large, width=320)
+            st.image(render.colorbar(st.session_state["cmap"], width=320), width=320)
+            st.caption(f"colour scale: {lo:.3g} (left) to {hi:.3g} (right)"
+                       + (" — the whole layer's range" if vrange else ""))
+
+        st.markdown("##### Every layer, from the input to the last map")
+        for p in pictures:
+            with st.expander(layer_title(p, modules), expanded=True):
+                st.image(p.jpeg, caption=f"{p.shape[0]} maps, values {p.lo:.3g} to {p.hi:.3g}"
+                         + (", strongest first" if st.session_state["sort"] == "mean" else ""))
+
+with filters_tab:
+    if filters_tab.open:
+        first = convs[0]
+        weight = modules[first].weight.detach()
+        response = state.layer_output(model_key, key, first, model, x1)
+        st.markdown(f"The **filters of the first layer** (`{first}`, {weight.shape[0]} of them, "
+                    f"{weight.shape[2]}×{weight.shape[3]} pixels) look straight at the image, so they can be drawn "
+                    "as little pictures. Beside each filter: its **response** to your image — bright where the "
+                    "image looks like the filter.")
+        order = render.channel_order(response, "mean") if st.session_state["sort"] == "mean" else None
+        st.image(render.filters_with_responses(weight, response, st.session_state["cmap"], cell_px=72,
+                                               order=order, max_filters=64), output_format="PNG")
+        st.caption("Filters: " + ("colour, each stretched to its own range (red, green, blue weights)."
+                                  if weight.shape[1] == 3 else "mid-grey is 0, white positive, black negative.")
+                   + (" Ordered by mean response." if order is not None else ""))
+
+        st.markdown("##### The weights of one layer")
+        flayer = choose("Conv layer", "flayer", convs, convs[0],
+                        format_func=lambda n: f"{n} ({' × '.join(map(str, modules[n].weight.shape))})")
+        w = modules[flayer].weight.detach()
+        tiles, hist = st.columns([1, 1], gap="large")
+        with tiles:
+            st.image(render.filter_tiles(w, max_filters=16, max_inputs=16, tile_px=30 if w.shape[1] > 3 else 48),
+                     output_format="PNG")
+            st.caption("One colour tile per filter." if w.shape[1] == 3 else
+                       "One grey tile per filter (one input channel); mid-grey is 0, white positive, black negative."
+                       if w.shape[1] == 1 else
+                       f"One row per filter, one grey tile per input channel (showing {min(16, w.shape[0])} of "
+                       f"{w.shape[0]} filters × {min(16, w.shape[1])} of {w.shape[1]} inputs); "
+                       "mid-grey is 0, white positive, black negative.")
+        with hist:
+            frame = render.param_histograms(modules[flayer])
+            for param in frame["param"].unique():
+                st.altair_chart(histogram_chart(frame, param), width="stretch")
+            st.caption(f"{w.numel():,} weights" + (f" and {modules[flayer].bias.numel()} biases"
+                                                    if modules[flayer].bias is not None else " (no bias: "
+                                                    "a batch norm follows)") + ".")
+
+with cam_tab:
+    if cam_tab.open:
+        shapes = {p.name: p.shape for p in pictures}
+        auto = cam.default_layer(model, shapes)
+        a, b, c = st.columns(3)
+        with a:
+            layer = choose("Layer", "cam_layer", ["", *convs], "",
+                           format_func=lambda n: f"automatic: {auto}" if n == "" else n) or auto
+        with b:
+            target = choose("Explain the class", "cam_class", [-1, *range(len(classes))], -1,
+                            format_func=lambda i: f"the predicted one ({classes[best]})" if i == -1 else classes[i])
+        with c:
+            if not urlstate.hidden("opacity"):
+                st.slider("Heat map opacity", 0.0, 1.0, step=0.05, key="opacity", disabled=urlstate.locked("opacity"))
+        target = best if target == -1 else int(target)
+        result = state.grad_cam(model_key, key, layer, target, model, x1)
+        h, w = result.heat.shape
+        opacity = float(st.session_state["opacity"])
+        st.markdown(f"**Grad-CAM** asks: which places in the {h}×{w} maps of `{layer}` made the score of "
+                    f"**{classes[target]}** ({probs[target]:.1%}) go up? Red = strong evidence, blue = none.")
+        if h * w == 1:
+            st.warning(f"`{layer}` has 1×1 maps for this input size: one cell cannot show *where*. Pick an earlier "
+                       "layer (the automatic choice uses the last conv layer with at least 4×4 maps).", icon="⚠️")
+        shown, grad, raw = st.columns(3, gap="medium")
+        with shown:
+            st.image(seen, caption="What the model sees", width=240)
+        with grad:
+            st.image(cam.overlay(seen, result.heat, opacity), width=240,
+                     caption=f"Grad-CAM for “{classes[target]}” at {layer}")
+        with raw:
+            st.image(cam.overlay(seen, cam.mean_activation(result.activations), opacity, normalise="minmax"),
+                     width=240, caption=f"Raw activations of {layer} (mean of {result.activations.shape[0]} maps)")
+        st.caption("Grad-CAM weights each map by how much it raises the class score (the average gradient), adds "
+                   "them up and keeps the positive part (Selvaraju et al., 2017). Evidence can also be an empty place: "
+                   "an open gap is part of what tells a 3 from an 8. The raw activations ignore the class: they "
+                   "show where the layer is busy, whatever it is looking for.")
+
+with compare_tab:
+    if compare_tab.open:
+        st.markdown("The same network **before training** (random weights, seed 0) and **after**. Learning is "
+                    "all that differs: same layers, same image.")
+        if not trained:
+            st.info("There is no trained checkpoint of this model yet, so both sides below are untrained.", icon="ℹ️")
+        names = [p.name for p in pictures]
+        layer = choose("Feature maps of layer", "cmp_layer", names, names[0])
+        sides = [("Untrained", "random weights (seed 0)", untrained, untrained_key, "#9e9e9e"),
+                 ("Trained" if trained else "Untrained", "the checkpoint" if trained else "no checkpoint yet",
+                  model, model_key, "#4c78a8")]
+        cols = st.columns(2, gap="large")
+        for col, (title, note, net, net_key, colour) in zip(cols, sides):
+            with col:
+                st.markdown(f"#### {title}")
+                st.caption(note)
+                p = state.probabilities(net_key, key, net, x1)
+                st.altair_chart(prediction_chart(p, classes, colour), width="stretch")
+                st.markdown("**First-layer filters**")
+                st.image(render.filter_tiles(dict(net.named_modules())[convs[0]].weight, tile_px=48),
+                         output_format="PNG")
+                st.markdown(f"**Feature maps of {layer}**")
+                pics = state.layer_pictures(net_key, key, st.session_state["norm"], st.session_state["cmap"],
+                                            st.session_state["sort"], net, x1)
+                st.image(next(q.jpeg for q in pics if q.name == layer))
+                g = state.grad_cam(net_key, key, cam.default_layer(net, {q.name: q.shape for q in pics}), best, net, x1)
+                st.image(cam.overlay(seen, g.heat, float(st.session_state["opacity"])), width=256,
+                         caption=f"Grad-CAM for “{classes[best]}” at {g.layer}")
+
+urlstate.publish()
