@@ -120,7 +120,8 @@ def grid(values: np.ndarray | Sequence[Sequence[Any]], *, classes: np.ndarray | 
         out.append("<tr>" + (f"<th>{r + row_offset}</th>" if labels else ""))
         for c in range(cols):
             cls = "" if classes is None else str(classes[r, c]).strip()
-            note = "" if notes is None or not notes[r, c] else f'<span class="cv-note">{html.escape(str(notes[r, c]))}</span>'
+            note = ("" if notes is None or not notes[r, c]
+                    else f'<span class="cv-note">{html.escape(str(notes[r, c]))}</span>')
             attr = f' class="{html.escape(cls)}"' if cls else ""
             out.append(f'<td{attr} data-cell="{r},{c}" style="min-width: {cell}px; height: {cell}px">'
                        f"{html.escape(fmt(vals[r, c]))}{note}</td>")

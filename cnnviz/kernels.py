@@ -150,10 +150,13 @@ VIEWS = {"signed": "Signed: blue below zero, red above",
          "clip": "As a photo: clipped to 0–255"}
 
 
-def display_scale(response: np.ndarray, percentile: float = 99.5) -> float:
-    """The |value| that gets the full colour: a high percentile of |response|, so a few extreme pixels
-    (often the frame next to the zero padding) do not leave everything else faint. Never 0."""
+def display_scale(response: np.ndarray, percentile: float = 99.5, border: int = 0) -> float:
+    """The |value| that gets the full colour: a high percentile of |response|, so a few extreme pixels do not
+    leave everything else faint. `border` rows and columns on each side (where the kernel met the zero
+    padding, a frame of false edges) are left out of the count when the picture is big enough. Never 0."""
     a = np.abs(np.asarray(response, dtype=np.float64))
+    if border and min(a.shape) > 4 * border:
+        a = a[border:-border, border:-border]
     return float(np.percentile(a, percentile)) or float(a.max()) or 1.0
 
 

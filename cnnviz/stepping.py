@@ -153,7 +153,8 @@ def size_text(size: int, kernel: int, before: int, after: int, stride: int, dila
 
 def transposed_size_text(size: int, kernel: int, stride: int, padding: int, output_padding: int,
                          dilation: int = 1, what: str = "rows") -> str:
-    """'(3 − 1)×2 − 2×0 + 1×(3 − 1) + 0 + 1 = 7 rows': the transposed convolution's output size, numbers put in."""
+    """The transposed convolution's output size with the numbers put in: '(3 − 1)×2 − 2×0 + 1×(3 − 1) + 0 + 1
+    = 7 rows'."""
     out = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
     return (f"({size} − 1)×{stride} − 2×{padding} + {dilation}×({kernel} − 1) + {output_padding} + 1 "
             f"= {out} {what}")

@@ -314,3 +314,5 @@ def test_response_picture_colours():
     spiky = np.concatenate([np.arange(1000.0), [1e6]])
     assert kernels.display_scale(spiky) == pytest.approx(np.percentile(spiky, 99.5))
     assert kernels.display_scale(np.zeros(3)) == 1.0
+    framed = np.pad(np.ones((8, 8)), 1, constant_values=1000.0)  # a frame of false edges from the padding
+    assert kernels.display_scale(framed) == 1000 and kernels.display_scale(framed, border=1) == 1

@@ -59,7 +59,7 @@ try:
 except ValueError as err:
     stepper.error(str(err))
 low, high = response.min(), response.max()
-shown_scale = kernels.display_scale(response)  # full colour at the 99.5th percentile of |response|
+shown_scale = kernels.display_scale(response, border=(ksize - 1) // 2)  # 99.5th percentile, frame left out
 
 
 def enlarged(pixels: np.ndarray) -> np.ndarray:
@@ -86,9 +86,9 @@ with right:
 view = st.session_state["view"]
 scale = fmt(round(shown_scale))
 legend = {"signed": f"White is 0; full red is +{scale} or more, full blue -{scale} or less "
-                    "(99.5% of the pixels lie in between).",
-          "abs": f"Black is 0, white is {scale} or more (99.5% of the pixels are below): how strongly the kernel "
-                 "responds, whatever the sign.",
+                    "(99.5% of the pixels inside the frame lie in between).",
+          "abs": f"Black is 0, white is {scale} or more (99.5% of the pixels inside the frame are below): "
+                 "how strongly the kernel responds, whatever the sign.",
           "clip": "Values below 0 turn black and above 255 turn white, as when the response is saved as an image: "
                   "half of an edge detector's answer (the negative side) is lost."}[view]
 st.markdown(f"**How to read it:** {legend} The response keeps the picture's size (padding 'same': "

@@ -58,8 +58,8 @@ except ValueError as err:
 
 out = pool.output()
 oh, ow = pool.shape
-st.markdown(f"**Output size:** {size_text(rows, k, pad, pad, stride, 1, 'rows')}"
-            + (" (the same for the columns)" if rows == cols else f";  {size_text(cols, k, pad, pad, stride, 1, 'columns')}"))
+sizes = size_text(rows, k, pad, pad, stride, 1, "rows"), size_text(cols, k, pad, pad, stride, 1, "columns")
+st.markdown(f"**Output size:** {sizes[0]}" + (" (the same for the columns)" if rows == cols else f";  {sizes[1]}"))
 
 
 def draw(step_index: int) -> None:
