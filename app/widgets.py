@@ -320,6 +320,7 @@ def _drawing_controls(dataset: str, key: str, disabled: bool) -> None:
                    disabled=disabled)
     st.caption("Either works: MNIST digits are white on black, and for MNIST models the preprocessing below "
                "turns dark ink on light paper round itself (step 2). Draw one large digit in the middle.")
+    st.write("")  # room for the pad's floating toolbar (upload, undo, redo, clear), which sits above it
     dark = ink == "white on black"
     background = "#000000" if dark else "#ffffff"
     result = st_canvas(stroke_width=18, stroke_color="#ffffff" if dark else "#000000", background_color=background,
