@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def cells_with(grid: dict, cls: str) -> set[tuple[int, int]]:
 
 def _text(html: str) -> str:
     """Visible text: tags become spaces, runs of white space one space."""
-    return " ".join(re.sub(r"<[^>]+>", " ", html).replace("&amp;", "&").split())
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 def working(at: AppTest) -> str:
@@ -154,6 +155,23 @@ def test_convolution_settings_from_the_link_padding_stride_dilation_flip_channel
     text = working(at)
     assert "channel 1:" in text and "channel 2:" in text and "(bias)" in text
     assert "rotates the kernel by 180°" in " ".join(i.value for i in at.info)
+
+
+def test_same_padding_keeps_the_size_and_pads_an_even_kernel_at_the_bottom_right():
+    at = run_page("convolution.py", {"pad": "same", "kernel": "Box blur", "k": "4", "rows": "5", "cols": "5"})
+    g = grids(at)
+    assert len(values(g["output"])) == 5  # 'same': 5 rows in, 5 rows out
+    pad = cells_with(g["input0"], "pad")
+    assert {(0, 2), (2, 0), (7, 2), (6, 2), (2, 7), (2, 6)} <= pad and (1, 1) not in pad  # 1 above, 2 below
+    assert "padded 1 above, 2 below, 1 left, 2 right ('same')" in page_text(at)
+
+
+def test_teacher_links_hide_and_lock_controls():
+    at = run_page("convolution.py", {"teacher": "1", "hide": "kernel,step", "lock": "pad"})
+    assert not [s for s in at.selectbox if s.key == "kernel"]
+    assert at.selectbox(key="pad").disabled and not at.selectbox(key="stride").disabled
+    assert not at.button and "step" not in [s.key for s in at.select_slider]  # a link to one fixed cell
+    assert working(at).startswith("Output cell (0, 0)")
 
 
 def test_true_convolution_shows_the_rotated_kernel():

@@ -111,7 +111,10 @@ def draw(k: int) -> None:
     room = 620 if chans == 1 else 1040 // chans - 50  # pixels for one padded input
     big = gh.cell_size(hp, wp, room, 64, 22, height=440)
     kcell = gh.cell_size(ksize, ksize, 320 if chans == 1 else room, 60 if chans == 1 else 48, 24)
-    padded = f", padded by {pad}" if conv.pads != (0, 0, 0, 0) else ""
+    padded = ""
+    if conv.pads != (0, 0, 0, 0):
+        padded = (f", padded by {top}" if len(set(conv.pads)) == 1 else
+                  f", padded {top} above, {bottom} below, {lft} left, {rgt} right") + (" ('same')" if pad == "same" else "")
     figures = []
     for ch in step.channels:
         notes = None
