@@ -1,0 +1,109 @@
+"""The Inside-a-model page under AppTest, with real images and the real zoo checkpoints."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+import models
+from cnnviz import data, digits, features, samples
+from tests.conftest import needs_data
+
+PAGE = str(Path(__file__).resolve().parent.parent / "app" / "pages" / "inside.py")
+TIMEOUT = 180  # s: the first run imports PyTorch and loads the model on a busy 2-core machine
+
+
+def needs_checkpoint(name: str) -> pytest.MarkDecorator:
+    path = models.ZOO[name].checkpoint
+    return pytest.mark.skipif(not path.is_file(), reason=f"{path} not written yet (the zoo trains in the background)")
+
+
+def page(**query: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def no_trouble(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@needs_data("mnist")
+@needs_checkpoint("mnist_cnn")
+def test_mnist_test_image_through_every_view() -> None:
+    test = data.load("mnist", "test")
+    at = page(model="mnist_cnn", img="test:mnist:0")
+    no_trouble(at)
+    truth = test.classes[int(test.labels[0])]
+    assert f"says<br><b>{truth}</b>" in text(at)  # the trained network reads the real test digit
+
+    # a layer and channel picked: the numbers shown equal a plain forward pass of the same input
+    at.selectbox(key="layer").set_value("conv2").run()
+    at.number_input(key="ch").set_value(5).run()
+    no_trouble(at)
+    x = models.transform("mnist_cnn")(digits.prepare(test.pil(0)).image)[None]
+    m = features.extract(models.load("mnist_cnn"), x, ["conv2"])["conv2"][0, 5]
+    assert f"**conv2, channel 5**: 8×8 values from **{m.min():.3g}** to **{m.max():.3g}**" in text(at)
+    assert len(at.expander) == 6  # conv1, pool1, relu1, conv2, pool2, relu2: one tiled image each
+    assert all(image.proto.imgs[0].url.endswith(".jpg") for image in at.image[-6:])  # sent as JPEG
+
+    # Grad-CAM for a chosen class instead of the predicted one
+    at.session_state["view"] = "🔥 Where it looks"
+    at.run()
+    at.selectbox(key="cam_class").set_value(3).run()
+    no_trouble(at)
+    with torch.no_grad():
+        p3 = torch.softmax(models.load("mnist_cnn")(x), 1)[0, 3].item()
+    assert f"the 8×8 maps of `conv2` made the score of **3** ({p3:.1%})" in text(at)
+    assert at.query_params["cam_class"] == "3"  # the choice is in the URL
+
+    for view in ("🧩 Filters", "🎲 Untrained vs trained"):
+        at.session_state["view"] = view
+        at.run()
+        no_trouble(at)
+    assert "#### Untrained" in text(at) and "#### Trained" in text(at)
+
+
+@needs_checkpoint("cifar_cnn")
+def test_cifar_cnn_photo_prediction_matches_the_model_and_views_run() -> None:
+    at = page(model="cifar_cnn", img="sample:cat")
+    no_trouble(at)
+    net = models.load("cifar_cnn")
+    with torch.no_grad():
+        probs = torch.softmax(net(models.transform("cifar_cnn")(samples.load("cat"))[None]), 1)[0]
+    best = int(probs.argmax())
+    assert f"<b>{models.ZOO['cifar_cnn'].classes[best]}</b> ({probs[best]:.0%} sure)" in text(at)
+    at.radio(key="sort").set_value("mean").run()
+    at.radio(key="norm").set_value("layer").run()
+    no_trouble(at)
+    captions = [c for image in at.image for c in image.captions]
+    assert sum("strongest first" in c for c in captions) == 9  # every layer's grid, reordered
+    assert any("the whole layer's range" in c.value for c in at.caption)  # the closer look uses the layer's scale
+    assert (at.query_params["sort"], at.query_params["norm"]) == ("mean", "layer")
+    for view in ("🧩 Filters", "🔥 Where it looks", "🎲 Untrained vs trained"):
+        at.session_state["view"] = view
+        at.run()
+        no_trouble(at)
+
+
+def test_missing_checkpoint_is_a_clear_error_and_the_page_goes_on(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path) -> None:
+    from app import state
+
+    monkeypatch.setattr(models, "ZOO_DIR", tmp_path)  # no checkpoint anywhere
+    state.zoo_model.clear()
+    at = page(model="cifar_cnn", img="sample:cat")
+    assert not at.exception
+    assert len(at.error) == 1 and "has no trained checkpoint yet" in at.error[0].value
+    assert "python -m models.train cifar_cnn --ship" in at.error[0].value
+    assert "The untrained network says" in text(at)
+    assert len(at.expander) == 9  # the untrained network's layers are still all shown
+    state.zoo_model.clear()
