@@ -24,17 +24,19 @@ st.markdown("##### Slide the kernel over the input. At each position: multiply t
             "add the products up, and write the sum into the output.")
 
 # ---------------------------------------------------------------------------------------------- settings
-c = st.columns([1.2, 1.2, 1, 0.9, 0.9, 0.95])
-stepper.control(c[0], "selectbox", "Input", "image", options=kernels.IMAGES, on_change=stepper.reset_text("x"))
-stepper.control(c[1], "selectbox", "Kernel", "kernel", options=kernels.KERNELS, on_change=stepper.reset_text("w"),
-                help="; ".join(f"{k}: {v}" for k, v in kernels.ABOUT_KERNELS.items()))
-stepper.control(c[2], "selectbox", "Channels", "chans", options=[1, 2, 3],
+bar = st.container(horizontal=True, gap="medium")  # fixed-width controls that wrap on narrow screens
+stepper.control(bar, "selectbox", "Input", "image", options=kernels.IMAGES, on_change=stepper.reset_text("x"),
+                width=180)
+stepper.control(bar, "selectbox", "Kernel", "kernel", options=kernels.KERNELS, on_change=stepper.reset_text("w"),
+                width=180, help="; ".join(f"{k}: {v}" for k, v in kernels.ABOUT_KERNELS.items()))
+stepper.control(bar, "selectbox", "Channels", "chans", options=[1, 2, 3], width=130,
                 help="Input channels (a colour image has 3). Each has its own kernel slice; the sums are added, "
                      "then the bias.")
-stepper.control(c[3], "selectbox", "Padding", "pad", options=PADDINGS,
+stepper.control(bar, "selectbox", "Padding", "pad", options=PADDINGS, width=130,
                 help="Rings of zeros around the input. 'same' pads just enough to keep the size (stride 1 only).")
-stepper.control(c[4], "selectbox", "Stride", "stride", options=[1, 2, 3, 4], help="How far the kernel jumps.")
-stepper.control(c[5], "selectbox", "Dilation", "dil", options=[1, 2, 3],
+stepper.control(bar, "selectbox", "Stride", "stride", options=[1, 2, 3, 4], width=130,
+                help="How far the kernel jumps.")
+stepper.control(bar, "selectbox", "Dilation", "dil", options=[1, 2, 3], width=130,
                 help="Gaps between the kernel's taps: dilation 2 skips every other cell.")
 mode_col, size_col = st.columns([1, 1], vertical_alignment="center")
 stepper.control(mode_col, "radio", "Mode", "mode", options=list(MODES), format_func=MODES.get, horizontal=True,

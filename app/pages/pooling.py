@@ -21,21 +21,22 @@ st.title("🔽 Pooling")
 st.markdown("#### Pooling shrinks a feature map: slide a window over it and keep one number per position, "
             "the largest (max pooling) or the mean (average pooling). There are no weights to learn.")
 
-c = st.columns([1.3, 1.3, 0.9, 0.9, 0.9, 1.4])
-stepper.control(c[0], "selectbox", "Input", "image", options=kernels.IMAGES, on_change=stepper.reset_text("x"))
-stepper.control(c[1], "selectbox", "Pooling", "pool", options=list(MODES), format_func=MODES.get)
-stepper.control(c[2], "selectbox", "Window", "k", options=[1, 2, 3, 4, 5], help="The window is k × k cells.")
-stepper.control(c[3], "selectbox", "Stride", "stride", options=[1, 2, 3, 4, 5],
+bar = st.container(horizontal=True, gap="medium", vertical_alignment="bottom")  # wraps on narrow screens
+stepper.control(bar, "selectbox", "Input", "image", options=kernels.IMAGES, on_change=stepper.reset_text("x"),
+                width=180)
+stepper.control(bar, "selectbox", "Pooling", "pool", options=list(MODES), format_func=MODES.get, width=190)
+stepper.control(bar, "selectbox", "Window", "k", options=[1, 2, 3, 4, 5], width=130,
+                help="The window is k × k cells.")
+stepper.control(bar, "selectbox", "Stride", "stride", options=[1, 2, 3, 4, 5], width=130,
                 help="How far the window jumps; PyTorch's default is the window size (no overlap).")
-stepper.control(c[4], "selectbox", "Padding", "pad", options=[0, 1, 2],
+stepper.control(bar, "selectbox", "Padding", "pad", options=[0, 1, 2], width=130,
                 help="At most half the window. Max pooling pads with -∞ (never the maximum); average pooling "
                      "with 0.")
 mode = st.session_state["pool"]
-with c[5]:
-    if mode == "avg":
-        stepper.control(st, "checkbox", "Padding counts in the average", "incl",
-                        help="PyTorch's count_include_pad (True by default): divide by the whole window, "
-                             "padding included, or only by the real cells.")
+if mode == "avg":
+    stepper.control(bar, "checkbox", "Padding counts in the average", "incl",
+                    help="PyTorch's count_include_pad (True by default): divide by the whole window, "
+                         "padding included, or only by the real cells.")
 rows, cols = int(st.session_state["rows"]), int(st.session_state["cols"])
 
 

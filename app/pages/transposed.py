@@ -24,19 +24,22 @@ st.info("This is the **upsampling of a U-Net decoder** (and of GAN generators): 
         "instead of a fixed resize. With kernel 3 and stride 2 the blocks overlap unevenly, the cause of the "
         "'checkerboard' pattern upsampled images sometimes show.", icon="🧩")
 
-c = st.columns([1.2, 1.2, 0.8, 0.8, 0.8, 0.9, 0.8])
-stepper.control(c[0], "selectbox", "Input", "image", options=kernels.IMAGES, on_change=stepper.reset_text("x"))
-stepper.control(c[1], "selectbox", "Kernel", "kernel", options=kernels.KERNELS, on_change=stepper.reset_text("w"))
-stepper.control(c[2], "selectbox", "Kernel size", "k", options=[1, 2, 3, 4, 5])
-stepper.control(c[3], "selectbox", "Stride", "stride", options=[1, 2, 3, 4],
+bar = st.container(horizontal=True, gap="medium")  # fixed-width controls that wrap on narrow screens
+stepper.control(bar, "selectbox", "Input", "image", options=kernels.IMAGES, on_change=stepper.reset_text("x"),
+                width=180)
+stepper.control(bar, "selectbox", "Kernel", "kernel", options=kernels.KERNELS, on_change=stepper.reset_text("w"),
+                width=180)
+stepper.control(bar, "selectbox", "Kernel size", "k", options=[1, 2, 3, 4, 5], width=130)
+stepper.control(bar, "selectbox", "Stride", "stride", options=[1, 2, 3, 4], width=130,
                 help="How far apart the painted blocks start: the upsampling factor.")
-stepper.control(c[4], "selectbox", "Padding", "pad", options=[0, 1, 2, 3],
+stepper.control(bar, "selectbox", "Padding", "pad", options=[0, 1, 2, 3], width=130,
                 help="In a transposed convolution padding *removes* this many rows and columns from every "
                      "side of the result.")
-stepper.control(c[5], "selectbox", "Output padding", "opad", options=[0, 1, 2, 3],
+stepper.control(bar, "selectbox", "Output padding", "opad", options=[0, 1, 2, 3], width=160,
                 help="Adds rows/columns at the bottom and right; must be smaller than the stride or the dilation. "
                      "It picks the output size when several input sizes would give the same conv output.")
-stepper.control(c[6], "selectbox", "Dilation", "dil", options=[1, 2, 3], help="Gaps between the kernel's taps.")
+stepper.control(bar, "selectbox", "Dilation", "dil", options=[1, 2, 3], width=130,
+                help="Gaps between the kernel's taps.")
 rows, cols, ksize = (int(st.session_state[key]) for key in ("rows", "cols", "k"))
 
 
