@@ -149,6 +149,20 @@ def untrained_model(arch: str, arch_args: str, input_shape: tuple[int, ...], see
     return model.eval()
 
 
+@st.cache_resource(show_spinner="Loading ResNet18's ImageNet weights…")
+def imagenet_resnet18(path: str) -> Any:
+    """torchvision's ResNet18 with the ImageNet weights in file `path` (torchvision's cache), shared read-only."""
+    from torchvision.models import resnet18
+
+    from models import resnet18 as zoo_resnet18
+
+    model = resnet18(weights=None)
+    model.load_state_dict(zoo_resnet18.imagenet_state_dict(path))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.eval()
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def layer_pictures(model_key: str, image_hash: str, norm: str, cmap: str, sort: str, _model: Any,
                    _x: Any) -> list[Any]:

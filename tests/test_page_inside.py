@@ -107,3 +107,31 @@ def test_missing_checkpoint_is_a_clear_error_and_the_page_goes_on(monkeypatch: p
     assert "The untrained network says" in text(at)
     assert len(at.expander) == 9  # the untrained network's layers are still all shown
     state.zoo_model.clear()
+
+
+def test_resnet18_with_imagenet_weights_in_the_cache_names_imagenet_classes(monkeypatch: pytest.MonkeyPatch,
+                                                                            tmp_path) -> None:
+    """Offline there are no ImageNet weights; a weights file in torchvision's cache switches them on."""
+    import os
+
+    from torchvision.models import ResNet18_Weights, resnet18
+
+    at = page(model="resnet18", img="sample:cat")
+    assert not at.exception
+    assert not at.toggle  # no weights here: no switch, and the page says why
+    assert any("not on this computer" in c.value for c in at.caption)
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    weights = tmp_path / "hub" / "checkpoints" / os.path.basename(ResNet18_Weights.IMAGENET1K_V1.url)
+    weights.parent.mkdir(parents=True)
+    torch.manual_seed(0)
+    stand_in = resnet18(num_classes=1000)  # random weights in the shape of the real ones (no download in tests)
+    torch.save(stand_in.state_dict(), weights)
+    at = page(model="resnet18", img="sample:cat", imagenet="1", view="🔥 Where it looks")
+    assert not at.exception, [e.value for e in at.exception]
+    transform = ResNet18_Weights.IMAGENET1K_V1.transforms()
+    with torch.no_grad():
+        probs = torch.softmax(stand_in.eval()(transform(samples.load("cat").convert("RGB"))[None]), 1)[0]
+    name = ResNet18_Weights.IMAGENET1K_V1.meta["categories"][int(probs.argmax())]
+    assert f"<b>{name}</b>" in text(at)
+    assert "layer4.1.conv2" in text(at)  # at 224x224 the last conv has 7x7 maps, so Grad-CAM uses it

@@ -1,6 +1,8 @@
 """Inside a model: one image through every layer — feature maps, filters, where the network looks, predictions."""
 import hashlib
 import json
+import os
+from pathlib import Path
 
 import altair as alt
 import numpy as np
@@ -21,7 +23,7 @@ KIND = {"conv": "convolution", "activation": "activation", "pool": "pooling"}
 NORMS = {"channel": "each map on its own scale", "layer": "one scale for the whole layer"}
 SORTS = {"index": "channel number", "mean": "strongest first (mean activation)"}
 
-urlstate.init({"view": "🗺️ Feature maps", "norm": "channel", "cmap": "viridis", "sort": "index", "layer": "",
+urlstate.init({"imagenet": False, "view": "🗺️ Feature maps", "norm": "channel", "cmap": "viridis", "sort": "index", "layer": "",
                "ch": 0, "flayer": "", "cam_layer": "", "cam_class": -1, "opacity": 0.5, "cmp_layer": ""})
 
 
@@ -92,13 +94,29 @@ except models.CheckpointError as exc:
              "Train page.", icon="🚫")
     st.stop()
 
-if choice in models.ZOO:
+import torch  # noqa: E402
+from torchvision.models import ResNet18_Weights  # noqa: E402
+
+IMAGENET = ResNet18_Weights.IMAGENET1K_V1
+imagenet_file = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(IMAGENET.url)  # never downloaded here
+use_imagenet = False
+if choice == "resnet18" and imagenet_file.is_file():
+    with left:
+        if not urlstate.hidden("imagenet"):
+            st.toggle("ImageNet weights (1,000 classes) instead of the CIFAR-10 checkpoint", key="imagenet",
+                      disabled=urlstate.locked("imagenet"))
+    use_imagenet = bool(st.session_state["imagenet"])
+
+if use_imagenet:
+    to_tensor = IMAGENET.transforms()
+    spec = {"title": "ResNet18 with ImageNet weights (torchvision)", "dataset": "cifar10", "input_shape": (3, 224, 224),
+            "classes": models.resnet18.imagenet_categories(), "mean": tuple(to_tensor.mean), "std": tuple(to_tensor.std)}
+    path, arch, arch_args = imagenet_file, "resnet18", {"num_classes": 1000}
+elif choice in models.ZOO:
     path = models.ZOO[choice].checkpoint
     arch, arch_args = choice, {}
 else:
-    import pathlib
-
-    path = pathlib.Path(choice)
+    path = Path(choice)
     meta = state.checkpoint_meta(str(path), path.stat().st_mtime_ns)
     arch, arch_args = meta["arch"], meta.get("arch_args", {})
 classes = list(spec["classes"])
@@ -106,8 +124,11 @@ untrained = state.untrained_model(arch, json.dumps(arch_args, sort_keys=True), t
 untrained_key = f"untrained:{arch}:{json.dumps(arch_args, sort_keys=True)}:0"
 try:
     mtime = path.stat().st_mtime_ns if path.is_file() else 0
-    model = state.zoo_model(choice) if choice in models.ZOO else state.file_model(str(path), mtime)[0]
-    model_key, trained = f"{choice}:{mtime}", True
+    if use_imagenet:
+        model = state.imagenet_resnet18(str(path))
+    else:
+        model = state.zoo_model(choice) if choice in models.ZOO else state.file_model(str(path), mtime)[0]
+    model_key, trained = f"{'imagenet' if use_imagenet else choice}:{mtime}", True
 except models.CheckpointError:
     st.error(f"**{spec['title']}** has no trained checkpoint yet (looked for `{shown_path(path)}`). To get it, train it on the "
              f"**Train** page, or run `python -m models.train {arch} --ship` (the zoo's recipes are in "
@@ -123,7 +144,15 @@ if image is None:
     st.stop()
 
 st.subheader("What goes in")
-x = widgets.show_preprocessing(image, choice)  # (C, H, W), exactly what the model is fed
+if use_imagenet:  # ImageNet's own recipe: shorter side to 256, centre 224x224, ImageNet mean and std
+    x = to_tensor(image.convert("RGB"))
+    original, fed = st.columns(2)
+    original.image(image, caption="Your image", width=224)
+    fed.image(render.input_picture(x, spec["mean"], spec["std"]), width=224,
+              caption="What the model sees: shorter side resized to 256, the centre 224×224 cut out, "
+                      "normalised with ImageNet's mean and std")
+else:
+    x = widgets.show_preprocessing(image, choice)  # (C, H, W), exactly what the model is fed
 x1 = x[None]  # (1, C, H, W)
 key = digest(x)
 mean, std = spec["mean"], spec["std"]
@@ -138,9 +167,11 @@ with said:
     st.markdown(f"<div style='font-size:1.7rem;line-height:1.3'>The {'' if trained else 'untrained '}network "
                 f"says<br><b>{classes[best]}</b> ({probs[best]:.0%} sure)</div>", unsafe_allow_html=True)
     st.caption(f"{spec['title']} · {len(classes)} classes")
-    if choice == "resnet18":
-        st.caption("These are the 10 CIFAR-10 classes of the zoo's ResNet18 checkpoint. The 1,000 ImageNet class "
-                   "names need ResNet18's ImageNet weights, which are not on this computer (it is offline).")
+    if choice == "resnet18" and not use_imagenet:
+        st.caption("These are the 10 CIFAR-10 classes of the zoo's ResNet18 checkpoint. " + (
+            "Switch on the ImageNet weights above for the 1,000 ImageNet classes." if imagenet_file.is_file() else
+            "The 1,000 ImageNet class names need ResNet18's ImageNet weights, which are not on this computer "
+            f"(it is offline; torchvision would keep them at `{imagenet_file}`)."))
 with chart:
     st.altair_chart(prediction_chart(probs, classes), width="stretch")
 
