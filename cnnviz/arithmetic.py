@@ -203,12 +203,13 @@ def explain(op: str, size: int, axis: str = "", **settings: Any) -> SizeExplanat
     rounded = -(-num // s) if ceil else num // s
     fix = " − 1" if rounded + 1 != out else ""  # ceil_mode dropped a last window that started in the padding
     substituted = f"{name}(({terms}) / {s}) + 1 = {name}({num} / {s}) + 1"
-    sub_tex = rf"{lb} \dfrac{{{terms_tex}}}{{{s}}} {rb} + 1 = {lb} \dfrac{{{num}}}{{{s}}} {rb} + 1"
+    lines = [rf"{lb} \dfrac{{{terms_tex}}}{{{s}}} {rb} + 1", rf"{lb} \dfrac{{{num}}}{{{s}}} {rb} + 1"]
     if not exact:
         substituted += f" = {name}({step}) + 1"
-        sub_tex += rf" = {lb} {step} {rb} + 1"
+        lines.append(rf"{lb} {step} {rb} + 1")
     substituted += f" = {rounded} + 1{fix} = {out}"
-    sub_tex += rf" = {rounded} + 1{fix.replace('−', '-')} = {out}"
+    lines.append(rf"{rounded} + 1{fix.replace('−', '-')} = {out}")
+    sub_tex = _aligned(lines)
     notes: list[str] = []
     dropped = dropped_padding = 0
     if exact:
@@ -238,12 +239,18 @@ def explain(op: str, size: int, axis: str = "", **settings: Any) -> SizeExplanat
                            tuple(notes))
 
 
+def _aligned(lines: list[str]) -> str:
+    """LaTeX for a worked answer, one step per line: out = first, then = each next step."""
+    return r"\begin{aligned} \text{out} &= " + r" \\ &= ".join(lines) + r" \end{aligned}"
+
+
 def _explain_transposed(size: int, out: int, k: int, s: int, p: int, d: int, op_: int, axis: str
                         ) -> SizeExplanation:
     formula = "out = (in − 1)·s − 2p + d(k−1) + output_padding + 1"
     formula_tex = r"\text{out} = (\text{in} - 1)\,s - 2p + d(k-1) + \text{output\_padding} + 1"
     substituted = f"({size} − 1)×{s} − 2×{p} + {d}×({k}−1) + {op_} + 1 = {out}"
-    sub_tex = rf"({size} - 1)\cdot {s} - 2\cdot {p} + {d}\cdot({k}-1) + {op_} + 1 = {out}"
+    sub_tex = _aligned([rf"({size} - 1)\cdot {s} - 2\cdot {p} + {d}\cdot({k}-1) + {op_} + 1",
+                        rf"{(size - 1) * s} - {2 * p} + {d * (k - 1)} + {op_} + 1 = {out}"])
     notes = [f"Each of the {_cells(size, axis)} of the input scatters a window of {span(k, d)} onto the output, "
              f"the windows {s} apart; where they overlap the values add up. That gives "
              f"({size} − 1)×{s} + {span(k, d)} = {(size - 1) * s + span(k, d)}."]

@@ -1,0 +1,169 @@
+"""The conv arithmetic page under Streamlit's AppTest: calculator, solver and network table, as a student uses them."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnnviz import netspec
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "app" / "pages" / "arithmetic.py")
+
+
+def _open(**params: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _texts(at: AppTest, kind: str) -> list[str]:
+    return [e.value for e in getattr(at, kind)]
+
+
+def _clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+# ---------------------------------------------------------------------------------------- output size
+
+def test_calculator_works_out_height_and_width_separately():
+    at = _open()
+    _clean(at)
+    assert "### Height and width: 32 → **32**" in _texts(at, "markdown")  # the default: 5x5 kernel, padding 2
+    at.number_input(key="w").set_value(28)
+    at.number_input(key="k").set_value(3)
+    at.number_input(key="p").set_value(1)
+    at.number_input(key="s").set_value(2).run()
+    _clean(at)
+    md = _texts(at, "markdown")
+    assert "### Height: 32 → **16**" in md and "### Width: 28 → **14**" in md
+    assert any("PyTorch floors it to 15" in m and "last 1 row" in m for m in md)
+    assert any(r"\dfrac{27}{2}" in latex for latex in _texts(at, "latex"))          # width: (28 + 2 - 2 - 1) / 2
+    assert "Output: 16 × 14" in _texts(at, "success")[0]
+    assert "nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, stride=2, dilation=1)" in at.code[0].value
+    assert at.query_params["s"] == "2" and at.query_params["w"] == "28"           # the URL keeps the controls
+
+
+def test_calculator_pooling_transposed_and_an_impossible_kernel():
+    at = _open(op="maxpool", h="7", w="7", k="2", p="0", s="2")
+    _clean(at)
+    assert "### Height and width: 7 → **3**" in _texts(at, "markdown")
+    at.toggle(key="ceil").set_value(True).run()
+    assert "### Height and width: 7 → **4**" in _texts(at, "markdown")
+
+    at = _open(op="transposed", h="16", w="16", k="4", p="1", s="2")
+    _clean(at)
+    assert "### Height and width: 16 → **32**" in _texts(at, "markdown")
+
+    at = _open(h="4", w="9", k="5", p="0")
+    _clean(at)
+    errors = _texts(at, "error")
+    assert len(errors) == 1 and errors[0].startswith("**Height: impossible.**") and "larger than the padded input" in errors[0]
+    assert "### Width: 9 → **5**" in _texts(at, "markdown")
+
+
+# ---------------------------------------------------------------------------------------- solving
+
+def test_solver_answers_and_checks_its_answer():
+    at = _open(part="solve")
+    _clean(at)
+    assert _texts(at, "success") == ["### padding = 2"]                          # keep 32 with a 5x5 kernel
+    next(b for b in at.button if b.label == "512 → 508: which kernel?").click().run()
+    _clean(at)
+    assert _texts(at, "success") == ["### kernel = 5"]
+    assert any("508" in latex for latex in _texts(at, "latex"))
+    at.number_input(key="sout").set_value(513).run()                           # no padding: a conv never grows
+    assert _texts(at, "warning") == ["### No whole kernel turns 512 into 513. Closest: kernel 1 gives 512."]
+
+
+def test_solver_keeps_the_size_with_an_even_kernel_explains_same_padding():
+    at = _open(part="solve", sop="conv", unk="padding", sin="32", sout="32", sk="4")
+    _clean(at)
+    assert _texts(at, "warning")[0].startswith("### No whole padding turns 32 into 32")
+    assert any("1 before and 2 after" in i for i in _texts(at, "info"))
+
+
+# ---------------------------------------------------------------------------------------- network table
+
+def test_table_from_a_typed_description_is_checked_against_torch():
+    at = _open(part="table")
+    _clean(at)
+    at.text_area(key="net").input("conv 8 k3 p1\nrelu\npool max 2\nflatten\nlinear 10")
+    at.text_input(key="shape").input("1x8x8").run()
+    _clean(at)
+    frame = at.dataframe[0].value
+    assert list(frame["name"]) == ["conv1", "relu1", "pool1", "flatten", "fc1"]
+    assert list(frame["output_shape"]) == ["8×8×8", "8×8×8", "8×4×4", "128", "10"]
+    # conv: 8·1·3·3 + 8 = 80; linear: 128·10 + 10 = 1,290
+    assert list(frame["total_params"]) == [80, 80, 80, 80, 1370]
+    assert [m.value for m in at.metric][:1] == ["1,370"]
+    success = _texts(at, "success")
+    assert len(success) == 1 and "Checked against a real torch model" in success[0] and "1,370" in success[0]
+
+
+def test_impossible_description_names_the_layer_without_a_traceback():
+    at = _open(part="table", net="conv 8 k3\npool max 2\nconv 8 k5", shape="1x8x8")
+    _clean(at)
+    errors = _texts(at, "error")
+    assert len(errors) == 1
+    assert "layer 3 (conv2: conv 8 k5): its input is 8×3×3, and the kernel (5) is larger" in errors[0]
+    assert not at.dataframe and not _texts(at, "success")
+
+    at.text_area(key="net").input("conv 8 k3\nconv 8 k3 x9").run()
+    _clean(at)
+    assert 'line 2 ("conv 8 k3 x9")' in _texts(at, "error")[0]
+
+
+def test_preset_and_quiz_mode():
+    at = _open(part="table")
+    at.selectbox(key="preset").set_value("mnist_cnn").run()
+    _clean(at)
+    assert at.text_area(key="net").value == netspec.PRESETS["mnist_cnn"].text
+    assert at.text_input(key="shape").value == "1x28x28"
+    assert "21,840" in _texts(at, "success")[0]
+    at.toggle(key="quiz").set_value(True).run()
+    _clean(at)
+    assert list(at.dataframe[0].value.columns) == ["name", "layer", "receptive_field"]
+    assert [m.value for m in at.metric][:3] == ["?", "?", "?"]
+    assert "21,840" not in _texts(at, "success")[0]  # the check does not give the answer away
+
+
+@pytest.mark.parametrize("name, total", [("mnist_cnn", "21,840"), ("cifar_cnn_plus", None)])
+def test_zoo_model_table(name, total):
+    at = _open(part="table", src="zoo", zoo=name)
+    _clean(at)
+    frame = at.dataframe[0].value
+    assert len(frame) > 5
+    success = _texts(at, "success")[0]
+    assert "Checked against the real torch model" in success
+    if total:
+        assert total in success
+
+
+def test_calculator_and_solver_do_not_import_torch():
+    """The arithmetic parts must show without PyTorch (its import takes seconds); only the table needs it."""
+    script = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({PAGE!r}, default_timeout=60).run()
+assert not at.exception
+at.segmented_control(key="part").set_value("solve").run()
+assert not at.exception and at.success
+print("torch" in sys.modules)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_page_opens_from_the_app_navigation():
+    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120).run()
+    at.switch_page("pages/arithmetic.py").run()
+    _clean(at)
+    assert at.title[0].value == "📐 Conv arithmetic"
