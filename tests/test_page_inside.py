@@ -135,3 +135,29 @@ def test_resnet18_with_imagenet_weights_in_the_cache_names_imagenet_classes(monk
     name = ResNet18_Weights.IMAGENET1K_V1.meta["categories"][int(probs.argmax())]
     assert f"<b>{name}</b>" in text(at)
     assert "layer4.1.conv2" in text(at)  # at 224x224 the last conv has 7x7 maps, so Grad-CAM uses it
+
+
+def test_a_run_trained_in_the_app_opens_from_its_checkpoint() -> None:
+    """A run folder with a custom network (as the Train page writes one) is listed and looked inside."""
+    from cnnviz import checkpoint, netspec, runs
+
+    layers = [{"type": "conv", "out": 6, "kernel": 3}, {"type": "relu"}, {"type": "pool", "kind": "max", "kernel": 2},
+              {"type": "flatten"}, {"type": "linear", "out": 10}]
+    torch.manual_seed(3)
+    net = netspec.build(layers, (1, 28, 28))
+    run = runs.Run.create("tiny custom")  # under the test's own runs folder (conftest)
+    run.update(config={"model": "custom", "dataset": "mnist"}, status="finished")
+    checkpoint.save(run.checkpoint, net, {"arch": "custom", "arch_args": {"layers": layers}, "dataset": "mnist",
+                                          "input_shape": [1, 28, 28], "classes": [str(d) for d in range(10)],
+                                          "mean": [0.1307], "std": [0.3081]})
+    at = page(model=f"run:{run.name}", img="sample:digit_7")
+    no_trouble(at)
+    assert len(at.expander) == 3  # conv1, relu1, pool1
+    assert at.expander[0].label.startswith("**conv1** · Conv2d (convolution) · 6 maps of 26×26")
+    x = models.input_transform((1, 28, 28), (0.1307,), (0.3081,))(digits.prepare(samples.load("digit_7")).image)
+    with torch.no_grad():
+        probs = torch.softmax(net.eval()(x[None]), 1)[0]
+    assert f"<b>{int(probs.argmax())}</b> ({probs.max():.0%} sure)" in text(at)
+    at.session_state["view"] = "🎲 Untrained vs trained"
+    at.run()
+    no_trouble(at)
