@@ -61,7 +61,8 @@ def conv_output_size(size: int, kernel: int, padding: int = 0, stride: int = 1, 
     dilation = _whole("dilation", dilation, 1)
     window, padded = span(kernel, dilation), size + 2 * padding
     if window > padded:
-        what = f"the kernel ({kernel})" if dilation == 1 else f"the dilated kernel ({kernel} with dilation {dilation} spans {window})"
+        what = (f"the kernel ({kernel})" if dilation == 1
+                else f"the dilated kernel ({kernel} with dilation {dilation} spans {window})")
         raise ValueError(f"{what} is larger than the padded input ({size} + 2×{padding} = {padded}): "
                          "PyTorch refuses a kernel bigger than its input; add padding or use a smaller kernel")
     return (padded - window) // stride + 1
@@ -406,7 +407,8 @@ def solve(op: str, unknown: str, size_in: int, size_out: int, **settings: Any) -
 
 # --------------------------------------------------------------------------------------- receptive field
 
-RF = tuple  # (rf_h, rf_w, jump_h, jump_w); jumps are None once the spatial layout is gone (after flatten)
+# A receptive-field state (rf_h, rf_w, jump_h, jump_w); the jumps are None once the map is flattened.
+RF = tuple[int, int, "int | None", "int | None"]
 
 
 def rf_window(state: RF | None, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]
@@ -526,7 +528,8 @@ def _spec_settings(layer: dict[str, Any]) -> str:
     if kind == "conv":
         return _window_text(layer["kernel"], layer["stride"], layer["padding"], layer["dilation"])
     if kind == "pool":
-        return _window_text(layer["kernel"], layer["stride"], layer["padding"], 1) + (" ceil" if layer["ceil_mode"] else "")
+        ceil = " ceil" if layer["ceil_mode"] else ""
+        return _window_text(layer["kernel"], layer["stride"], layer["padding"], 1) + ceil
     if kind == "globalpool":
         return "→ 1"
     if kind in ("dropout", "dropout2d"):
@@ -721,7 +724,8 @@ def layer_table(model: Any, input_shape: Sequence[int]) -> LayerTable:
         def hook(module: Any, inputs: tuple[Any, ...], output: Any) -> None:
             first = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
             if isinstance(output, torch.Tensor):
-                records.append((name, module, None if first is None else tuple(first.shape[1:]), tuple(output.shape[1:])))
+                in_shape = None if first is None else tuple(first.shape[1:])
+                records.append((name, module, in_shape, tuple(output.shape[1:])))
         return hook
 
     def before(name: str):

@@ -161,7 +161,9 @@ def normalise(layer: dict[str, Any]) -> dict[str, Any]:
         out["bias"] = _flag(out["bias"], "bias")
     if kind in ("conv", "pool"):
         out["kernel"] = _positive(out["kernel"], "kernel")
-        out["stride"] = out["kernel"] if kind == "pool" and out["stride"] is None else _positive(out["stride"], "stride")
+        if kind == "pool" and out["stride"] is None:
+            out["stride"] = out["kernel"]  # PyTorch's default for pooling
+        out["stride"] = _positive(out["stride"], "stride")
         if not (kind == "conv" and out["padding"] == "same"):
             out["padding"] = _whole(out["padding"], "padding", 0)
     if kind == "conv":
@@ -363,7 +365,8 @@ def _value(text: str, key: str) -> Any:
     try:
         return float(text) if key in ("p", "slope") else int(text)
     except ValueError:
-        raise ValueError(f"{key} must be a {'number' if key in ('p', 'slope') else 'whole number'}, got {text!r}") from None
+        kind = "number" if key in ("p", "slope") else "whole number"
+        raise ValueError(f"{key} must be a {kind}, got {text!r}") from None
 
 
 def _place_bare(kind: str, layer: dict[str, Any], bare: list[str]) -> None:

@@ -173,7 +173,8 @@ def test_explanation_matches_size_and_counts_dropped_rows(h):
 
 def test_explain_writes_the_worked_answer():
     e = A.explain("conv", 32, axis="height", kernel=3, padding=1, stride=2)
-    assert e.substituted == "floor((32 + 2×1 − 1×(3−1) − 1) / 2) + 1 = floor(31 / 2) + 1 = floor(15.5) + 1 = 15 + 1 = 16"
+    assert e.substituted == ("floor((32 + 2×1 − 1×(3−1) − 1) / 2) + 1 = floor(31 / 2) + 1 = floor(15.5) + 1 "
+                             "= 15 + 1 = 16")
     assert r"\dfrac{31}{2}" in e.substituted_latex
     assert (e.dropped, e.dropped_padding) == (1, 1)
     assert "PyTorch floors it to 15" in e.notes[0] and "last 1 row" in e.notes[0] and "padding" in e.notes[0]

@@ -63,7 +63,8 @@ def test_calculator_pooling_transposed_and_an_impossible_kernel():
     at = _open(h="4", w="9", k="5", p="0")
     _clean(at)
     errors = _texts(at, "error")
-    assert len(errors) == 1 and errors[0].startswith("**Height: impossible.**") and "larger than the padded input" in errors[0]
+    assert len(errors) == 1 and errors[0].startswith("**Height: impossible.**")
+    assert "larger than the padded input" in errors[0]
     assert "### Width: 9 → **5**" in _texts(at, "markdown")
 
 
