@@ -17,8 +17,10 @@ from collections.abc import Callable, Container
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 _KEYS = "_urlstate_keys"
+_OWNER = "_urlstate_owner"  # key -> the page whose init last seeded it
 RESERVED = ("teacher", "lock", "hide")  # teacher=1 hides the sidebar; lock=a,b disables; hide=a,b hides
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -77,10 +79,21 @@ def init(defaults: dict[str, Any],
     if clash:
         raise ValueError(f"urlstate keys {sorted(clash)} are reserved for teacher mode")
     allowed = allowed or {}
+    page = _page()
+    owner = st.session_state.setdefault(_OWNER, {})
     st.session_state[_KEYS] = list(defaults)
     for key, default in defaults.items():
-        if key not in st.session_state:
+        # A value left by another page that uses the same key ("norm", "pad", "view"...) is not this page's:
+        # seed it again, so a page never starts from another page's setting.
+        if key not in st.session_state or owner.get(key) != page:
             st.session_state[key] = _from_url(key, default, allowed.get(key))
+        owner[key] = page
+
+
+def _page() -> str:
+    """An id of the page now running (its script hash), so keys shared by two pages are told apart."""
+    ctx = get_script_run_ctx()
+    return ctx.page_script_hash if ctx is not None else ""
 
 
 def _from_url(key: str, default: Any, rule: Container[Any] | Callable[[Any], bool] | None) -> Any:
