@@ -76,7 +76,7 @@ def differences(configs: list[dict[str, Any]]) -> list[str]:
     labels = []
     for c in configs:
         head = f"{c.get('model', '?')} on {c.get('dataset', '?')}"
-        parts = [f"{k} {_show(c.get(k))}" for k in varying]
+        parts = [f"{k} {'all' if k.endswith('_limit') and not c.get(k) else _show(c.get(k))}" for k in varying]
         labels.append(head + (": " + ", ".join(parts) if parts else ""))
     return labels
 

@@ -84,6 +84,8 @@ def test_differences_name_only_what_varies() -> None:
                {"model": "m", "dataset": "d", "lr": 0.1, "augment": [], "seed": 1}]
     assert compare.differences(configs) == ["m on d: augment flip+crop", "m on d: augment none"]
     assert compare.differences(configs[:1]) == ["m on d"]
+    limits = [{"model": "m", "dataset": "d", "train_limit": 0}, {"model": "m", "dataset": "d", "train_limit": 500}]
+    assert compare.differences(limits) == ["m on d: train_limit all", "m on d: train_limit 500"]
 
 
 def test_long_rows_have_one_row_per_epoch_and_metric() -> None:
@@ -105,3 +107,35 @@ def test_entries_from_a_run_folder_and_a_model_card(tmp_path) -> None:
                                                        "status": "finished"}}
     zoo = compare.from_card("cifar_cnn", meta)
     assert (zoo.label, zoo.source, zoo.metrics["test_acc"], len(zoo.history)) == ("zoo: cifar_cnn", "zoo", 0.85, 1)
+
+
+# ---- the Compare page -------------------------------------------------------------------------------------
+def _saved_run(root, seed: int, lr: float, val_acc: list[float], test_acc: float) -> Run:
+    run = Run.create(f"cifar_cnn-seed{seed}", root=root)
+    run.update(config={"dataset": "cifar10", "model": "cifar_cnn", "lr": lr, "seed": seed}, status="finished",
+               metrics={"train_loss": 0.5, "train_acc": 0.8, "val_acc": val_acc[-1], "test_acc": test_acc})
+    run.write_history(_history(*val_acc))
+    return run
+
+
+def test_compare_page_bands_seeds_and_tables_mean_and_std(tmp_path, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv("CNNVIZ_RUNS_DIR", str(tmp_path))
+    runs = [_saved_run(tmp_path, 0, 0.05, [0.5, 0.6], 0.70), _saved_run(tmp_path, 1, 0.05, [0.4, 0.7], 0.74),
+            _saved_run(tmp_path, 0, 0.01, [0.3, 0.4], 0.41)]
+    at = AppTest.from_file(str(ROOT / "app" / "pages" / "compare.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    at.multiselect(key="pick").set_value([r.name for r in runs]).run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("recipe (what differs)")
+    assert table.loc["cifar_cnn on cifar10: lr 0.05", "runs"] == 2
+    assert table.loc["cifar_cnn on cifar10: lr 0.05", "test accuracy"] == "72.0 ± 2.8 %"
+    assert table.loc["cifar_cnn on cifar10: lr 0.01", "test accuracy"] == "41.0 %"
+    spec = at.get("vega_lite_chart")[0].proto.spec
+    assert '"type": "area"' in spec  # the min-max band of the two seeds of lr 0.05
+    at.toggle(key="band").set_value(False).run()  # without bands: one line per run
+    assert '"type": "area"' not in at.get("vega_lite_chart")[0].proto.spec

@@ -43,12 +43,13 @@ LR_CHOICES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.2, 0.3, 1.0
 WD_CHOICES = [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05]
 BATCH_CHOICES = [16, 32, 64, 128, 256, 512]
 SMOOTH_CHOICES = [0.0, 0.05, 0.1, 0.2]
-OPTIMIZERS = {"sgd": "SGD (Nesterov momentum 0.9)", "adam": "Adam", "adamw": "AdamW"}
+OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
 SCHEDULES = {"onecycle": "one-cycle: warm up, then down", "none": "constant", "step": "step: ÷10 at each third",
              "plateau": "÷3 when validation loss stalls"}
-AUGMENT = {"flip": "flip left–right", "crop": "random crop", "rotate": "rotate ±12°", "jitter": "brightness & contrast"}
+AUGMENT = {"flip": "flip", "crop": "crop", "rotate": "rotate", "jitter": "colour"}
 NORMALIZE = {"dataset": "mean/std of the training images", "half": "0.5 / 0.5"}
-COLOURS = alt.Scale(domain=["train", "validation", "train (running, this epoch)"],
+RUNNING = "train, this epoch"
+COLOURS = alt.Scale(domain=["train", "validation", RUNNING],
                     range=["#1f77b4", "#ff7f0e", "#9ecae1"])
 BIG = {"labelFontSize": 16, "titleFontSize": 18}
 
@@ -198,7 +199,8 @@ def settings(running: bool) -> tuple[train.TrainConfig | None, str]:
     c1, c2 = st.columns(2)
     with c1:
         widget(st.selectbox, "Optimizer", "opt", running, options=list(OPTIMIZERS), format_func=OPTIMIZERS.get,
-               on_change=on_optimizer_change)
+               on_change=on_optimizer_change, help="SGD uses Nesterov momentum 0.9; Adam and AdamW adapt the step "
+                                                   "per weight and want a smaller learning rate")
     with c2:
         widget(st.number_input, "Epochs", "epochs", running, min_value=1, max_value=MAX_EPOCHS, step=1,
                help="passes over the training images" + (f" (at most {MAX_EPOCHS} here)" if MAX_EPOCHS < 200 else ""))
@@ -206,7 +208,9 @@ def settings(running: bool) -> tuple[train.TrainConfig | None, str]:
            help="how big a step each update takes; too big and the loss explodes")
     widget(st.select_slider, "Batch size", "batch", running, options=BATCH_CHOICES, help="images per update")
     widget(st.pills, "Augmentation", "aug", running, options=list(AUGMENT), format_func=AUGMENT.get,
-           selection_mode="multi", help="random changes to each training image, new every epoch")
+           selection_mode="multi", help="random changes to each training image, new every epoch: flip left–right, "
+                                        "crop (shift by up to 4 pixels), rotate (±12°), colour (brightness and "
+                                        "contrast ±25%)")
     with st.expander("More settings"):
         widget(st.select_slider, "Weight decay", "wd", running, options=WD_CHOICES,
                help="pulls the weights towards zero (L2 regularisation)")
@@ -328,7 +332,7 @@ def curve_frame(job: Job) -> pd.DataFrame:
         done_epochs = len(job.history)
         for x, loss in list(job.running_loss):
             if x > done_epochs:  # only the epoch in progress
-                rows.append({"metric": "loss", "curve": "train (running, this epoch)", "epoch": x, "value": loss})
+                rows.append({"metric": "loss", "curve": RUNNING, "epoch": x, "value": loss})
     return pd.DataFrame(rows, columns=["metric", "curve", "epoch", "value"])
 
 
@@ -340,20 +344,30 @@ def chart(frame: pd.DataFrame, metric: str, epochs: int) -> alt.Chart:
               axis=alt.Axis(format="%" if metric == "accuracy" else "~g"))
     base = alt.Chart(part).encode(
         x=alt.X("epoch:Q", title="epoch", scale=alt.Scale(domain=[0, epochs]), axis=alt.Axis(tickMinStep=1)),
-        y=y, color=alt.Color("curve:N", scale=COLOURS, title=None, legend=alt.Legend(orient="bottom")),
+        y=y, color=alt.Color("curve:N", scale=COLOURS, legend=None),
         tooltip=["curve:N", alt.Tooltip("epoch:Q", format=".2f"), alt.Tooltip("value:Q", format=".4f")])
-    lines = base.transform_filter("datum.curve != 'train (running, this epoch)'").mark_line(
+    lines = base.transform_filter(f"datum.curve != '{RUNNING}'").mark_line(
         point=alt.OverlayMarkDef(size=80), strokeWidth=3)
-    running = base.transform_filter("datum.curve == 'train (running, this epoch)'").mark_line(
+    running = base.transform_filter(f"datum.curve == '{RUNNING}'").mark_line(
         strokeWidth=2, strokeDash=[6, 3])
-    title = "Loss (lower is better)" if metric == "loss" else "Accuracy (higher is better)"
+    title = "Loss ↓" if metric == "loss" else "Accuracy ↑"
     return (alt.layer(lines, running).properties(height=340, title=title)
-            .configure_axis(**BIG).configure_legend(labelFontSize=16, symbolSize=200)
-            .configure_title(fontSize=20, anchor="start"))
+            .configure_axis(**BIG).configure_title(fontSize=20, anchor="start"))
+
+
+def legend(running: bool) -> None:
+    """One legend for both charts, in the charts' colours (a legend per chart gets cut off when narrow)."""
+    items = [("━━", "#1f77b4", "train"), ("━━", "#ff7f0e", "validation (images it never trains on)")]
+    if running:
+        items.append(("╍╍", "#9ecae1", "train, running mean in this epoch"))
+    st.html("<div style='font-size:1.15rem'>" + " &nbsp;&nbsp; ".join(
+        f"<span style='color:{colour};font-weight:700'>{mark}</span> {label}" for mark, colour, label in items)
+        + "</div>")
 
 
 def curves(job: Job) -> None:
     frame = curve_frame(job)
+    legend(not job.done)
     left, right = st.columns(2)
     left.altair_chart(chart(frame, "loss", job.config.epochs), width="stretch")
     right.altair_chart(chart(frame, "accuracy", job.config.epochs), width="stretch")
@@ -361,20 +375,22 @@ def curves(job: Job) -> None:
 
 def show_progress(job: Job) -> None:
     p, cfg = job.progress, job.config
+    head, stop = st.columns([3, 1], vertical_alignment="center")
     if p is None:
-        st.progress(0.0, text="Starting: building the network and shuffling the images…")
+        head.markdown(f"### Starting {job.title}…")
+        st.progress(0.0, text="building the network and shuffling the images (the first run also loads PyTorch's "
+                              "optimizer code)")
     else:
         fraction = min(1.0, (p.epoch - 1 + p.batch / p.batches) / p.epochs)
-        st.progress(fraction, text=f"**Epoch {p.epoch} of {p.epochs}** · batch {p.batch} of {p.batches} · "
-                                   f"**{p.images_per_s:,.0f} images/s** · about **{duration(p.eta_s)}** left")
-    c1, c2 = st.columns([3, 1], vertical_alignment="center")
-    c1.markdown(f"Training **{job.title}** on **{cfg.dataset}** for {duration(time.monotonic() - job.started)} "
-                f"so far" + (f"; training loss {p.loss:.3f} this epoch." if p else "."))
+        head.markdown(f"### Epoch {p.epoch} of {p.epochs} · {p.images_per_s:,.0f} images/s · "
+                      f"about {duration(p.eta_s)} left")
+        st.progress(fraction, text=f"batch {p.batch} of {p.batches} · training loss {p.loss:.3f} this epoch · "
+                                   f"{duration(time.monotonic() - job.started)} so far · {job.title} on {cfg.dataset}")
     if job.stop.is_set():
-        c2.info("Stopping after this batch…")
+        stop.info("Stopping after this batch…")
     else:
-        c2.button("⏹ Stop training", key="stop", on_click=job.stop.set, type="primary", width="stretch",
-                  help="ends the run after the current batch, keeping the best weights so far")
+        stop.button("⏹ Stop", key="stop", on_click=job.stop.set, type="primary", width="stretch",
+                    help="ends the run after the current batch, keeping the best weights so far")
     curves(job)
 
 
@@ -406,6 +422,9 @@ def show_results(job: Job) -> None:
         st.dataframe(table, hide_index=True,
                      column_config={"loss": st.column_config.NumberColumn(format="%.4f"),
                                     "accuracy": st.column_config.NumberColumn(format="percent")})
+        st.caption("This table measures the saved network on the plain images. The training curve below was "
+                   "measured *during* training (dropout on, augmented images, weights still changing), so it "
+                   "reads lower.")
     if job.history:
         curves(job)
     downloads(job)
@@ -413,7 +432,7 @@ def show_results(job: Job) -> None:
 
 def downloads(job: Job) -> None:
     run = job.run
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3 = st.columns([1, 1, 1.2])
     if run.history():
         c1.download_button("⬇ History (CSV)", run.history_csv(), file_name=f"{run.name}-history.csv",
                            mime="text/csv", on_click="ignore", width="stretch")
@@ -422,7 +441,7 @@ def downloads(job: Job) -> None:
                            mime="application/octet-stream", on_click="ignore", width="stretch")
     if COMPARE.is_file():
         try:
-            c3.page_link(str(COMPARE), label="📈 Compare with other runs")
+            c3.page_link(str(COMPARE), label="📈 Compare runs")
         except Exception:  # the page runs on its own (tests), outside the app's navigation
             pass
     st.caption(f"Saved in `{run.path}`: settings, history and the best checkpoint, written after every epoch.")
@@ -454,7 +473,7 @@ urlstate.init({"data": first, "net": net0, "layers": preset_text(ds), "pretraine
 
 job: Job | None = st.session_state.get(JOB)
 running = job is not None and not job.done
-left, right = st.columns([1, 2], gap="large")
+left, right = st.columns([1.25, 2], gap="large")
 with left:
     st.subheader("Recipe")
     config, problem = settings(running)
