@@ -80,7 +80,7 @@ def test_cifar_cnn_photo_prediction_matches_the_model_and_views_run() -> None:
     with torch.no_grad():
         probs = torch.softmax(net(models.transform("cifar_cnn")(samples.load("cat"))[None]), 1)[0]
     best = int(probs.argmax())
-    assert f"<b>{models.ZOO['cifar_cnn'].classes[best]}</b> ({probs[best]:.0%} sure)" in text(at)
+    assert f"<b>{models.ZOO['cifar_cnn'].classes[best]}</b><br>{probs[best]:.0%} sure" in text(at)
     at.radio(key="sort").set_value("mean").run()
     at.radio(key="norm").set_value("layer").run()
     no_trouble(at)
@@ -157,7 +157,7 @@ def test_a_run_trained_in_the_app_opens_from_its_checkpoint() -> None:
     x = models.input_transform((1, 28, 28), (0.1307,), (0.3081,))(digits.prepare(samples.load("digit_7")).image)
     with torch.no_grad():
         probs = torch.softmax(net.eval()(x[None]), 1)[0]
-    assert f"<b>{int(probs.argmax())}</b> ({probs.max():.0%} sure)" in text(at)
+    assert f"<b>{int(probs.argmax())}</b><br>{probs.max():.0%} sure" in text(at)
     at.session_state["view"] = "🎲 Untrained vs trained"
     at.run()
     no_trouble(at)

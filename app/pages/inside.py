@@ -165,13 +165,13 @@ st.subheader("What comes out")
 said, chart = st.columns([2, 3], gap="large")
 with said:
     st.markdown(f"<div style='font-size:1.7rem;line-height:1.3'>The {'' if trained else 'untrained '}network "
-                f"says<br><b>{classes[best]}</b> ({probs[best]:.0%} sure)</div>", unsafe_allow_html=True)
+                f"says<br><b>{classes[best]}</b><br>{probs[best]:.0%} sure</div>", unsafe_allow_html=True)
     st.caption(f"{spec['title']} · {len(classes)} classes")
     if choice == "resnet18" and not use_imagenet:
         st.caption("These are the 10 CIFAR-10 classes of the zoo's ResNet18 checkpoint. " + (
             "Switch on the ImageNet weights above for the 1,000 ImageNet classes." if imagenet_file.is_file() else
             "The 1,000 ImageNet class names need ResNet18's ImageNet weights, which are not on this computer "
-            f"(it is offline; torchvision would keep them at `{imagenet_file}`)."))
+            "(it is offline)."))
 with chart:
     st.altair_chart(prediction_chart(probs, classes), width="stretch")
 
@@ -258,7 +258,9 @@ with filters_tab:
         w = modules[flayer].weight.detach()
         tiles, hist = st.columns([1, 1], gap="large")
         with tiles:
-            st.image(render.filter_tiles(w, max_filters=16, max_inputs=16, tile_px=30 if w.shape[1] > 3 else 48),
+            first_layer = w.shape[1] in (1, 3)  # kernels that look at the image itself
+            st.image(render.filter_tiles(w, max_filters=64 if first_layer else 16, max_inputs=16,
+                                         tile_px=48 if first_layer else 30),
                      output_format="PNG")
             st.caption("One colour tile per filter." if w.shape[1] == 3 else
                        "One grey tile per filter (one input channel); mid-grey is 0, white positive, black negative."
@@ -278,13 +280,13 @@ with cam_tab:
     if cam_tab.open:
         shapes = {p.name: p.shape for p in pictures}
         auto = cam.default_layer(model, shapes)
-        a, b, c = st.columns(3)
+        a, b, c = st.columns([4, 3, 3])
         with a:
             layer = choose("Layer", "cam_layer", ["", *convs], "",
-                           format_func=lambda n: f"automatic: {auto}" if n == "" else n) or auto
+                           format_func=lambda n: f"{auto} (automatic)" if n == "" else n) or auto
         with b:
             target = choose("Explain the class", "cam_class", [-1, *range(len(classes))], -1,
-                            format_func=lambda i: f"the predicted one ({classes[best]})" if i == -1 else classes[i])
+                            format_func=lambda i: f"predicted: {classes[best]}" if i == -1 else classes[i])
         with c:
             if not urlstate.hidden("opacity"):
                 st.slider("Heat map opacity", 0.0, 1.0, step=0.05, key="opacity", disabled=urlstate.locked("opacity"))
@@ -294,21 +296,25 @@ with cam_tab:
         opacity = float(st.session_state["opacity"])
         st.markdown(f"**Grad-CAM** asks: which places in the {h}×{w} maps of `{layer}` made the score of "
                     f"**{classes[target]}** ({probs[target]:.1%}) go up? Red = strong evidence, blue = none.")
+        if not result.heat.max() > 0:
+            st.info(f"Nothing in `{layer}` raises the score of **{classes[target]}**: the weighted sum is negative "
+                    "everywhere, so Grad-CAM is empty (all blue). Try another layer or class.", icon="ℹ️")
         if h * w == 1:
             st.warning(f"`{layer}` has 1×1 maps for this input size: one cell cannot show *where*. Pick an earlier "
                        "layer (the automatic choice uses the last conv layer with at least 4×4 maps).", icon="⚠️")
         shown, grad, raw = st.columns(3, gap="medium")
         with shown:
-            st.image(seen, caption="What the model sees", width=240)
+            st.image(seen, caption="What the model sees", width="stretch")
         with grad:
-            st.image(cam.overlay(seen, result.heat, opacity), width=240,
+            st.image(cam.overlay(seen, result.heat, opacity), width="stretch",
                      caption=f"Grad-CAM for “{classes[target]}” at {layer}")
         with raw:
             st.image(cam.overlay(seen, cam.mean_activation(result.activations), opacity, normalise="minmax"),
-                     width=240, caption=f"Raw activations of {layer} (mean of {result.activations.shape[0]} maps)")
+                     width="stretch", caption=f"Raw activations of {layer} (mean of {result.activations.shape[0]} maps)")
         st.caption("Grad-CAM weights each map by how much it raises the class score (the average gradient), adds "
-                   "them up and keeps the positive part (Selvaraju et al., 2017). Evidence can also be an empty place: "
-                   "an open gap is part of what tells a 3 from an 8. The raw activations ignore the class: they "
+                   "them up and keeps the positive part (Selvaraju et al., 2017). Evidence can be an empty place (an open gap "
+                   "tells a 3 from an 8) or the background (sky around airplanes, water under ships): the network "
+                   "learns whatever goes with a class in its training pictures. The raw activations ignore the class: they "
                    "show where the layer is busy, whatever it is looking for.")
 
 with compare_tab:
