@@ -218,12 +218,15 @@ with maps_tab:
             channel = int(st.session_state["ch"])
             maps = state.layer_output(model_key, key, layer, model, x1)
             picture = next(p for p in pictures if p.name == layer)
-            vrange = (picture.lo, picture.hi) if st.session_state["norm"] == "layer" else None
+            single = maps[channel].numel() == 1  # one number: only the layer's range gives it a colour
+            vrange = (picture.lo, picture.hi) if st.session_state["norm"] == "layer" or single else None
             large, (lo, hi) = render.channel_image(maps[channel], st.session_state["cmap"], size=320, vrange=vrange)
             rank = list(render.channel_order(maps, "mean")).index(channel) + 1
             m = render.as_numpy(maps[channel])
             st.markdown(f"**{layer}, channel {channel}**: {m.shape[0]}×{m.shape[1]} values from **{m.min():.3g}** "
-                        f"to **{m.max():.3g}** (mean {m.mean():.3g}); by mean activation it ranks {rank} of {count}.")
+                        f"to **{m.max():.3g}** (mean {m.mean():.3g}); by mean activation it ranks {rank} of {count}."
+                        + (" At this depth the image is down to a single number per channel: it says *what*, "
+                           "no longer *where*." if single else ""))
         with big:
             st.image(large, width=320)
             st.image(render.colorbar(st.session_state["cmap"], width=320), width=320)
