@@ -23,8 +23,8 @@ KIND = {"conv": "convolution", "activation": "activation", "pool": "pooling"}
 NORMS = {"channel": "each map on its own scale", "layer": "one scale for the whole layer"}
 SORTS = {"index": "channel number", "mean": "strongest first (mean activation)"}
 
-urlstate.init({"imagenet": False, "view": "🗺️ Feature maps", "norm": "channel", "cmap": "viridis", "sort": "index", "layer": "",
-               "ch": 0, "flayer": "", "cam_layer": "", "cam_class": -1, "opacity": 0.5, "cmp_layer": ""})
+urlstate.init({"imagenet": False, "view": "🗺️ Feature maps", "norm": "channel", "cmap": "viridis", "sort": "index",
+               "layer": "", "ch": 0, "flayer": "", "cam_layer": "", "cam_class": -1, "opacity": 0.5, "cmp_layer": ""})
 
 
 def choose(label: str, key: str, options: list, fallback, **kwargs):
@@ -110,7 +110,8 @@ if choice == "resnet18" and imagenet_file.is_file():
 if use_imagenet:
     to_tensor = IMAGENET.transforms()
     spec = {"title": "ResNet18 with ImageNet weights (torchvision)", "dataset": "cifar10", "input_shape": (3, 224, 224),
-            "classes": models.resnet18.imagenet_categories(), "mean": tuple(to_tensor.mean), "std": tuple(to_tensor.std)}
+            "classes": models.resnet18.imagenet_categories(), "mean": tuple(to_tensor.mean),
+            "std": tuple(to_tensor.std)}
     path, arch, arch_args = imagenet_file, "resnet18", {"num_classes": 1000}
 elif choice in models.ZOO:
     path = models.ZOO[choice].checkpoint
@@ -130,7 +131,8 @@ try:
         model = state.zoo_model(choice) if choice in models.ZOO else state.file_model(str(path), mtime)[0]
     model_key, trained = f"{'imagenet' if use_imagenet else choice}:{mtime}", True
 except models.CheckpointError:
-    st.error(f"**{spec['title']}** has no trained checkpoint yet (looked for `{shown_path(path)}`). To get it, train it on the "
+    st.error(f"**{spec['title']}** has no trained checkpoint yet (looked for `{shown_path(path)}`). To get it, "
+             "train it on the "
              f"**Train** page, or run `python -m models.train {arch} --ship` (the zoo's recipes are in "
              "`models/train_zoo.sh`), then reload. Meanwhile everything below shows the same network "
              "**untrained** (random weights).", icon="🚫")
@@ -194,7 +196,8 @@ with maps_tab:
         a, b, c = st.columns(3)
         with a:
             if not urlstate.hidden("norm"):
-                st.radio("Colour scale", list(NORMS), key="norm", format_func=NORMS.get, disabled=urlstate.locked("norm"))
+                st.radio("Colour scale", list(NORMS), key="norm", format_func=NORMS.get,
+                         disabled=urlstate.locked("norm"))
         with b:
             choose("Colour map", "cmap", list(render.COLORMAPS), "viridis")
         with c:
@@ -313,19 +316,21 @@ with cam_tab:
                      caption=f"Grad-CAM for “{classes[target]}” at {layer}")
         with raw:
             st.image(cam.overlay(seen, cam.mean_activation(result.activations), opacity, normalise="minmax"),
-                     width="stretch", caption=f"Raw activations of {layer} (mean of {result.activations.shape[0]} maps)")
+                     width="stretch",
+                     caption=f"Raw activations of {layer} (mean of {result.activations.shape[0]} maps)")
         st.caption("Grad-CAM weights each map by how much it raises the class score (the average gradient), adds "
-                   "them up and keeps the positive part (Selvaraju et al., 2017). Evidence can be an empty place (an open gap "
-                   "tells a 3 from an 8) or the background (sky around airplanes, water under ships): the network "
-                   "learns whatever goes with a class in its training pictures. The raw activations ignore the class: they "
-                   "show where the layer is busy, whatever it is looking for.")
+                   "them up and keeps the positive part (Selvaraju et al., 2017). Evidence can be an empty place "
+                   "(an open gap tells a 3 from an 8) or the background (sky around airplanes, water under ships): "
+                   "the network learns whatever goes with a class in its training pictures. The raw activations "
+                   "ignore the class: they show where the layer is busy, whatever it is looking for.")
 
 with compare_tab:
     if compare_tab.open:
         st.markdown("The same network **before training** (random weights, seed 0) and **after**. Learning is "
                     "all that differs: same layers, same image.")
         if not trained:
-            st.info("There is no trained checkpoint of this model yet, so both sides below are untrained.", icon="ℹ️")
+            st.info("There is no trained checkpoint of this model yet, so both sides below are untrained.",
+                    icon="ℹ️")
         names = [p.name for p in pictures]
         layer = choose("Feature maps of layer", "cmp_layer", names, names[0])
         sides = [("Untrained", "random weights (seed 0)", untrained, untrained_key, "#9e9e9e"),
