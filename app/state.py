@@ -48,6 +48,28 @@ def zoo_model(name: str) -> Any:
     return model
 
 
+def session_token() -> str:
+    """A random id for this browser session: runs trained here record it as their owner."""
+    import secrets
+
+    if "cnnviz.session" not in st.session_state:
+        st.session_state["cnnviz.session"] = secrets.token_hex(8)
+    return st.session_state["cnnviz.session"]
+
+
+def visible_runs() -> list[Any]:
+    """Runs this session may list: its own and those made outside the app (no owner, e.g. the CLI).
+
+    CNNVIZ_SHARE_RUNS=1 lists every run (one person's own machine, where a reload starts a new session).
+    """
+    import os
+
+    from cnnviz.runs import list_runs
+
+    share, me = os.environ.get("CNNVIZ_SHARE_RUNS", "0") == "1", session_token()
+    return [run for run in list_runs() if share or run.info().get("owner") in (None, me)]
+
+
 @st.cache_resource(show_spinner=False)
 def training_slots(n: int) -> threading.BoundedSemaphore:
     """At most `n` training runs at once in this server process (every session shares the CPU/GPU)."""

@@ -139,3 +139,21 @@ def test_compare_page_bands_seeds_and_tables_mean_and_std(tmp_path, monkeypatch)
     assert '"type": "area"' in spec  # the min-max band of the two seeds of lr 0.05
     at.toggle(key="band").set_value(False).run()  # without bands: one line per run
     assert '"type": "area"' not in at.get("vega_lite_chart")[0].proto.spec
+
+
+def test_compare_page_does_not_list_another_sessions_runs(tmp_path, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv("CNNVIZ_RUNS_DIR", str(tmp_path))
+    theirs = _saved_run(tmp_path, 77, 0.05, [0.5], 0.5)
+    theirs.update(owner="another-session")
+    cli = _saved_run(tmp_path, 78, 0.05, [0.5], 0.5)  # no owner: made outside the app
+    at = AppTest.from_file(str(ROOT / "app" / "pages" / "compare.py"), default_timeout=60)
+    at.run()
+    options = at.multiselect(key="pick").options
+    assert any("seed 78" in o for o in options) and not any("seed 77" in o for o in options)  # cli, theirs
+    monkeypatch.setenv("CNNVIZ_SHARE_RUNS", "1")  # one person's own machine: every run
+    at.run()
+    assert any("seed 77" in o for o in at.multiselect(key="pick").options)

@@ -64,6 +64,7 @@ def test_a_short_mnist_run_completes_and_shows_its_results() -> None:
     assert run.info()["status"] == "finished" and len(run.history()) == 2
     assert run.info()["config"]["train_limit"] == 640
     assert run.checkpoint.is_file()
+    assert run.info()["owner"] == at.session_state["cnnviz.session"]  # only this session lists it
 
 
 @needs_data("mnist")

@@ -17,7 +17,6 @@ import pandas as pd  # noqa: E402
 
 import models  # noqa: E402
 from cnnviz import compare  # noqa: E402
-from cnnviz.runs import list_runs  # noqa: E402
 
 TRAIN_PAGE = Path(__file__).resolve().parent / "train.py"
 SPLITS = {"validation": "val", "train": "train"}
@@ -107,7 +106,7 @@ def chart(lines: pd.DataFrame, bands: pd.DataFrame, kind: str, splits: list[str]
 
 
 # ---- the page -------------------------------------------------------------------------------------------
-runs = [compare.from_run(r) for r in list_runs()]
+runs = [compare.from_run(r) for r in state.visible_runs()]
 entries = {e.label: e for e in zoo_entries() + runs}
 urlstate.init({"pick": [e.label for e in entries.values() if e.source == "zoo"][:4], "kind": "acc",
                "splits": ["validation", "train"], "band": True},

@@ -118,6 +118,7 @@ def start_job(config: train.TrainConfig, title: str, model: torch.nn.Module, spl
     if not slots.acquire(blocking=False):
         return None
     job = Job(config, Run.create(f"{config.model}-{config.dataset}-seed{config.seed}"), title)
+    job.run.update(owner=state.session_token())  # other sessions do not list this run
     threading.Thread(target=job.work, args=(model, splits, meta, slots), daemon=True,
                      name=f"train-{job.run.name}").start()
     return job
