@@ -183,6 +183,14 @@ def per_class_table(counts: np.ndarray | list[list[int]], classes: list[str]) ->
     return frame.sort_values(["accuracy", "class"], kind="stable").reset_index(drop=True)
 
 
+def top_confusions(counts: np.ndarray | list[list[int]], classes: list[str], k: int = 5) -> pd.DataFrame:
+    """The `k` most frequent mistakes (off-diagonal cells), largest first: true, predicted, count, share."""
+    table = confusion_table(counts, classes)
+    wrong = table[(table["true_index"] != table["predicted_index"]) & (table["count"] > 0)]
+    return wrong.sort_values(["count", "true_index", "predicted_index"], ascending=[False, True, True],
+                             kind="stable").head(k).reset_index(drop=True)
+
+
 def confusion_frame(p: Predictions) -> pd.DataFrame:
     """`confusion_table` of the predictions."""
     return confusion_table(confusion(p), p.classes)

@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+import models
 from cnnviz import checkpoint, evaluation, train
 from cnnviz.data import ImageSet
 from tests.conftest import needs_data
@@ -103,6 +104,23 @@ def test_confusion_matrix_and_per_class_accuracy(pa: evaluation.Predictions) -> 
     assert per_class["class"].tolist() == ["cat", "dog", "fox"]  # worst first; dog and fox tie, by name
     assert per_class["accuracy"].tolist() == pytest.approx([0.5, 2 / 3, 2 / 3])
     assert per_class["total"].tolist() == [4, 3, 3]
+
+
+def test_top_confusions_are_the_largest_off_diagonal_cells(pa) -> None:
+    top = evaluation.top_confusions(evaluation.confusion(pa), CLASSES, k=2)
+    assert list(zip(top["true"], top["predicted"], top["count"])) == [("cat", "dog", 2), ("dog", "fox", 1)]
+    assert top["share"].tolist() == pytest.approx([0.5, 1 / 3])
+    assert len(evaluation.top_confusions(evaluation.confusion(pa), CLASSES, k=10)) == 3  # only non-empty cells
+
+
+def test_per_class_table_agrees_with_the_model_card_helper() -> None:
+    from models.cards import per_class_accuracy
+
+    card = models.card("mnist_cnn")
+    if not card:
+        pytest.skip("mnist_cnn checkpoint not trained yet")
+    table = evaluation.per_class_table(card["confusion"], card["classes"]).set_index("class")
+    assert table.loc[card["classes"], "accuracy"].tolist() == pytest.approx(per_class_accuracy(card["confusion"]))
 
 
 def test_a_class_without_images_has_no_accuracy() -> None:

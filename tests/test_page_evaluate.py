@@ -74,6 +74,17 @@ def test_metrics_and_a_confusion_cell_chosen_with_the_boxes(app: AppTest, mnist_
     assert (app.query_params["true"], app.query_params["pred"]) == ("1", "1")
 
 
+def test_a_frequent_mistake_button_opens_its_square(app: AppTest, mnist_truth) -> None:
+    _, _, preds, labels = mnist_truth
+    app.run()
+    tops = [b.key for b in app.button if b.key and b.key.startswith("top-")]
+    assert 1 <= len(tops) <= 5
+    t, q = (int(v) for v in tops[-1].split("-")[1:])
+    app.button(key=tops[-1]).click().run()
+    assert (app.selectbox(key="true").value, app.selectbox(key="pred").value) == (str(t), str(q))
+    assert buttons(app, "cell") == set(np.flatnonzero((labels == t) & (preds == q)).tolist())
+
+
 def test_galleries_hold_the_misclassified_images(app: AppTest, mnist_truth) -> None:
     _, _, preds, labels = mnist_truth
     app.run()

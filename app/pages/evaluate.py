@@ -95,9 +95,10 @@ def show_gallery(frame, test, key: str, caption) -> None:
             i = int(row["index"])
             with col:
                 st.image(explore.tile(test.images[i:i + 1], 1, scale, pad=0), width="stretch")
-                st.markdown(f"<div style='text-align:center;font-size:1.05rem;line-height:1.3'>{caption(row)}</div>",
-                            unsafe_allow_html=True)
-                if st.button("🔬 Inside", key=f"{key}-{i}", help=f"Open test image {i} in Inside a model",
+                st.markdown(f"<div style='text-align:center;font-size:1.05rem;line-height:1.3;min-height:2.7em'>"
+                            f"{caption(row)}</div>", unsafe_allow_html=True)
+                if st.button("🔬 Inside", key=f"{key}-{i}", help=f"Open test image {i} in Inside a model: "
+                             "feature maps, filters and where the network looks",
                              width="stretch"):
                     open_inside(test.name, i)
 
@@ -134,8 +135,9 @@ def confusion_chart(frame, classes: list[str], normalised: bool, shown: tuple[st
         scheme="blues", type="sqrt" if normalised else "symlog", domainMin=0))
     base = alt.Chart(frame).encode(
         x=alt.X("predicted:N", sort=classes, title="predicted class",
-                axis=alt.Axis(orient="top", labelAngle=-40 if len(max(classes, key=len)) > 3 else 0)),
-        y=alt.Y("true:N", sort=classes, title="true class"),
+                axis=alt.Axis(orient="top", labelOverlap=False,
+                              labelAngle=-40 if len(max(classes, key=len)) > 3 else 0)),
+        y=alt.Y("true:N", sort=classes, title="true class", axis=alt.Axis(labelOverlap=False)),
     )
     tooltip = ["true", "predicted", alt.Tooltip("count:Q", format=","), alt.Tooltip("share:Q", format=".1%")]
     rect = base.mark_rect(stroke="white", strokeWidth=1).encode(color=colour, tooltip=tooltip)
@@ -222,10 +224,23 @@ st.caption(f"{title} on the {ds} test set: {how}. The answers are kept in memory
 
 # ---- per class and confusion matrix ---------------------------------------------------------------------
 frame = evaluation.confusion_frame(p)
+
+
+def show_cell(true: str, predicted: str) -> None:
+    """Show the images of one square; a fresh chart (new key) forgets an earlier click on the matrix."""
+    st.session_state["true"], st.session_state["pred"] = true, predicted
+    st.session_state["_evaluate_matrix"] = st.session_state.get("_evaluate_matrix", 0) + 1
+
+
 left, right = st.columns([2, 3], gap="large")
 with left:
     st.subheader("Accuracy per class")
     st.altair_chart(readable(per_class_chart(evaluation.per_class_accuracy(p))), width="stretch")
+    st.subheader("Most frequent mistakes")
+    for _, row in evaluation.top_confusions(evaluation.confusion(p), classes).iterrows():
+        st.button(f"{row['true']} → {row['predicted']}: {row['count']:,} images ({row['share']:.1%} of {row['true']})",
+                  key=f"top-{row['true_index']}-{row['predicted_index']}", on_click=show_cell,
+                  args=(row["true"], row["predicted"]), help="Show these images below")
 if st.session_state["true"] not in classes or st.session_state["pred"] not in classes:
     counts = evaluation.confusion(p).copy()
     counts[range(len(classes)), range(len(classes))] = -1  # show the most frequent mistake first
@@ -279,10 +294,10 @@ kind, gclass = st.session_state["kind"], st.session_state["gclass"]
 chosen = None if gclass == "all classes" else classes.index(gclass)
 everything = evaluation.gallery(p, kind, chosen)
 st.markdown(f"**{len(everything):,}** images" + (f", the first {GALLERY_SIZE} shown" if len(everything) > GALLERY_SIZE else "")
-            + ". Caption: true class → answer, and how sure the model was.")
+            + ". Under each: true class → the model's answer, and how sure it was.")
 show_gallery(everything.head(GALLERY_SIZE), test, "gallery",
-             lambda r: f"{r['true']} · {percent(r['confidence'])}" if r["correct"]
-             else f"{r['true']} → {r['predicted']} · {percent(r['confidence'])}")
+             lambda r: f"{r['true']}<br>{percent(r['confidence'])} sure" if r["correct"]
+             else f"{r['true']} → {r['predicted']}<br>{percent(r['confidence'])} sure")
 
 # ---- two models -----------------------------------------------------------------------------------------
 st.header("Two models side by side")
@@ -318,6 +333,7 @@ if st.session_state["compare"]:
         st.markdown(f"**{len(rows):,}** images on which A and B give different answers"
                     + (f", the first {GALLERY_SIZE} shown" if len(rows) > GALLERY_SIZE else "") + ".")
         show_gallery(rows.head(GALLERY_SIZE), test, "compare",
-                     lambda r: f"{r['true']} · A: {r['A']} {percent(r['A_confidence'])} · B: {r['B']} {percent(r['B_confidence'])}")
+                     lambda r: f"true: {r['true']}<br>A: {r['A']} {percent(r['A_confidence'])}"
+                               f"<br>B: {r['B']} {percent(r['B_confidence'])}")
 
 urlstate.publish()
