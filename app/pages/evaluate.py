@@ -95,7 +95,7 @@ def show_gallery(frame, test, key: str, caption) -> None:
             i = int(row["index"])
             with col:
                 st.image(explore.tile(test.images[i:i + 1], 1, scale, pad=0), width="stretch")
-                st.markdown(f"<div style='text-align:center;font-size:1.05rem;line-height:1.3;min-height:2.7em'>"
+                st.markdown(f"<div style='text-align:center;font-size:1.05rem;line-height:1.3;min-height:3.9em'>"
                             f"{caption(row)}</div>", unsafe_allow_html=True)
                 if st.button("🔬 Inside", key=f"{key}-{i}", help=f"Open test image {i} in Inside a model: "
                              "feature maps, filters and where the network looks",
@@ -133,6 +133,9 @@ def confusion_chart(frame, classes: list[str], normalised: bool, shown: tuple[st
     field = "share" if normalised else "count"
     colour = alt.Color(f"{field}:Q", legend=None, scale=alt.Scale(
         scheme="blues", type="sqrt" if normalised else "symlog", domainMin=0))
+    frame = frame.assign(label=[  # small shares keep a decimal, so 3 images of 1,000 do not read "0%"
+        "0" if c == 0 else f"{v:.1%}" if v < 0.095 else f"{v:.0%}" for c, v in zip(frame["count"], frame["share"])
+    ] if normalised else [f"{c:,}" for c in frame["count"]])
     base = alt.Chart(frame).encode(
         x=alt.X("predicted:N", sort=classes, title="predicted class",
                 axis=alt.Axis(orient="top", labelOverlap=False,
@@ -153,7 +156,7 @@ def confusion_chart(frame, classes: list[str], normalised: bool, shown: tuple[st
         top = frame[field].max() or 1
         threshold = (top * 0.35) if normalised else top ** 0.5
         layers.append(base.mark_text(fontSize=15 if len(classes) <= 10 else 11).encode(
-            text=alt.Text(f"{field}:Q", format=".0%" if normalised else ","),
+            text="label:N",
             color=alt.condition(alt.datum[field] > threshold, alt.value("white"), alt.value("#222")),
             tooltip=tooltip,
         ))
@@ -317,14 +320,20 @@ if st.session_state["compare"]:
         c1, c2 = st.columns(2)
         c1.metric(f"A: {title}", f"{p.accuracy:.2%}")
         c2.metric(f"B: {title_b}", f"{pb.accuracy:.2%}", delta=f"{(pb.accuracy - p.accuracy) * 100:+.2f} points")
+        if path_b.resolve() == path.resolve():
+            st.info("A and B are the same checkpoint, so they agree everywhere. Pick another model for B, for "
+                    "example a run you trained on the Train page.")
         outcomes = evaluation.agreement(p, pb)
-        st.altair_chart(alt.Chart(outcomes).mark_bar().encode(
-            y=alt.Y("outcome:N", sort=list(evaluation.OUTCOMES), title=None, axis=alt.Axis(labelFontSize=15, labelLimit=300)),
-            x=alt.X("images:Q", title="test images", axis=alt.Axis(labelFontSize=13, titleFontSize=15)),
+        base = alt.Chart(outcomes).encode(
+            y=alt.Y("outcome:N", sort=list(evaluation.OUTCOMES), title=None, axis=alt.Axis(labelLimit=300)),
+            x=alt.X("images:Q", title="test images"),
+        )
+        bars = base.mark_bar().encode(
             color=alt.Color("outcome:N", sort=list(evaluation.OUTCOMES), legend=None,
                             scale=alt.Scale(range=["#59a14f", "#4c78a8", "#f58518", "#e45756", "#b279a2"])),
-            tooltip=["outcome", alt.Tooltip("images:Q", format=",")],
-        ).properties(height=220), width="stretch")
+            tooltip=["outcome", alt.Tooltip("images:Q", format=",")])
+        labels = base.mark_text(align="left", dx=5, fontSize=15).encode(text=alt.Text("images:Q", format=","))
+        st.altair_chart(readable((bars + labels).properties(height=240)), width="stretch")
         who_labels = {"all": "all disagreements", "A": "only A right", "B": "only B right", "neither": "neither right"}
         st.radio("Where they disagree", list(who_labels), key="who", format_func=who_labels.get, horizontal=True,
                  disabled=urlstate.locked("who"))
