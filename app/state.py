@@ -37,9 +37,17 @@ def sidebar_footer() -> None:
             st.caption("**Compute:** PyTorch is loading in the background…")
 
 
-@st.cache_resource(show_spinner="Loading the trained model…")
 def zoo_model(name: str) -> Any:
-    """A shipped zoo model, loaded once per process and shared read-only (eval mode, no gradients)."""
+    """A shipped zoo model shared read-only by every session; a retrained checkpoint replaces it."""
+    import models
+
+    path = models.ZOO[name].checkpoint
+    return _zoo_model(name, path.stat().st_mtime_ns if path.is_file() else 0)
+
+
+@st.cache_resource(show_spinner="Loading the trained model…", max_entries=8)
+def _zoo_model(name: str, mtime_ns: int) -> Any:
+    """Load once per checkpoint version (eval mode, no gradients)."""
     import models
 
     model = models.load(name)

@@ -101,7 +101,7 @@ def card(name: str) -> dict[str, Any]:
 
 def input_transform(input_shape: tuple[int, int, int], mean: tuple[float, ...], std: tuple[float, ...]
                     ) -> Callable[[Image.Image], torch.Tensor]:
-    """PIL image -> normalised (C, H, W) tensor: colour mode, resize to the input size, scale, normalise."""
+    """PIL image -> normalised (C, H, W) tensor: colour mode, centre crop and resize to the input size, normalise."""
     channels, height, width = input_shape
     mean_t = torch.tensor(mean).view(-1, 1, 1)
     std_t = torch.tensor(std).view(-1, 1, 1)
@@ -109,12 +109,22 @@ def input_transform(input_shape: tuple[int, int, int], mean: tuple[float, ...], 
     def apply(image: Image.Image) -> torch.Tensor:
         image = image.convert("L" if channels == 1 else "RGB")
         if image.size != (width, height):
-            image = image.resize((width, height), Image.BILINEAR)
+            image = image.crop(_centre_box(image.size, width / height)).resize((width, height), Image.BILINEAR)
         x = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
         x = x.view(height, width, channels).permute(2, 0, 1).float() / 255  # (C, H, W)
         return (x - mean_t) / std_t
 
     return apply
+
+
+def _centre_box(size: tuple[int, int], aspect: float) -> tuple[int, int, int, int]:
+    """The largest centred box of `size` with the input's aspect ratio, so photos are cropped, not squashed."""
+    w, h = size
+    if w / h > aspect:
+        cw = round(h * aspect)
+        return ((w - cw) // 2, 0, (w - cw) // 2 + cw, h)
+    ch = round(w / aspect)
+    return (0, (h - ch) // 2, w, (h - ch) // 2 + ch)
 
 
 def transform(name: str) -> Callable[[Image.Image], torch.Tensor]:

@@ -114,3 +114,10 @@ def test_shipped_checkpoints_load_with_their_cards(name: str) -> None:
     assert card["metrics"]["test_acc"] > 0.5
     per_class = np.array(card["confusion"]).trace() / np.array(card["confusion"]).sum()
     assert per_class == pytest.approx(card["metrics"]["test_acc"], abs=1e-6)
+
+
+def test_transform_crops_the_centre_instead_of_squashing() -> None:
+    image = Image.new("L", (90, 30), 0)
+    image.paste(255, (30, 0, 60, 30))  # a white centre square between black side bands
+    x = models.input_transform((1, 28, 28), (0.0,), (1.0,))(image)
+    assert torch.allclose(x, torch.ones(1, 28, 28))
