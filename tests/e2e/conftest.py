@@ -44,7 +44,11 @@ def browser() -> Iterator:
 def server(browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sb.Server]:
     """One app process for the whole session, started by `make run` on a free port, its first page on screen."""
     runs = tmp_path_factory.mktemp("e2e-runs")
-    srv = sb.Server(sb.ARTIFACTS / "server.log", env={"CNNVIZ_RUNS_DIR": str(runs), "CNNVIZ_DOWNLOAD": "0"})
+    srv = sb.Server(sb.ARTIFACTS / "server.log", env={
+        "CNNVIZ_RUNS_DIR": str(runs), "CNNVIZ_DOWNLOAD": "0",
+        # the hosting caps of the README, small enough for a quick suite: short runs and evaluations
+        "CNNVIZ_MAX_EPOCHS": "3", "CNNVIZ_MAX_TRAIN_IMAGES": "3000", "CNNVIZ_MAX_TEST_IMAGES": "500",
+        "CNNVIZ_EVAL_LIMIT": "2000"})
     try:
         srv.wait_healthy()
         ctx = browser.new_context(viewport=sb.VIEWPORT)

@@ -1,0 +1,111 @@
+"""Each lesson's main interaction in a real browser: step, upload and look inside, train and stop, open a cell."""
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from playwright.sync_api import expect
+
+from streamlit_browser import existing_pages
+
+PAGES = dict(existing_pages())
+
+
+def needs(stem: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(stem not in PAGES, reason=f"app/pages/{stem}.py is not written yet")
+
+
+def click_next(app) -> None:
+    app.page.get_by_role("button", name=re.compile(r"^Next")).click()
+    app.wait()
+
+
+@pytest.mark.parametrize("stem", [s for s in ("pooling", "transposed") if s in PAGES] or
+                         [pytest.param("pooling", marks=pytest.mark.skip(reason="no stepped lesson but convolution"))])
+def test_stepping_the_other_stepped_lessons(app, stem):
+    app.open(stem)
+    assert app.query().get("step") == "0"
+    click_next(app)
+    expect(app.page).to_have_url(re.compile(r"[?&]step=1(&|$)"))
+    expect(app.page.get_by_role("button", name=re.compile(r"Previous"))).to_be_enabled()
+    app.assert_clean()
+
+
+def digit_png() -> bytes:
+    """A dark 7 written on light paper, 300x300, as a phone photo of a handwritten digit would look."""
+    image = Image.new("RGB", (300, 300), (235, 232, 225))
+    pen = ImageDraw.Draw(image)
+    pen.line([(80, 70), (220, 70), (130, 240)], fill=(30, 30, 40), width=22)
+    noise = np.random.default_rng(0).integers(-6, 7, (300, 300, 3))
+    pixels = np.clip(np.asarray(image, dtype=np.int16) + noise, 0, 255).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "PNG")
+    return out.getvalue()
+
+
+@needs("inside")
+def test_inside_a_model_reads_an_uploaded_photo_and_shows_where_it_looks(app):
+    app.open("inside", model="mnist_cnn")
+    app.page.get_by_text("📤 Upload", exact=True).click()
+    app.wait()
+    app.page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(
+        {"name": "my-seven.png", "mimeType": "image/png", "buffer": digit_png()})
+    app.wait()
+    expect(app.page.get_by_text("300×300 pixels", exact=False).first).to_be_visible()
+    says = app.page.get_by_text(re.compile(r"network says")).first
+    expect(says).to_be_visible()
+    assert "upload" not in str(app.query()) and "my-seven" not in app.page.url  # uploads stay out of links
+    app.shot("inside_upload_feature_maps")
+    assert app.page.locator("[data-testid='stImage']").count() >= 3  # the input, the model's view, layer grids
+
+    app.page.get_by_role("tab", name=re.compile("Where it looks")).click()
+    app.wait()
+    expect(app.page.get_by_text(re.compile(r"Grad-CAM for")).first).to_be_visible()
+    assert app.query()["view"].endswith("Where it looks")
+    app.assert_clean()
+
+
+@needs("train")
+def test_a_short_training_run_starts_shows_progress_and_stops(app):
+    app.open("train", data="mnist", epochs="3", limit="2000", batch="32", sched="none")
+    app.page.get_by_role("button", name=re.compile("Start training")).click()
+    main = app.page.locator("[data-testid='stMain']")  # not the toolbar's own "Stop" (it stops a script run)
+    stop = main.get_by_role("button", name=re.compile(r"Stop( training)?$"))
+    expect(stop).to_be_visible(timeout=60_000)
+    expect(app.page.get_by_text(re.compile(r"Epoch \d of 3|Starting")).first).to_be_visible(timeout=60_000)
+    app.shot("train_running")
+    stop.click()
+    expect(app.page.get_by_text(re.compile(r"Stopped during epoch \d|Finished \d epoch")).first).to_be_visible(
+        timeout=90_000)
+    app.wait()
+    expect(app.page.get_by_text("Test accuracy").first).to_be_visible()
+    expect(app.page.get_by_role("button", name=re.compile("Start training"))).to_be_enabled()
+    app.assert_clean()
+
+
+@needs("evaluate")
+def test_clicking_a_confusion_matrix_cell_opens_its_images(app):
+    app.open("evaluate", model="mnist_cnn")
+    cells = app.page.locator("[data-testid='stVegaLiteChart'] [role='graphics-symbol'][aria-label*='count:']")
+    expect(cells.first).to_be_attached()
+    mistakes = []  # (count, true, predicted, index) of every off-diagonal rect
+    for i in range(cells.count()):
+        label = cells.nth(i).get_attribute("aria-label") or ""
+        m = re.search(r"count: ([\d,]+); true: (\w+); predicted: (\w+)", label)
+        box = cells.nth(i).bounding_box()
+        if m and m.group(2) != m.group(3) and box and box["width"] > 20:  # rects, not the text marks on them
+            mistakes.append((int(m.group(1).replace(",", "")), m.group(2), m.group(3), i))
+    mistakes.sort(reverse=True)
+    assert len(mistakes) >= 2 and mistakes[1][0] > 0
+    count, true, predicted, index = mistakes[1]  # the second most frequent mistake (the first is pre-selected)
+    cells.nth(index).click(position={"x": 4, "y": 4})  # a corner: the count written on the cell covers its middle
+    app.wait()
+    expect(app.page).to_have_url(re.compile(rf"[?&]true={true}&pred={predicted}(&|$)|[?&]pred={predicted}&.*true={true}"))
+    expect(app.page.get_by_text(re.compile(rf"{count:,} test images? of {true} taken for {predicted}"))).to_be_visible()
+    app.shot("evaluate_cell_opened")
+    inside = app.page.get_by_role("button", name=re.compile("Inside")).first
+    expect(inside).to_be_visible()
+    app.assert_clean()
