@@ -113,8 +113,9 @@ def test_an_image_opens_in_inside_a_model(app: AppTest) -> None:
         assert any("not installed" in w.value for w in app.warning)
 
 
-def test_two_models_disagree_where_the_engine_says(app: AppTest, mnist_truth, tmp_path, monkeypatch) -> None:
-    """A perturbed copy of mnist_cnn saved as a run is model B; its disagreements match the engine's."""
+@pytest.fixture
+def noisy_run(tmp_path, monkeypatch):
+    """A perturbed copy of mnist_cnn saved as a run trained in the app: (run folder, model, meta)."""
     model, meta = models.load_file(models.ZOO["mnist_cnn"].checkpoint)
     noisy = copy.deepcopy(model)
     gen = torch.Generator().manual_seed(0)
@@ -125,7 +126,24 @@ def test_two_models_disagree_where_the_engine_says(app: AppTest, mnist_truth, tm
     checkpoint.save(run / "checkpoint.pt", noisy, {k: v for k, v in meta.items() if k != "card"})
     (run / "run.json").write_text(json.dumps({"config": {"model": "mnist_cnn", "dataset": "mnist"}}))
     monkeypatch.setenv("CNNVIZ_RUNS_DIR", str(tmp_path / "runs"))
+    return run, noisy, meta
 
+
+@pytest.mark.skipif(not (ROOT / "app" / "pages" / "inside.py").is_file(), reason="no Inside-a-model page")
+def test_inside_a_model_opens_with_the_evaluated_model(app: AppTest, noisy_run) -> None:
+    run = noisy_run[0]
+    app.query_params["model"] = f"run:{run.name}"
+    app.run()
+    key = next(b.key for b in app.button if b.key and b.key.startswith("gallery-"))
+    app.button(key=key).click().run()
+    assert not app.exception, app.exception
+    assert app.query_params["model"] == f"run:{run.name}"
+    assert app.query_params["img"] == f"test:mnist:{key.split('-')[1]}"
+
+
+def test_two_models_disagree_where_the_engine_says(app: AppTest, mnist_truth, noisy_run) -> None:
+    """A perturbed copy of mnist_cnn saved as a run is model B; its disagreements match the engine's."""
+    run, noisy, meta = noisy_run
     _, acc_a, preds_a, labels = mnist_truth
     _, acc_b, preds_b, _ = truth(noisy, meta)
     differ = preds_a != preds_b

@@ -74,19 +74,19 @@ def evaluate(path: Path, title: str, ds: str, limit: int):
     return p, time.perf_counter() - start
 
 
-def open_inside(ds: str, index: int) -> None:
-    """Show test image `index` on the Inside-a-model page."""
+def open_inside(ds: str, index: int, model: str) -> None:
+    """Show test image `index` on the Inside-a-model page, with the model evaluated here."""
     st.session_state["cnnviz.image"] = {"source": "test", "dataset": ds, "index": int(index)}
     if not INSIDE.is_file():
         st.warning("The Inside-a-model page is not installed in this copy of cnnviz.")
         return
     try:
-        st.switch_page(str(INSIDE), query_params={"img": f"test:{ds}:{int(index)}"})
+        st.switch_page(str(INSIDE), query_params={"img": f"test:{ds}:{int(index)}", "model": model})
     except StreamlitAPIException:  # this page runs on its own, outside the app's navigation
         st.warning("Open this page through the app (streamlit run app/main.py) to jump to Inside a model.")
 
 
-def show_gallery(frame, test, key: str, caption) -> None:
+def show_gallery(frame, test, key: str, caption, model: str) -> None:
     """A grid of the images in `frame` (column 'index'), each captioned and with a button to look inside."""
     scale = explore.scale_for(test, 96)
     for start in range(0, len(frame), COLUMNS):
@@ -100,7 +100,7 @@ def show_gallery(frame, test, key: str, caption) -> None:
                 if st.button("🔬 Inside", key=f"{key}-{i}", help=f"Open test image {i} in Inside a model: "
                              "feature maps, filters and where the network looks",
                              width="stretch"):
-                    open_inside(test.name, i)
+                    open_inside(test.name, i, model)
 
 
 def percent(x: float) -> str:
@@ -281,7 +281,7 @@ what = "correctly recognised" if t == q else f"taken for **{classes[q]}**"
 st.markdown(f"**{len(cell):,}** test images of **{classes[t]}** {what}"
             + (f"; the {GALLERY_SIZE} most confident first." if len(cell) > GALLERY_SIZE else "."))
 if len(cell):
-    show_gallery(cell.head(GALLERY_SIZE), test, "cell", lambda r: f"{percent(r['confidence'])} sure")
+    show_gallery(cell.head(GALLERY_SIZE), test, "cell", lambda r: f"{percent(r['confidence'])} sure", choice)
 
 # ---- galleries ------------------------------------------------------------------------------------------
 st.header("Right and wrong answers")
@@ -300,7 +300,7 @@ st.markdown(f"**{len(everything):,}** images" + (f", the first {GALLERY_SIZE} sh
             + ". Under each: true class → the model's answer, and how sure it was.")
 show_gallery(everything.head(GALLERY_SIZE), test, "gallery",
              lambda r: f"{r['true']}<br>{percent(r['confidence'])} sure" if r["correct"]
-             else f"{r['true']} → {r['predicted']}<br>{percent(r['confidence'])} sure")
+             else f"{r['true']} → {r['predicted']}<br>{percent(r['confidence'])} sure", choice)
 
 # ---- two models -----------------------------------------------------------------------------------------
 st.header("Two models side by side")
@@ -343,6 +343,6 @@ if st.session_state["compare"]:
                     + (f", the first {GALLERY_SIZE} shown" if len(rows) > GALLERY_SIZE else "") + ".")
         show_gallery(rows.head(GALLERY_SIZE), test, "compare",
                      lambda r: f"true: {r['true']}<br>A: {r['A']} {percent(r['A_confidence'])}"
-                               f"<br>B: {r['B']} {percent(r['B_confidence'])}")
+                               f"<br>B: {r['B']} {percent(r['B_confidence'])}", choice)
 
 urlstate.publish()
