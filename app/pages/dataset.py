@@ -129,7 +129,8 @@ channel_colours = {"grey": "#333333", "red": "#d62728", "green": "#2ca02c", "blu
 present = list(dict.fromkeys(values["channel"]))
 hist = alt.Chart(values).mark_line(interpolate="step-after", strokeWidth=2.5).encode(
     x=alt.X("start:Q", title="value"),
-    y=alt.Y("share:Q", title="share of pixels", axis=alt.Axis(format="%")),
+    y=alt.Y("share:Q", title="share of pixels (square-root scale)", scale=alt.Scale(type="sqrt"),
+            axis=alt.Axis(format="%")),
     color=alt.Color("channel:N", sort=present, legend=alt.Legend(orient="top", title=None),
                     scale=alt.Scale(domain=present, range=[channel_colours.get(c, "#888") for c in present])),
     tooltip=["channel", alt.Tooltip("start:Q", format=".2f"), alt.Tooltip("share:Q", format=".1%")],
@@ -137,7 +138,8 @@ hist = alt.Chart(values).mark_line(interpolate="step-after", strokeWidth=2.5).en
     column=alt.Column("stage:N", title=None, sort="descending"),
 ).resolve_scale(x="independent")
 st.altair_chart(readable(hist))
-st.caption("Left: pixel values scaled to 0…1. Right: the same pixels after normalisation, now centred near 0 "
-           "with a spread of about 1 (from 50 training images of each class).")
+st.caption("Left: pixel values scaled to 0…1. Right: the same pixels after normalisation: the same shape, moved "
+           "so the mean is 0 and stretched so the standard deviation is 1 (from 50 training images of each "
+           "class; the square-root scale keeps rare values visible).")
 
 urlstate.publish()
