@@ -95,9 +95,16 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
     def pids(self) -> list[int]:
-        """The process group's members (make and the streamlit process), for memory measurements."""
-        out = subprocess.run(["ps", "-o", "pid=", "-g", str(self.proc.pid)], capture_output=True, text=True)
-        return [int(p) for p in out.stdout.split()]
+        """The members of the app's process group (make and the streamlit process), for CPU and memory figures."""
+        found = []
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                try:
+                    if int((d / "stat").read_text().rsplit(")", 1)[1].split()[2]) == self.proc.pid:  # pgrp
+                        found.append(int(d.name))
+                except (OSError, IndexError, ValueError):
+                    continue
+        return found
 
     def stop(self) -> None:
         if self.proc.poll() is None:
