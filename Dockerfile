@@ -12,6 +12,8 @@ ENV PYTHONUNBUFFERED=1 \
     CNNVIZ_DATA_DIR=/home/user/cache/data \
     CNNVIZ_MAX_EPOCHS=3 \
     CNNVIZ_MAX_TRAIN_IMAGES=10000 \
+    CNNVIZ_MAX_TEST_IMAGES=2000 \
+    CNNVIZ_MAX_CONCURRENT_RUNS=1 \
     PORT=7860
 
 # Hugging Face Spaces run the container as user 1000 and expect the app on port 7860.
