@@ -226,3 +226,80 @@ def test_no_run_name_escapes_the_runs_folder(tmp_path_factory: pytest.TempPathFa
     run = Run.create(name, root=root)
     assert run.path.resolve().parent == root and run.path.is_dir()
     assert list(root.iterdir()) == [run.path]
+
+
+# ---- bad uploads through the real page ----------------------------------------------------------------------------
+
+def _png(image: Image.Image, **kwargs) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "PNG", **kwargs)
+    return out.getvalue()
+
+
+def _bomb_png(width: int = 20000, height: int = 20000) -> bytes:
+    """A valid 1x1 PNG whose header claims width x height: a few hundred bytes that would decode to 1.2 GB."""
+    import struct
+    import zlib
+
+    data = _png(Image.new("RGB", (1, 1)))
+    ihdr = struct.pack(">II", width, height) + data[24:29]  # the new size, then depth, colour, methods
+    chunk = b"IHDR" + ihdr
+    return data[:12] + chunk + struct.pack(">I", zlib.crc32(chunk)) + data[33:]
+
+
+def _jpeg(image: Image.Image, **kwargs) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", **kwargs)
+    return out.getvalue()
+
+
+def _gif_animation() -> bytes:
+    frames = [Image.new("P", (40, 40), i * 40) for i in range(4)]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return out.getvalue()
+
+
+def _palette_with_transparency() -> bytes:
+    image = Image.new("P", (32, 32), 0)
+    image.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    image.paste(1, (8, 8, 24, 24))
+    return _png(image, transparency=0)
+
+
+BAD_UPLOADS = {  # name -> (bytes, whether cnnviz should accept it)
+    "empty.png": (b"", False),
+    "notes.png": (b"These are my lecture notes, not a picture.\n" * 20, False),
+    "truncated.jpg": (_jpeg(Image.new("RGB", (200, 150), (90, 140, 200)))[:400], False),
+    "bomb.png": (_bomb_png(), False),
+    "huge-exif.png": (_png(Image.new("RGB", (16, 16)), exif=b"Exif\x00\x00MM\x00*" + b"\x00" * 1_000_000), False),
+    "one-pixel.png": (_png(Image.new("RGB", (1, 1), (200, 10, 10))), True),
+    "sixteen-bit.png": (_png(Image.fromarray(np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 16)), True),
+    "cmyk.jpg": (_jpeg(Image.new("CMYK", (64, 48), (0, 200, 200, 0))), True),
+    "palette-transparent.png": (_palette_with_transparency(), True),
+    "animated.gif": (_gif_animation(), True),
+}
+
+
+@needs_inside
+def test_bad_uploads_get_a_message_and_the_page_keeps_working():
+    at = open_page(INSIDE)
+    bob = open_page(INSIDE)  # another student on the same server
+    bob_before = bob.session_state[IMAGE_KEY]
+    outcomes = {}
+    for name, (content, accepted) in BAD_UPLOADS.items():
+        upload(at, name, content)  # asserts no exception
+        errors = [e.value for e in at.error]
+        chosen = at.session_state[IMAGE_KEY]
+        if accepted:
+            assert not errors and chosen.get("name") == name, (name, errors)
+            outcomes[name] = "accepted: " + next(c.value for c in at.caption if "pixels" in c.value)
+        else:
+            assert len(errors) == 1 and name in errors[0], (name, errors)
+            assert chosen.get("name") != name  # the previous image stays chosen
+            outcomes[name] = "refused: " + errors[0].split("cannot be used. ", 1)[-1]
+    upload(at, "fine.png", photo_bytes(3))  # and a good image works afterwards
+    assert at.session_state[IMAGE_KEY]["name"] == "fine.png" and not at.error
+    bob.run()
+    assert not bob.exception and bob.session_state[IMAGE_KEY] == bob_before  # nothing reached the other student
+    print("\n".join(f"{name:24} {what}" for name, what in outcomes.items()))
