@@ -388,7 +388,7 @@ def show_progress(job: Job) -> None:
         st.progress(fraction, text=f"batch {p.batch} of {p.batches} · training loss {p.loss:.3f} this epoch · "
                                    f"{duration(time.monotonic() - job.started)} so far · {job.title} on {cfg.dataset}")
     if job.stop.is_set():
-        stop.info("Stopping after this batch…")
+        stop.info("Stopping: measuring the final accuracies…")
     else:
         stop.button("⏹ Stop", key="stop", on_click=job.stop.set, type="primary", width="stretch",
                     help="ends the run after the current batch, keeping the best weights so far")
@@ -409,20 +409,22 @@ def show_results(job: Job) -> None:
                "stopped": f"Stopped during epoch {done} (you pressed Stop)",
                "early-stopped": f"Stopped early after {plural(done, 'epoch')}: the validation loss had not "
                                 f"improved for {plural(cfg.patience, 'epoch')}"}[job.status]
-        st.success(f"**{how}** in {duration(job.seconds)}. The saved network is the one from epoch "
-                   f"**{job.best_epoch}**, the epoch with the lowest validation loss.")
+        kept = ("It is saved as it was at the end." if done == 1 else
+                f"The saved network is the one from epoch **{job.best_epoch}**, the epoch with the lowest "
+                "validation loss.")
+        st.success(f"**{how}** in {duration(job.seconds)}. {kept}")
     if m:
         c = st.columns(4)
         c[0].metric("Training loss", f"{m['train_loss']:.3f}")
         c[1].metric("Training accuracy", f"{m['train_acc']:.1%}")
         c[2].metric("Validation accuracy", f"{m['val_acc']:.1%}" if "val_acc" in m else "–")
         c[3].metric("Test accuracy", f"{m['test_acc']:.1%}")
-        table = pd.DataFrame([{"split": name, "loss": m[f"{key}_loss"], "accuracy": m[f"{key}_acc"]}
+        table = pd.DataFrame([{"split": name, "loss": m[f"{key}_loss"], "accuracy": 100 * m[f"{key}_acc"]}
                               for name, key in (("training", "train"), ("validation", "val"), ("test", "test"))
                               if f"{key}_loss" in m])
         st.dataframe(table, hide_index=True,
                      column_config={"loss": st.column_config.NumberColumn(format="%.4f"),
-                                    "accuracy": st.column_config.NumberColumn(format="percent")})
+                                    "accuracy": st.column_config.NumberColumn(format="%.2f %%")})
         st.caption("This table measures the saved network on the plain images. The training curve below was "
                    "measured *during* training (dropout on, augmented images, weights still changing), so it "
                    "reads lower.")
