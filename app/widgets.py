@@ -432,10 +432,8 @@ def model_picker(key: str = "model", label: str = "Model") -> str:
 
 
 def _runs() -> dict[str, Any]:
-    """The app's training runs that have a checkpoint, by folder name, newest first."""
-    from cnnviz import runs
-
-    return {run.name: run for run in runs.list_runs() if run.checkpoint.is_file()}
+    """This session's training runs (and ownerless ones) that have a checkpoint, by folder name, newest first."""
+    return {run.name: run for run in state.visible_runs() if run.checkpoint.is_file()}
 
 
 def _model_options() -> dict[str, str]:

@@ -166,9 +166,6 @@ def model_options(at: AppTest) -> list[str]:
 @pytest.mark.skipif(not TRAIN.is_file(), reason="app/pages/train.py is not written yet")
 @needs_data("mnist")
 @pytest.mark.data
-@pytest.mark.xfail(strict=True, reason="runs carry no owner: app/widgets.py _runs() lists every run in the runs "
-                   "folder to every session (the Train page should record its session's token in run.json and the "
-                   "pickers list only runs with that token or none)")
 def test_a_run_trained_in_one_session_is_not_offered_to_another(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CNNVIZ_MAX_TEST_IMAGES", "300")
     cli_run = Run.create("made-by-the-cli")  # a run made outside the app, by the machine's owner
