@@ -62,7 +62,8 @@ async def problems(page) -> list[str]:
     return found + (["traceback on screen"] if "Traceback" in body else [])
 
 
-async def student(browser, url: str, model: str, n: int, timings: dict, errors: list, shots: Path | None) -> None:
+async def student(browser, url: str, model: str, n: int, timings: dict, errors: list, shots: Path | None,
+                  server_pids: set[int], app_cpu: dict) -> None:
     context = await browser.new_context(viewport=sb.VIEWPORT)
     page = await context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
@@ -74,11 +75,12 @@ async def student(browser, url: str, model: str, n: int, timings: dict, errors: 
         await page.get_by_text(re.compile("network says")).first.wait_for()
         await settled(page)
         timings["open"].append(time.perf_counter() - t)
+        app_cpu["open"].append(cpu_seconds(server_pids))
 
         step = "upload + feature maps"
         await page.get_by_text("📤 Upload", exact=True).click()
         await settled(page)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), cpu_seconds(server_pids)
         await page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(
             {"name": f"student-{n}.jpg", "mimeType": "image/jpeg", "buffer": content})
         await page.get_by_text(size_text).first.wait_for()
@@ -86,13 +88,15 @@ async def student(browser, url: str, model: str, n: int, timings: dict, errors: 
         if await page.get_by_text(re.compile(r"maps of \d+")).count() == 0:
             raise AssertionError("no feature-map grid on screen after the upload")
         timings["upload + feature maps"].append(time.perf_counter() - t)
+        app_cpu["upload + feature maps"].append(cpu_seconds(server_pids) - cpu)
 
         step = "Grad-CAM"
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), cpu_seconds(server_pids)
         await page.get_by_role("tab", name=re.compile("Where it looks")).click()
         await page.get_by_text(re.compile("Grad-CAM for")).first.wait_for()
         await settled(page)
         timings["Grad-CAM"].append(time.perf_counter() - t)
+        app_cpu["Grad-CAM"].append(cpu_seconds(server_pids) - cpu)
 
         bad = await problems(page)
         if bad:
@@ -113,17 +117,22 @@ async def round_of(url: str, model: str, students: int, shots: Path | None,
     from playwright.async_api import async_playwright
 
     timings: dict[str, list[float]] = {a: [] for a in ACTIONS}
+    app_cpu: dict[str, list[float]] = {a: [] for a in ACTIONS}
     errors: list[str] = []
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(sb.CHROMIUM), args=sb.CHROMIUM_ARGS, headless=True)
         client_pids = descendants(os.getpid()) - server_pids
         server0, client0 = cpu_seconds(server_pids), cpu_seconds(client_pids)
         start = time.perf_counter()
-        await asyncio.gather(*(student(browser, url, model, n, timings, errors, shots) for n in range(students)))
+        await asyncio.gather(*(student(browser, url, model, n, timings, errors, shots, server_pids, app_cpu)
+                               for n in range(students)))
         wall = time.perf_counter() - start
         client_pids |= descendants(os.getpid()) - server_pids
         server_cpu, client_cpu = cpu_seconds(server_pids) - server0, cpu_seconds(client_pids) - client0
         await browser.close()
+    if students == 1 and server_pids:  # alone, the app's CPU per action is attributable
+        app_cpu["open"] = [app_cpu["open"][0] - server0] if app_cpu["open"] else []
+        print("  app CPU per action, alone: " + ", ".join(f"{a} {v[0]:.2f} s" for a, v in app_cpu.items() if v))
     return timings, errors, wall, server_cpu, client_cpu
 
 
