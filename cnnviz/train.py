@@ -68,8 +68,8 @@ class TrainConfig:
 def defaults(dataset: str, model: str) -> TrainConfig:
     """Sensible starting settings per data set (the recipes that trained the shipped checkpoints)."""
     if dataset == "mnist":
-        return TrainConfig(dataset, model, optimizer="sgd", lr=0.05, batch_size=128, epochs=8,
-                           augment=("crop",), label_smoothing=0.0, weight_decay=5e-4)
+        return TrainConfig(dataset, model, optimizer="adam", lr=0.003, batch_size=128, epochs=10,
+                           augment=(), label_smoothing=0.0, weight_decay=0.0)
     return TrainConfig(dataset, model)
 
 

@@ -159,8 +159,11 @@ def on_net_change() -> None:
 
 def on_optimizer_change() -> None:
     """Adam-style optimizers want a rate some 50x smaller than SGD with momentum."""
+    base = recipe(st.session_state["data"], st.session_state["net"])
     adam = st.session_state["opt"] in ("adam", "adamw")
-    st.session_state["lr"] = 0.001 if adam else recipe(st.session_state["data"], st.session_state["net"])["lr"]
+    if adam != (base["opt"] in ("adam", "adamw")):
+        base["lr"] = 0.001 if adam else 0.05
+    st.session_state["lr"] = base["lr"]
 
 
 def read_layers(text: str, input_shape: tuple[int, ...], classes: int) -> tuple[list[dict] | None, str]:
