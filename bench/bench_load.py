@@ -195,8 +195,9 @@ def main() -> None:
     args = parser.parse_args()
 
     problem = sb.chromium_problem()
-    if problem:
-        raise SystemExit(f"bench_load needs a browser: {problem}")
+    if problem:  # not a failure of the app: `make bench` goes on with the other benchmarks
+        print(f"bench_load skipped, it needs a browser: {problem}")
+        return
     shots = ROOT / "artifacts" / "load"
     shots.mkdir(parents=True, exist_ok=True)
     server = None
