@@ -14,7 +14,7 @@ from app import state, urlstate  # noqa: E402
 
 st.set_page_config(page_title="cnnviz: see inside a CNN", page_icon="🧠", layout="wide")
 
-# (section, file under app/pages, title, icon); a page appears once its file exists.
+# (section, file under app/lessons, title, icon); a page appears once its file exists.
 PAGES = [
     ("Start", "home.py", "Welcome", "👋"),
     ("Convolution", "convolution.py", "Step through a convolution", "🔢"),
@@ -34,7 +34,7 @@ def navigation() -> dict[str, list[st.Page]]:
     """The sections of the sidebar, each with the pages that exist."""
     sections: dict[str, list[st.Page]] = {}
     for section, file, title, icon in PAGES:
-        path = ROOT / "app" / "pages" / file
+        path = ROOT / "app" / "lessons" / file
         if path.is_file():
             sections.setdefault(section, []).append(
                 st.Page(str(path), title=title, icon=icon, url_path=path.stem))

@@ -243,7 +243,7 @@ def digit_steps(image_key: str, _image: Any) -> Any:
     return digits.prepare(_image)
 
 
-# --- Conv arithmetic (app/pages/arithmetic.py): layer tables --------------------------------------------------
+# --- Conv arithmetic (app/lessons/arithmetic.py): layer tables --------------------------------------------------
 @st.cache_data(show_spinner="Running the model once to measure every layer…", max_entries=16)
 def zoo_layer_table(name: str) -> tuple[Any, int]:
     """Layer table of an untrained zoo model (sizes and counts do not depend on the weights), and sum(p.numel())."""

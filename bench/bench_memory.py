@@ -25,8 +25,8 @@ os.environ.setdefault("CNNVIZ_DOWNLOAD", "0")
 MODELS = ["mnist_cnn", "cifar_cnn", "cifar_cnn_plus", "resnet18"]
 TARGET_MB = 1536
 MAIN = str(ROOT / "app" / "main.py")
-INSIDE = str(ROOT / "app" / "pages" / "inside.py")
-HOME = str(ROOT / "app" / "pages" / "home.py")
+INSIDE = str(ROOT / "app" / "lessons" / "inside.py")
+HOME = str(ROOT / "app" / "lessons" / "home.py")
 CAM_VIEW = "🔥 Where it looks"
 
 

@@ -19,7 +19,7 @@ from cnnviz.runs import Run
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "step", "plateau", "onecycle")
-DIVERGED_LOSS = 1e3  # a mean batch loss above this (or NaN) stops the run
+DIVERGED_FACTOR = 10  # a mean loss above 10x chance level (ln of the class count), or NaN, stops the run
 
 
 class TrainingDiverged(RuntimeError):
@@ -217,7 +217,7 @@ def train_one_epoch(model: nn.Module, data: Splits, config: TrainConfig, opt: to
         seen += len(y)
         if b % 20 == 0 or b == batches - 1:
             mean_loss = (total_loss / seen).item()
-            if not math.isfinite(mean_loss) or mean_loss > DIVERGED_LOSS:
+            if not math.isfinite(mean_loss) or mean_loss > DIVERGED_FACTOR * math.log(logits.shape[1]):
                 raise TrainingDiverged(
                     f"The training loss became {mean_loss:.3g} in epoch {epoch}, batch {b + 1}: the learning rate "
                     f"{config.lr:g} is too high for {config.model} with {config.optimizer}. Try a rate 10x smaller.")
@@ -281,16 +281,20 @@ def fit(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None = N
             if run:
                 run.update(status="interrupted", error=f"{type(exc).__name__}: {exc}")
             raise
-        val_loss, val_acc, _ = evaluate(model, data.val or data.test, data.mean, data.std, device)
+        if data.val is not None:  # never the test set: choosing weights on it would leak
+            val_loss, val_acc, _ = evaluate(model, data.val, data.mean, data.std, device)
+        else:
+            val_loss = val_acc = math.nan
         record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
                   "val_acc": val_acc, "lr": lr, "seconds": time.perf_counter() - t0}
         history.append(record)
+        monitored = train_loss if data.val is None else val_loss  # without a validation split: the last epoch wins
         if sched is not None and config.schedule == "plateau":
-            sched.step(val_loss)
+            sched.step(monitored)
         elif sched is not None and config.schedule == "step":
             sched.step()
-        if val_loss < best["loss"]:
-            best, since_best = {"loss": val_loss, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}, 0
+        if monitored <= best["loss"] or data.val is None:
+            best, since_best = {"loss": monitored, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}, 0
             if run:
                 checkpoint.save(run.checkpoint, model, {**meta, "card": {"history": history, "best_epoch": epoch}})
         else:

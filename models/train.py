@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                    f"val loss {r['val_loss']:.3f} acc {r['val_acc']:.3f} | {r['seconds']:.0f} s")
 
     try:
+        torch.manual_seed(config.seed)  # the starting weights follow the seed too
         result = train.fit(config, build_model(config), splits, run, on_epoch, on_batch,
                            meta=zoo_meta(config.model, config.pretrained))
     except train.TrainingDiverged as exc:

@@ -126,7 +126,7 @@ def test_compare_page_bands_seeds_and_tables_mean_and_std(tmp_path, monkeypatch)
     monkeypatch.setenv("CNNVIZ_RUNS_DIR", str(tmp_path))
     runs = [_saved_run(tmp_path, 0, 0.05, [0.5, 0.6], 0.70), _saved_run(tmp_path, 1, 0.05, [0.4, 0.7], 0.74),
             _saved_run(tmp_path, 0, 0.01, [0.3, 0.4], 0.41)]
-    at = AppTest.from_file(str(ROOT / "app" / "pages" / "compare.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app" / "lessons" / "compare.py"), default_timeout=60)
     at.run()
     assert not at.exception
     at.multiselect(key="pick").set_value([r.name for r in runs]).run()
@@ -150,7 +150,7 @@ def test_compare_page_does_not_list_another_sessions_runs(tmp_path, monkeypatch)
     theirs = _saved_run(tmp_path, 77, 0.05, [0.5], 0.5)
     theirs.update(owner="another-session")
     cli = _saved_run(tmp_path, 78, 0.05, [0.5], 0.5)  # no owner: made outside the app
-    at = AppTest.from_file(str(ROOT / "app" / "pages" / "compare.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app" / "lessons" / "compare.py"), default_timeout=60)
     at.run()
     options = at.multiselect(key="pick").options
     assert any("seed 78" in o for o in options) and not any("seed 77" in o for o in options)  # cli, theirs

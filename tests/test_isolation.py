@@ -24,11 +24,11 @@ from cnnviz.runs import Run, list_runs
 from tests.conftest import ROOT, needs_data
 
 MAIN = str(ROOT / "app" / "main.py")
-INSIDE = ROOT / "app" / "pages" / "inside.py"
-TRAIN = ROOT / "app" / "pages" / "train.py"
+INSIDE = ROOT / "app" / "lessons" / "inside.py"
+TRAIN = ROOT / "app" / "lessons" / "train.py"
 IMAGE_KEY = "cnnviz.image"
 
-needs_inside = pytest.mark.skipif(not INSIDE.is_file(), reason="app/pages/inside.py is not written yet")
+needs_inside = pytest.mark.skipif(not INSIDE.is_file(), reason="app/lessons/inside.py is not written yet")
 
 
 def open_page(page: Path, **params: str) -> AppTest:
@@ -163,7 +163,7 @@ def model_options(at: AppTest) -> list[str]:
 
 
 @needs_inside
-@pytest.mark.skipif(not TRAIN.is_file(), reason="app/pages/train.py is not written yet")
+@pytest.mark.skipif(not TRAIN.is_file(), reason="app/lessons/train.py is not written yet")
 @needs_data("mnist")
 @pytest.mark.data
 def test_a_run_trained_in_one_session_is_not_offered_to_another(monkeypatch: pytest.MonkeyPatch):
@@ -208,7 +208,7 @@ def test_a_link_cannot_load_a_model_from_outside_the_zoo_and_runs(value: str, mo
     assert opened == []
 
 
-@pytest.mark.skipif(not TRAIN.is_file(), reason="app/pages/train.py is not written yet")
+@pytest.mark.skipif(not TRAIN.is_file(), reason="app/lessons/train.py is not written yet")
 @pytest.mark.parametrize("value", ["../../etc", "/tmp", "..", "mnist/../../x"])
 def test_a_link_cannot_point_training_at_another_folder(value: str):
     at = open_page(TRAIN, data=value, net=value)

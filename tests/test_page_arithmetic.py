@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from cnnviz import netspec
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = str(ROOT / "app" / "pages" / "arithmetic.py")
+PAGE = str(ROOT / "app" / "lessons" / "arithmetic.py")
 
 
 def _open(**params: str) -> AppTest:
@@ -165,6 +165,6 @@ print("torch" in sys.modules)
 
 def test_page_opens_from_the_app_navigation():
     at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120).run()
-    at.switch_page("pages/arithmetic.py").run()
+    at.switch_page("lessons/arithmetic.py").run()
     _clean(at)
     assert at.title[0].value == "📐 Conv arithmetic"

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, needs_data
 
-PAGE = "pages/dataset.py"  # relative to app/main.py
+PAGE = "lessons/dataset.py"  # relative to app/main.py
 # class -> (RGB colour of every pixel, training images, test images)
 TOY = {"apple": ((255, 0, 0), 20, 4), "kiwi": ((0, 255, 0), 10, 3), "sky": ((0, 0, 255), 30, 5)}
 

@@ -14,7 +14,7 @@ from cnnviz import checkpoint, data, train
 from tests.conftest import ROOT, needs_data
 
 LIMIT = 300  # test images the page evaluates in these tests
-PAGE = "pages/evaluate.py"  # relative to app/main.py
+PAGE = "lessons/evaluate.py"  # relative to app/main.py
 pytestmark = [needs_data("mnist"), pytest.mark.skipif(not models.ZOO["mnist_cnn"].checkpoint.is_file(),
                                                       reason="mnist_cnn checkpoint not trained yet")]
 
@@ -107,7 +107,7 @@ def test_an_image_opens_in_inside_a_model(app: AppTest) -> None:
     chosen = app.session_state["cnnviz.image"]
     assert {k: chosen[k] for k in ("source", "dataset", "index")} == {"source": "test", "dataset": "mnist",
                                                                       "index": int(key[5:])}
-    if (ROOT / "app" / "pages" / "inside.py").is_file():  # the app moved on to Inside a model
+    if (ROOT / "app" / "lessons" / "inside.py").is_file():  # the app moved on to Inside a model
         assert not any("Evaluate a model" in t.value for t in app.title)
     else:
         assert any("not installed" in w.value for w in app.warning)
@@ -129,7 +129,7 @@ def noisy_run(tmp_path, monkeypatch):
     return run, noisy, meta
 
 
-@pytest.mark.skipif(not (ROOT / "app" / "pages" / "inside.py").is_file(), reason="no Inside-a-model page")
+@pytest.mark.skipif(not (ROOT / "app" / "lessons" / "inside.py").is_file(), reason="no Inside-a-model page")
 def test_inside_a_model_opens_with_the_evaluated_model(app: AppTest, noisy_run) -> None:
     run = noisy_run[0]
     app.query_params["model"] = f"run:{run.name}"

@@ -11,7 +11,7 @@ import models
 from cnnviz import data, digits, features, samples
 from tests.conftest import needs_data
 
-PAGE = str(Path(__file__).resolve().parent.parent / "app" / "pages" / "inside.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app" / "lessons" / "inside.py")
 TIMEOUT = 180  # s: the first run imports PyTorch and loads the model on a busy 2-core machine
 
 
@@ -99,14 +99,14 @@ def test_missing_checkpoint_is_a_clear_error_and_the_page_goes_on(monkeypatch: p
     from app import state
 
     monkeypatch.setattr(models, "ZOO_DIR", tmp_path)  # no checkpoint anywhere
-    state.zoo_model.clear()
+    state._zoo_model.clear()
     at = page(model="cifar_cnn", img="sample:cat")
     assert not at.exception
     assert len(at.error) == 1 and "has no trained checkpoint yet" in at.error[0].value
     assert "python -m models.train cifar_cnn --ship" in at.error[0].value
     assert "The untrained network says" in text(at)
     assert len(at.expander) == 9  # the untrained network's layers are still all shown
-    state.zoo_model.clear()
+    state._zoo_model.clear()
 
 
 def test_resnet18_with_imagenet_weights_in_the_cache_names_imagenet_classes(monkeypatch: pytest.MonkeyPatch,

@@ -13,7 +13,7 @@ from cnnviz import data
 from cnnviz.runs import list_runs
 from tests.conftest import ROOT, needs_data
 
-PAGE = str(ROOT / "app" / "pages" / "train.py")
+PAGE = str(ROOT / "app" / "lessons" / "train.py")
 
 
 @pytest.fixture(autouse=True)

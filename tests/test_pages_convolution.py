@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ROOT / "app" / "pages"
+PAGES = ROOT / "app" / "lessons"
 TIMEOUT = 60
 
 
@@ -314,7 +314,7 @@ def test_kernels_on_a_picture_with_a_photo_or_upload_source():
 def test_every_page_opens_from_the_app_and_appears_in_the_navigation():
     at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=TIMEOUT).run()
     for page in ("convolution", "pooling", "transposed", "filters_on_image"):
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"lessons/{page}.py").run()
         assert not at.exception, (page, [e.value for e in at.exception])
         assert at.title, page
 

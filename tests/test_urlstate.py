@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.errors import AppTestError
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ROOT / "app" / "pages"
+PAGES = ROOT / "app" / "lessons"
 
 # A tiny page written the way every cnnviz page is told to use urlstate.
 LESSON = textwrap.dedent(f"""
@@ -218,7 +218,7 @@ REAL = [p.name for p in sorted(PAGES.glob("*.py")) if "urlstate.init" in p.read_
 
 
 def open_real(name: str, **params: str) -> AppTest:
-    """A new session on app/pages/<name> through app/main.py, opened with the given query string."""
+    """A new session on app/lessons/<name> through app/main.py, opened with the given query string."""
     at = AppTest.from_file(MAIN, default_timeout=120)
     at.query_params.update(params)
     at.run()
@@ -254,7 +254,7 @@ def test_a_real_pages_link_reopens_it_as_it_was_and_locks_every_control(name: st
 
 
 # Known gaps, each named with its fix; strict, so the mark must go once the page is fixed.
-HIDE_GAPS = {"evaluate.py": "app/pages/evaluate.py draws the 'true', 'pred', 'kind', 'gclass' and 'compare' widgets "
+HIDE_GAPS = {"evaluate.py": "app/lessons/evaluate.py draws the 'true', 'pred', 'kind', 'gclass' and 'compare' widgets "
                             "without `if not urlstate.hidden(key)`"}
 
 

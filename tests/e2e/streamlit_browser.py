@@ -30,7 +30,7 @@ def existing_pages() -> list[tuple[str, str]]:
     tree = ast.parse((ROOT / "app" / "main.py").read_text())
     pages = next(ast.literal_eval(node.value) for node in tree.body
                  if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PAGES")
-    found = [(Path(file).stem, title) for _, file, title, _ in pages if (ROOT / "app" / "pages" / file).is_file()]
+    found = [(Path(file).stem, title) for _, file, title, _ in pages if (ROOT / "app" / "lessons" / file).is_file()]
     return [("" if i == 0 else stem, title) for i, (stem, title) in enumerate(found)]  # the first page lives at /
 
 

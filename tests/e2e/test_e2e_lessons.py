@@ -15,7 +15,7 @@ PAGES = dict(existing_pages())
 
 
 def needs(stem: str) -> pytest.MarkDecorator:
-    return pytest.mark.skipif(stem not in PAGES, reason=f"app/pages/{stem}.py is not written yet")
+    return pytest.mark.skipif(stem not in PAGES, reason=f"app/lessons/{stem}.py is not written yet")
 
 
 def click_next(app) -> None:

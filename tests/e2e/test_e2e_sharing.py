@@ -10,7 +10,7 @@ from streamlit_browser import existing_pages
 
 PAGES = existing_pages()
 
-pytestmark = pytest.mark.skipif("convolution" not in dict(PAGES), reason="the convolution lesson is not in app/pages yet")
+pytestmark = pytest.mark.skipif("convolution" not in dict(PAGES), reason="the convolution lesson is not in app/lessons yet")
 
 
 def choose(page, label: str, option: str) -> None:
