@@ -253,13 +253,7 @@ def test_a_real_pages_link_reopens_it_as_it_was_and_locks_every_control(name: st
     assert not [k for k, w in controls.items() if not w.disabled], f"{name}: controls not locked by ?lock="
 
 
-# Known gaps, each named with its fix; strict, so the mark must go once the page is fixed.
-HIDE_GAPS = {"evaluate.py": "app/lessons/evaluate.py draws the 'true', 'pred', 'kind', 'gclass' and 'compare' widgets "
-                            "without `if not urlstate.hidden(key)`"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=HIDE_GAPS[n]))
-                                  if n in HIDE_GAPS else n for n in REAL])
+@pytest.mark.parametrize("name", REAL)
 def test_a_real_pages_controls_can_be_hidden_by_the_link(name: str):
     link = dict(default_link(name))
     hidden = open_real(name, **link, hide=",".join(link))

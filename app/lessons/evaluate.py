@@ -271,10 +271,10 @@ with right:
 
 st.subheader("The images behind one square")
 a, b, _ = st.columns([1, 1, 2])
-with a:
-    st.selectbox("True class", classes, key="true", disabled=urlstate.locked("true"), on_change=boxes_changed)
-with b:
-    st.selectbox("Predicted class", classes, key="pred", disabled=urlstate.locked("pred"), on_change=boxes_changed)
+if not urlstate.hidden("true"):
+    a.selectbox("True class", classes, key="true", disabled=urlstate.locked("true"), on_change=boxes_changed)
+if not urlstate.hidden("pred"):
+    b.selectbox("Predicted class", classes, key="pred", disabled=urlstate.locked("pred"), on_change=boxes_changed)
 t, q = classes.index(st.session_state["true"]), classes.index(st.session_state["pred"])
 cell = evaluation.cell(p, t, q)
 what = "correctly recognised" if t == q else f"taken for **{classes[q]}**"
@@ -286,13 +286,13 @@ if len(cell):
 # ---- galleries ------------------------------------------------------------------------------------------
 st.header("Right and wrong answers")
 a, b = st.columns([3, 1])
-with a:
-    st.radio("Show", list(evaluation.GALLERIES), key="kind", format_func=evaluation.GALLERIES.get,
-             horizontal=True, disabled=urlstate.locked("kind"))
-with b:
-    if st.session_state["gclass"] not in ["all classes", *classes]:
-        st.session_state["gclass"] = "all classes"
-    st.selectbox("True class", ["all classes", *classes], key="gclass", disabled=urlstate.locked("gclass"))
+if not urlstate.hidden("kind"):
+    a.radio("Show", list(evaluation.GALLERIES), key="kind", format_func=evaluation.GALLERIES.get,
+            horizontal=True, disabled=urlstate.locked("kind"))
+if st.session_state["gclass"] not in ["all classes", *classes]:
+    st.session_state["gclass"] = "all classes"
+if not urlstate.hidden("gclass"):
+    b.selectbox("True class", ["all classes", *classes], key="gclass", disabled=urlstate.locked("gclass"))
 kind, gclass = st.session_state["kind"], st.session_state["gclass"]
 chosen = None if gclass == "all classes" else classes.index(gclass)
 everything = evaluation.gallery(p, kind, chosen)
@@ -304,7 +304,8 @@ show_gallery(everything.head(GALLERY_SIZE), test, "gallery",
 
 # ---- two models -----------------------------------------------------------------------------------------
 st.header("Two models side by side")
-st.toggle("Compare with a second model", key="compare", disabled=urlstate.locked("compare"))
+if not urlstate.hidden("compare"):
+    st.toggle("Compare with a second model", key="compare", disabled=urlstate.locked("compare"))
 if st.session_state["compare"]:
     if not st.session_state.get("model_b") and not st.query_params.get("model_b"):
         # default B: another trained zoo model for the same data
