@@ -25,6 +25,16 @@ BIG_TEXT = """<style>
 </style>"""
 
 
+def image_preset(rows: int, cols: int) -> Callable[[int], np.ndarray]:
+    """Filler for an input grid editor: channel -> the chosen preset image at this size."""
+    return lambda ch: kernels.image(st.session_state["image"], rows, cols, ch)
+
+
+def kernel_preset(size: int) -> Callable[[int], np.ndarray]:
+    """Filler for a kernel grid editor: channel -> the chosen preset kernel at this size."""
+    return lambda ch: kernels.kernel(st.session_state["kernel"], size)
+
+
 def show(*parts: str) -> None:
     """Draw grids, operators and working (cnnviz.gridhtml parts) as one HTML block."""
     st.html(gh.page(*parts))

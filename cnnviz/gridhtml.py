@@ -133,6 +133,13 @@ def grid(values: np.ndarray | Sequence[Sequence[Any]], *, classes: np.ndarray | 
     return "".join(out)
 
 
+def window_mask(shape: tuple[int, int], rows: list[int], cols: list[int]) -> np.ndarray:
+    """True on the cells a kernel or pooling window covers (rows x cols of the padded input)."""
+    mask = np.zeros(shape, dtype=bool)
+    mask[np.ix_(rows, cols)] = True
+    return mask
+
+
 def classes_for(shape: tuple[int, int], **masks: np.ndarray | None) -> np.ndarray:
     """A classes array from boolean masks: classes_for((5, 5), pad=pad_mask, win=window_mask)."""
     out = np.full(shape, "", dtype=object)

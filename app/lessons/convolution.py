@@ -52,13 +52,9 @@ if flip:
 chans, rows, cols, ksize = (int(st.session_state[k]) for k in ("chans", "rows", "cols", "k"))
 
 
-def image_preset(ch: int) -> np.ndarray:
-    return kernels.image(st.session_state["image"], rows, cols, ch)
+image_preset = stepper.image_preset(rows, cols)
 
-
-def kernel_preset(ch: int) -> np.ndarray:
-    return kernels.kernel(st.session_state["kernel"], ksize)
-
+kernel_preset = stepper.kernel_preset(ksize)
 
 with st.expander("✏️ Sizes, bias and the numbers themselves (click a cell to type)"):
     s = st.columns(4)
@@ -107,8 +103,7 @@ def draw(k: int) -> None:
     i, j = conv.cell(k)
     step = conv.step(i, j)
     hp, wp = conv.pad_mask.shape
-    win = np.zeros((hp, wp), dtype=bool)
-    win[np.ix_(step.rows, step.cols)] = True
+    win = gh.window_mask((hp, wp), step.rows, step.cols)
     classes = gh.classes_for((hp, wp), pad=conv.pad_mask, win=win)
     room = 620 if chans == 1 else 1040 // chans - 50  # pixels for one padded input
     big = gh.cell_size(hp, wp, room, 64, 22, height=440)

@@ -42,9 +42,7 @@ if picture is None:
     st.stop()
 
 
-def kernel_preset(ch: int) -> np.ndarray:
-    return kernels.kernel(st.session_state["kernel"], ksize)
-
+kernel_preset = stepper.kernel_preset(ksize)
 
 try:
     w = stepper.grids("w", kernel_preset, (1, ksize, ksize))

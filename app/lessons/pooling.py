@@ -40,9 +40,7 @@ if mode == "avg":
 rows, cols = int(st.session_state["rows"]), int(st.session_state["cols"])
 
 
-def image_preset(ch: int) -> np.ndarray:
-    return kernels.image(st.session_state["image"], rows, cols, ch)
-
+image_preset = stepper.image_preset(rows, cols)
 
 with st.expander("✏️ Size and the numbers themselves (click a cell to type)"):
     s = st.columns(2)
@@ -68,8 +66,7 @@ def draw(step_index: int) -> None:
     i, j = pool.cell(step_index)
     step = pool.step(i, j)
     hp, wp = pool.pad_mask.shape
-    win = np.zeros((hp, wp), dtype=bool)
-    win[np.ix_(step.rows, step.cols)] = True
+    win = gh.window_mask((hp, wp), step.rows, step.cols)
     best = np.zeros((hp, wp), dtype=bool)
     if step.winner is not None:
         best[step.rows[step.winner[0]], step.cols[step.winner[1]]] = True

@@ -43,13 +43,9 @@ stepper.control(bar, "selectbox", "Dilation", "dil", options=[1, 2, 3], width=13
 rows, cols, ksize = (int(st.session_state[key]) for key in ("rows", "cols", "k"))
 
 
-def image_preset(ch: int) -> np.ndarray:
-    return kernels.image(st.session_state["image"], rows, cols, ch)
+image_preset = stepper.image_preset(rows, cols)
 
-
-def kernel_preset(ch: int) -> np.ndarray:
-    return kernels.kernel(st.session_state["kernel"], ksize)
-
+kernel_preset = stepper.kernel_preset(ksize)
 
 with st.expander("✏️ Sizes and the numbers themselves (click a cell to type)"):
     s = st.columns(2)
