@@ -7,11 +7,14 @@ from typing import Any
 
 import streamlit as st
 
+WARMUP_DELAY_S = 1.0  # let the first page reach the browser before PyTorch's import takes the interpreter
+
 
 @st.cache_resource(show_spinner=False)
 def _torch_warmup() -> threading.Thread:
     """Import PyTorch once per process in the background, so NumPy-only lessons show at once."""
-    thread = threading.Thread(target=lambda: __import__("cnnviz.device"), daemon=True, name="torch-warmup")
+    thread = threading.Timer(WARMUP_DELAY_S, lambda: __import__("cnnviz.device"))  # after the first page is sent
+    thread.daemon = True
     thread.start()
     return thread
 
