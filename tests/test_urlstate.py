@@ -7,6 +7,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+from cnnviz import data
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.errors import AppTestError
 
@@ -243,6 +245,8 @@ def default_link(name: str) -> tuple[tuple[str, str], ...]:
 @pytest.mark.parametrize("name", REAL)
 def test_a_real_pages_link_reopens_it_as_it_was_and_locks_every_control(name: str):
     link = dict(default_link(name))
+    if not link and name == "dataset.py" and not data.available():
+        pytest.skip("the Dataset explorer has no controls without a data set")
     assert link, f"{name} publishes nothing to the address bar"
 
     locked = open_real(name, **link, lock=",".join(link), teacher="1")
