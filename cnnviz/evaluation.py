@@ -173,6 +173,13 @@ def confusion_table(counts: np.ndarray | list[list[int]], classes: list[str]) ->
     return pd.DataFrame(rows, columns=["true", "predicted", "true_index", "predicted_index", "count", "share"])
 
 
+def confusion_grid(counts: np.ndarray | list[list[int]], classes: list[str]) -> pd.DataFrame:
+    """A confusion matrix as a spreadsheet shows it: a row per true class, a column of counts per prediction."""
+    frame = pd.DataFrame(np.asarray(counts, dtype=np.int64), columns=list(classes))
+    frame.insert(0, "true \\ predicted", list(classes))
+    return frame
+
+
 def per_class_table(counts: np.ndarray | list[list[int]], classes: list[str]) -> pd.DataFrame:
     """class, correct, total, accuracy from a confusion matrix, worst first (a class with no images: NaN)."""
     counts = np.asarray(counts, dtype=np.int64)

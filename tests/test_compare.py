@@ -135,6 +135,7 @@ def test_compare_page_bands_seeds_and_tables_mean_and_std(tmp_path, monkeypatch)
     assert table.loc["cifar_cnn on cifar10: lr 0.05", "runs"] == 2
     assert table.loc["cifar_cnn on cifar10: lr 0.05", "test accuracy"] == "72.0 ± 2.8 %"
     assert table.loc["cifar_cnn on cifar10: lr 0.01", "test accuracy"] == "41.0 %"
+    assert [b.label for b in at.download_button] == ["⬇ Results (CSV)"]
     spec = at.get("vega_lite_chart")[0].proto.spec
     assert '"type": "area"' in spec  # the min-max band of the two seeds of lr 0.05
     at.toggle(key="band").set_value(False).run()  # without bands: one line per run

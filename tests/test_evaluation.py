@@ -1,18 +1,20 @@
 """Evaluation on a model whose every prediction is arranged by hand, the disk cache, and a real checkpoint."""
 from __future__ import annotations
 
+import io
 import math
 import os
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 
 import models
-from cnnviz import checkpoint, evaluation, train
+from cnnviz import checkpoint, evaluation, export, train
 from cnnviz.data import ImageSet
 from tests.conftest import needs_data
 
@@ -104,6 +106,13 @@ def test_confusion_matrix_and_per_class_accuracy(pa: evaluation.Predictions) -> 
     assert per_class["class"].tolist() == ["cat", "dog", "fox"]  # worst first; dog and fox tie, by name
     assert per_class["accuracy"].tolist() == pytest.approx([0.5, 2 / 3, 2 / 3])
     assert per_class["total"].tolist() == [4, 3, 3]
+
+
+def test_confusion_grid_reads_back_from_its_csv(pa: evaluation.Predictions) -> None:
+    grid = pd.read_csv(io.BytesIO(export.csv(evaluation.confusion_grid(evaluation.confusion(pa), CLASSES))))
+    assert list(grid.columns) == ["true \\ predicted", *CLASSES] and grid.iloc[:, 0].tolist() == CLASSES
+    by_hand = [[sum(row[0] == t and row[1] == q for row in ARRANGED) for q in range(3)] for t in range(3)]
+    assert grid[CLASSES].to_numpy().tolist() == by_hand
 
 
 def test_top_confusions_are_the_largest_off_diagonal_cells(pa) -> None:

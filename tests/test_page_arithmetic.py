@@ -105,6 +105,7 @@ def test_table_from_a_typed_description_is_checked_against_torch():
     assert [m.value for m in at.metric][:1] == ["1,370"]
     success = _texts(at, "success")
     assert len(success) == 1 and "Checked against a real torch model" in success[0] and "1,370" in success[0]
+    assert [b.label for b in at.download_button] == ["⬇ Layer table (CSV)"]
 
 
 def test_impossible_description_names_the_layer_without_a_traceback():
@@ -113,7 +114,7 @@ def test_impossible_description_names_the_layer_without_a_traceback():
     errors = _texts(at, "error")
     assert len(errors) == 1
     assert "layer 3 (conv2: conv 8 k5): its input is 8×3×3, and the kernel (5) is larger" in errors[0]
-    assert not at.dataframe and not _texts(at, "success")
+    assert not at.dataframe and not _texts(at, "success") and not at.download_button
 
     at.text_area(key="net").input("conv 8 k3\nconv 8 k3 x9").run()
     _clean(at)

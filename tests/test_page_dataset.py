@@ -61,6 +61,7 @@ def test_an_image_folder_set(tmp_path, monkeypatch, fresh_caches) -> None:
     assert stats["mean"].tolist() == pytest.approx(share, abs=1e-6)
     assert stats["std"].tolist() == pytest.approx([(m * (1 - m)) ** 0.5 for m in share], abs=1e-4)
     assert len(at.get("image")) == 4  # one per class, random rows, normalisation grid, legend
+    assert [b.label for b in at.download_button] == ["⬇ Channel statistics (CSV)"]
 
     at.selectbox(key="cls").set_value("kiwi").run()
     at.slider(key="per_class").set_value(5).run()

@@ -15,6 +15,7 @@ from tests.conftest import ROOT, needs_data
 
 LIMIT = 1000  # test images the page evaluates in these tests (the shipped MNIST model errs on 9 of the first 1,000)
 PAGE = "lessons/evaluate.py"  # relative to app/main.py
+DOWNLOADS = ["⬇ Confusion matrix (PNG)", "⬇ Confusion matrix (CSV)", "⬇ Per-class accuracy (CSV)"]
 pytestmark = [needs_data("mnist"), pytest.mark.skipif(not models.ZOO["mnist_cnn"].checkpoint.is_file(),
                                                       reason="mnist_cnn checkpoint not trained yet")]
 
@@ -45,6 +46,12 @@ def buttons(at: AppTest, prefix: str) -> set[int]:
     return {int(b.key.rsplit("-", 1)[1]) for b in at.button if b.key and b.key.startswith(prefix + "-")}
 
 
+def downloads(at: AppTest) -> list[str]:
+    """Labels of the download buttons, after checking that a click only fetches the file (no rerun)."""
+    assert all(b.proto.ignore_rerun for b in at.download_button)
+    return [b.label for b in at.download_button]
+
+
 def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
@@ -57,6 +64,7 @@ def test_metrics_and_a_confusion_cell_chosen_with_the_boxes(app: AppTest, mnist_
     assert metric(app, "Test loss (cross-entropy)") == f"{loss:.4f}"
     assert metric(app, "Test images") == f"{LIMIT:,}"
     assert metric(app, "Mistakes") == f"{int((preds != labels).sum())}"
+    assert downloads(app) == DOWNLOADS
 
     # the page opens on the most frequent mistake
     mistakes = [(int(t), int(q)) for t, q in zip(labels, preds) if t != q]
@@ -184,4 +192,5 @@ def test_without_the_data_the_model_card_shows(app: AppTest, tmp_path, monkeypat
     card = models.card("mnist_cnn")
     assert metric(app, "Test accuracy (model card)") == f"{card['metrics']['test_acc']:.2%}"
     assert metric(app, "Test images (model card)") == f"{sum(map(sum, card['confusion'])):,}"
+    assert downloads(app) == DOWNLOADS
     assert not [b for b in app.button if b.key and b.key.startswith("cell-")]

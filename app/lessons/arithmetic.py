@@ -253,9 +253,11 @@ def _pair(value: tuple[int, int] | None) -> str:
     return f"{a:g}" if a == b else f"{a:g} × {b:g}"
 
 
-def show_table(table: Any, quiz: bool) -> None:
-    """The layer table as a dataframe, with its totals on top."""
+def show_table(table: Any, quiz: bool, file_name: str) -> None:
+    """The layer table as a dataframe, with its totals on top and a CSV of it (made on a click) below."""
     import pandas as pd
+
+    from cnnviz import export
 
     last_rf = next((r["receptive_field"] for r in reversed(table) if r["jump"] is not None), None)
     m = st.columns(4)
@@ -281,6 +283,8 @@ def show_table(table: Any, quiz: bool) -> None:
     frame = pd.DataFrame(rows)[order]  # in quiz mode the answers are not even sent to the browser
     st.dataframe(frame, hide_index=True, column_order=order, column_config=config,
                  height=min(38 + 36 * len(rows), 760), row_height=36, placeholder="")
+    st.download_button("⬇ Layer table (CSV)", file_name=file_name, mime="text/csv", on_click="ignore",
+                       data=lambda: export.csv(frame.rename(columns={c: t for c, (t, _) in COLUMNS.items()})))
     for note in table.notes:
         st.caption(note)
 
@@ -324,7 +328,7 @@ def described_table(quiz: bool) -> None:
     except ValueError as exc:
         st.error(f"**This network cannot work.** {exc}", icon="🚫")
         return
-    show_table(table, quiz)
+    show_table(table, quiz, "layers.csv")
     real, numel = state.described_layer_table(netspec.to_text(layers), shape)
     problems = [f"{a['name']}: table says {shape_text(a['output_shape'])}, torch gives {shape_text(b['output_shape'])}"
                 for a, b in zip(table, real) if a["output_shape"] != b["output_shape"]]
@@ -348,7 +352,7 @@ def zoo_table(quiz: bool) -> None:
     st.caption(f"{entry.about} Input {shape_text(entry.input_shape)}. Untrained weights: sizes and counts do not "
                "depend on them.")
     table, numel = state.zoo_layer_table(name)
-    show_table(table, quiz)
+    show_table(table, quiz, f"layers-{name}.csv")
     if table.total_params == numel:
         total = "the table's total" if quiz else f"{numel:,}, the table's total"
         st.success(f"✅ **Checked against the real torch model:** the shapes come from an actual forward pass, "

@@ -16,7 +16,7 @@ import altair as alt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import models  # noqa: E402
-from cnnviz import compare  # noqa: E402
+from cnnviz import compare, export  # noqa: E402
 
 TRAIN_PAGE = Path(__file__).resolve().parent / "train.py"
 SPLITS = {"validation": "val", "train": "train"}
@@ -152,9 +152,12 @@ st.altair_chart(chart(lines, bands, kind, splits), width="stretch")
 
 st.subheader("Final results, mean ± standard deviation over the runs of each recipe")
 table = pd.DataFrame(compare.summary_rows(groups))
-st.dataframe(table[["configuration", "seeds", "train_loss", "train_acc", "val_acc", "test_acc"]].rename(columns={
+results = table[["configuration", "seeds", "train_loss", "train_acc", "val_acc", "test_acc"]].rename(columns={
     "configuration": "recipe (what differs)", "seeds": "runs", "train_loss": "train loss", "train_acc": "train accuracy",
-    "val_acc": "validation accuracy", "test_acc": "test accuracy"}), hide_index=True, width="stretch")
+    "val_acc": "validation accuracy", "test_acc": "test accuracy"})
+st.dataframe(results, hide_index=True, width="stretch")
+st.download_button("⬇ Results (CSV)", lambda: export.csv(results), file_name="compare-runs.csv", mime="text/csv",
+                   on_click="ignore")
 st.caption("± is the sample standard deviation over the runs (n − 1 in the denominator); a recipe with one run "
            "shows its value alone. Runs that were stopped or killed count with the weights they kept; a run "
            "without final figures shows –.")

@@ -8,7 +8,7 @@ st.title("🗂️ Dataset explorer")
 st.markdown("Before training, look at the data: how many images of each class, what they look like, "
             "and the numbers the network is actually fed.")
 
-from cnnviz import data, explore  # noqa: E402  (PyTorch: imported after the title is on screen)
+from cnnviz import data, explore, export  # noqa: E402  (PyTorch: imported after the title is on screen)
 
 
 
@@ -113,6 +113,8 @@ st.markdown(f"Each channel is shifted by its **mean** and divided by its **stand
 st.latex(r"x_{\text{input}} = \frac{x_{\text{pixel}} / 255 - \text{mean}_c}{\text{std}_c}")
 st.dataframe(stats.style.format({"mean": "{:.4f}", "std": "{:.4f}", "mean (0-255)": "{:.1f}", "std (0-255)": "{:.1f}"}),
              hide_index=True, width="content")
+st.download_button("⬇ Channel statistics (CSV)", lambda: export.csv(stats), file_name=f"normalisation-{name}.csv",
+                   mime="text/csv", on_click="ignore")
 
 sample = explore.one_per_class(shown)[:8]
 sample = [i for i in sample if i >= 0]

@@ -14,7 +14,7 @@ st.markdown("How good is the network, and **where** does it go wrong? Click a sq
             "to see exactly those test images.")
 
 import models  # noqa: E402  (PyTorch: imported after the title is on screen)
-from cnnviz import data, evaluation, explore  # noqa: E402
+from cnnviz import data, evaluation, explore, export  # noqa: E402
 
 INSIDE = Path(__file__).resolve().parent / "inside.py"
 GALLERY_SIZE = 24   # images shown per gallery
@@ -62,6 +62,11 @@ def meta_of(path: Path, title: str) -> dict | None:
 
 def dataset_of(meta: dict) -> str:
     return meta.get("dataset") or meta.get("config", {}).get("dataset", "")
+
+
+def file_stem(path: Path, ds: str) -> str:
+    """'mnist_cnn-mnist' or '<run folder>-mnist': names the downloaded files after the model and the data."""
+    return f"{path.parent.name if path.name == 'checkpoint.pt' else path.stem}-{ds}"
 
 
 def evaluate(path: Path, title: str, ds: str, limit: int):
@@ -133,9 +138,8 @@ def confusion_chart(frame, classes: list[str], normalised: bool, shown: tuple[st
     field = "share" if normalised else "count"
     colour = alt.Color(f"{field}:Q", legend=None, scale=alt.Scale(
         scheme="blues", type="sqrt" if normalised else "symlog", domainMin=0))
-    frame = frame.assign(label=[  # small shares keep a decimal, so 3 images of 1,000 do not read "0%"
-        "0" if c == 0 else f"{v:.1%}" if v < 0.095 else f"{v:.0%}" for c, v in zip(frame["count"], frame["share"])
-    ] if normalised else [f"{c:,}" for c in frame["count"]])
+    frame = frame.assign(label=[export.share_text(c, v) for c, v in zip(frame["count"], frame["share"])]
+                         if normalised else [f"{c:,}" for c in frame["count"]])
     base = alt.Chart(frame).encode(
         x=alt.X("predicted:N", sort=classes, title="predicted class",
                 axis=alt.Axis(orient="top", labelOverlap=False,
@@ -164,7 +168,22 @@ def confusion_chart(frame, classes: list[str], normalised: bool, shown: tuple[st
     return alt.layer(*layers).properties(width=size, height=size)
 
 
-def card_view(meta: dict, ds: str) -> None:
+def downloads(matrix, classes: list[str], normalised: bool, title: str, stem: str) -> None:
+    """The confusion matrix as PNG (as shown) and CSV, and per-class accuracy as CSV: files made only on a click."""
+    shares = "-row-shares" if normalised else ""
+    heading = f"{title}: {sum(map(sum, matrix)):,} test images"
+    png, grid, per_class = st.columns(3)
+    png.download_button("⬇ Confusion matrix (PNG)",
+                        lambda: export.confusion_png(matrix, classes, normalised, heading),
+                        file_name=f"confusion-{stem}{shares}.png", mime="image/png", on_click="ignore")
+    grid.download_button("⬇ Confusion matrix (CSV)", lambda: export.csv(evaluation.confusion_grid(matrix, classes)),
+                         file_name=f"confusion-{stem}.csv", mime="text/csv", on_click="ignore")
+    per_class.download_button("⬇ Per-class accuracy (CSV)",
+                              lambda: export.csv(evaluation.per_class_table(matrix, classes)),
+                              file_name=f"per-class-accuracy-{stem}.csv", mime="text/csv", on_click="ignore")
+
+
+def card_view(meta: dict, ds: str, title: str, stem: str) -> None:
     """What the model card stored when the checkpoint was trained (no test images needed)."""
     st.info(NO_DATA.format(ds=ds))
     card = meta.get("card", {})
@@ -185,6 +204,7 @@ def card_view(meta: dict, ds: str) -> None:
         st.subheader("Confusion matrix")
         normalised = view_toggle()
         st.altair_chart(readable(confusion_chart(evaluation.confusion_table(matrix, classes), classes, normalised, None)))
+        downloads(matrix, classes, normalised, f"{title} on {ds} (model card)", stem)
 
 
 def view_toggle() -> bool:
@@ -208,7 +228,7 @@ ds = dataset_of(meta)
 try:
     test = evaluation.head(state.dataset(ds, "test"), evaluation.env_limit())
 except data.DatasetUnavailable:
-    card_view(meta, ds)
+    card_view(meta, ds, title, file_stem(path, ds))
     urlstate.publish()
     st.stop()
 
@@ -268,6 +288,7 @@ with right:
                     selection_mode="cell", key=matrix_key)
     st.caption("Rows: the true class. Columns: what the model answered. The diagonal holds the right answers. "
                "Click a square to see its images below.")
+    downloads(evaluation.confusion(p), classes, normalised, f"{title} on {ds}", file_stem(path, ds))
 
 st.subheader("The images behind one square")
 a, b, _ = st.columns([1, 1, 2])
