@@ -3,9 +3,11 @@
 The app is started as the README starts it (`PORT=... make run`, loopback only) unless --url points at a running
 one. One headless Chromium (Debian's, via Playwright) holds 10 independent contexts, like 10 students' browsers,
 driven concurrently. Each student, on Inside a model:
-  1. opens the page (--model, default cifar_cnn)                        -> "open"
+  1. opens the page (--model, default cifar_cnn) and its upload box     -> "open"
   2. uploads their own photo and waits for every layer's feature maps   -> "upload + feature maps"
   3. opens the Grad-CAM view and waits for the overlay                  -> "Grad-CAM"
+Each action starts for all students in the same instant (a barrier), as when a teacher says "now upload your
+photo": the worst moment for the app, and one not blurred by other students still loading the page.
 Latency of an action: from the click (or file choice) until Streamlit has finished the run and the expected
 result is on screen. Errors: exception boxes, tracebacks in the server log, timeouts.
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import os
 import re
 import statistics
 import sys
@@ -49,8 +52,10 @@ def photo(student: int) -> tuple[bytes, str]:
 
 
 async def settled(page) -> None:
-    """Streamlit has finished the run the last action started, and nothing is still loading on screen."""
-    await page.wait_for_timeout(150)
+    """Streamlit has finished the run the last action started, and nothing is still loading on screen.
+
+    Call it once the action's own result has appeared, which proves that its run has started.
+    """
     await page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=TIMEOUT_MS)
     await page.locator("[data-testid='stStatusWidgetRunningIcon']").wait_for(state="detached", timeout=TIMEOUT_MS)
     await page.wait_for_function("() => !document.querySelector(\"[data-testid='stSkeleton']\")", timeout=TIMEOUT_MS)
@@ -62,84 +67,89 @@ async def problems(page) -> list[str]:
     return found + (["traceback on screen"] if "Traceback" in body else [])
 
 
-async def student(browser, url: str, model: str, n: int, timings: dict, errors: list, shots: Path | None,
-                  server_pids: set[int], app_cpu: dict) -> None:
+class Class:
+    """What the students share: the barriers that start each action for everyone at once, and the figures."""
+
+    def __init__(self, students: int, server_pids: set[int]) -> None:
+        self.barrier = asyncio.Barrier(students)
+        self.server_pids = server_pids
+        self.timings: dict[str, list[float]] = {a: [] for a in ACTIONS}
+        self.cpu: dict[str, list[tuple[float, float]]] = {a: [] for a in ACTIONS}  # (app, whole machine) per action
+        self.errors: list[str] = []
+
+    async def action(self, name: str, n: int, failed: bool, act) -> bool:
+        """Wait for every student, then time `act` (a coroutine function); return whether this student failed."""
+        await self.barrier.wait()  # the teacher says "now": everyone clicks in the same instant
+        if failed:
+            return True
+        t, app, busy = time.perf_counter(), cpu_seconds(self.server_pids), machine_cpu()
+        try:
+            await act()
+        except Exception as exc:  # a timeout or a missing element is an error of this student's session
+            self.errors.append(f"student {n}, {name}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+            return True
+        self.timings[name].append(time.perf_counter() - t)
+        self.cpu[name].append((cpu_seconds(self.server_pids) - app, machine_cpu() - busy))
+        return False
+
+
+async def student(browser, url: str, model: str, n: int, room: Class, shots: Path | None) -> None:
+    """One student's three actions, each started together with everyone else's."""
     context = await browser.new_context(viewport=sb.VIEWPORT)
     page = await context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     content, size_text = photo(n)
-    step = "open"
-    try:
-        t = time.perf_counter()
+
+    async def open_page() -> None:
         await page.goto(f"{url}/inside?model={model}")
         await page.get_by_text(re.compile("network says")).first.wait_for()
         await settled(page)
-        timings["open"].append(time.perf_counter() - t)
-        app_cpu["open"].append(cpu_seconds(server_pids))
-
-        step = "upload + feature maps"
-        await page.get_by_text("📤 Upload", exact=True).click()
+        await page.get_by_text("📤 Upload", exact=True).click()  # the upload box, ready before "now"
+        await page.locator("[data-testid='stFileUploader']").wait_for()
         await settled(page)
-        t, cpu = time.perf_counter(), cpu_seconds(server_pids)
+
+    async def upload() -> None:
         await page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(
             {"name": f"student-{n}.jpg", "mimeType": "image/jpeg", "buffer": content})
         await page.get_by_text(size_text).first.wait_for()
         await settled(page)
         if await page.get_by_text(re.compile(r"maps of \d+")).count() == 0:
             raise AssertionError("no feature-map grid on screen after the upload")
-        timings["upload + feature maps"].append(time.perf_counter() - t)
-        app_cpu["upload + feature maps"].append(cpu_seconds(server_pids) - cpu)
 
-        step = "Grad-CAM"
-        t, cpu = time.perf_counter(), cpu_seconds(server_pids)
+    async def grad_cam() -> None:
         await page.get_by_role("tab", name=re.compile("Where it looks")).click()
         await page.get_by_text(re.compile("Grad-CAM for")).first.wait_for()
         await settled(page)
-        timings["Grad-CAM"].append(time.perf_counter() - t)
-        app_cpu["Grad-CAM"].append(cpu_seconds(server_pids) - cpu)
 
+    failed = False
+    for name, act in zip(ACTIONS, (open_page, upload, grad_cam)):
+        failed = await room.action(name, n, failed, act)
+    if not failed:
         bad = await problems(page)
         if bad:
-            errors.append(f"student {n}: {bad[0][:300]}")
+            room.errors.append(f"student {n}: {bad[0][:300]}")
         if shots is not None:
             await page.screenshot(path=str(shots / f"load_student_{n}.png"))
-    except Exception as exc:  # a timeout or a missing element is an error of this student's session
-        errors.append(f"student {n}, {step}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
-    finally:
-        await context.close()
+    await context.close()
 
 
-async def round_of(url: str, model: str, students: int, shots: Path | None,
-                   server_pids: set[int]) -> tuple[dict, list, float, float, float]:
-    """Timings, errors, wall seconds, and the CPU seconds the app and the browser used in the round."""
-    import os
-
+async def round_of(url: str, model: str, students: int, shots: Path | None, server_pids: set[int]
+                   ) -> tuple[Class, float, float, float]:
+    """The class's figures, the wall seconds, and the CPU seconds the app and everything else used in the round."""
     from playwright.async_api import async_playwright
 
-    timings: dict[str, list[float]] = {a: [] for a in ACTIONS}
-    app_cpu: dict[str, list[float]] = {a: [] for a in ACTIONS}
-    errors: list[str] = []
+    room = Class(students, server_pids)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(sb.CHROMIUM), args=sb.CHROMIUM_ARGS, headless=True)
-        client_pids = descendants(os.getpid()) - server_pids
-        server0, client0 = cpu_seconds(server_pids), cpu_seconds(client_pids)
-        start = time.perf_counter()
-        await asyncio.gather(*(student(browser, url, model, n, timings, errors, shots, server_pids, app_cpu)
-                               for n in range(students)))
-        wall = time.perf_counter() - start
-        client_pids |= descendants(os.getpid()) - server_pids
-        server_cpu, client_cpu = cpu_seconds(server_pids) - server0, cpu_seconds(client_pids) - client0
+        app0, busy0, start = cpu_seconds(server_pids), machine_cpu(), time.perf_counter()
+        await asyncio.gather(*(student(browser, url, model, n, room, shots) for n in range(students)))
+        wall, app, busy = time.perf_counter() - start, cpu_seconds(server_pids) - app0, machine_cpu() - busy0
         await browser.close()
-    if students == 1 and server_pids:  # alone, the app's CPU per action is attributable
-        app_cpu["open"] = [app_cpu["open"][0] - server0] if app_cpu["open"] else []
-        print("  app CPU per action, alone: " + ", ".join(f"{a} {v[0]:.2f} s" for a, v in app_cpu.items() if v))
-    return timings, errors, wall, server_cpu, client_cpu
+    return room, wall, app, busy - app
 
 
 def cpu_seconds(pids: set[int]) -> float:
     """User + system CPU time used so far by the processes `pids` (those still alive)."""
-    import os
-
     total = 0
     for pid in pids:
         try:
@@ -150,20 +160,10 @@ def cpu_seconds(pids: set[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def descendants(root: int) -> set[int]:
-    """Every live process below `root` (the browser Playwright started, the app's processes)."""
-    parents: dict[int, int] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                parents[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found, frontier = set(), {root}
-    while frontier:
-        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
-        found |= frontier
-    return found
+def machine_cpu() -> float:
+    """CPU seconds the whole machine has been busy (all cores; /proc/stat): the app, the browser, anything else."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
 
 
 def pct(values: list[float], q: float) -> float:
@@ -174,17 +174,20 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def report(title: str, timings: dict, errors: list, wall: float, server_cpu: float, client_cpu: float
-           ) -> list[float]:
-    print(f"\n{title}: {wall:.1f} s in all, {len(errors)} error(s); CPU used: app {server_cpu:.1f} s, "
-          f"browsers {client_cpu:.1f} s")
-    print(f"  {'action':24} {'n':>3} {'p50 s':>7} {'p95 s':>7} {'max s':>7}")
+def report(title: str, room: Class, wall: float, app_cpu: float, rest_cpu: float) -> list[float]:
+    """Print a round's latencies and CPU; return the latencies the target is about."""
+    print(f"\n{title}: {wall:.1f} s in all, {len(room.errors)} error(s); CPU used: app {app_cpu:.1f} s, "
+          f"browsers and this script {rest_cpu:.1f} s")
+    print(f"  {'action':24} {'n':>3} {'p50 s':>7} {'p95 s':>7} {'max s':>7}   CPU per student: app, browser")
     for action in ACTIONS:
-        v = timings[action]
-        print(f"  {action:24} {len(v):>3} {pct(v, 50):>7.2f} {pct(v, 95):>7.2f} {max(v, default=float('nan')):>7.2f}")
-    for e in errors:
+        v, cpu = room.timings[action], room.cpu[action]
+        app, busy = (np.mean([c[0] for c in cpu]), np.mean([c[1] for c in cpu])) if cpu else (np.nan, np.nan)
+        per = f"{app:.2f} s, {busy - app:.2f} s" if len(cpu) == 1 else "(shared, see the total)"
+        print(f"  {action:24} {len(v):>3} {pct(v, 50):>7.2f} {pct(v, 95):>7.2f} "
+              f"{max(v, default=float('nan')):>7.2f}   {per}")
+    for e in room.errors:
         print(f"  ERROR {e}")
-    return timings["upload + feature maps"] + timings["Grad-CAM"]
+    return room.timings["upload + feature maps"] + room.timings["Grad-CAM"]
 
 
 def main() -> None:
@@ -208,27 +211,25 @@ def main() -> None:
         print(f"app started by `make run` on {server.url}: healthy after {server.wait_healthy():.1f} s")
         url = server.url
     try:
-        import os
-
         server_pids = set(server.pids()) if server else set()
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the run "
               "(other work on the machine slows every figure below)")
         asyncio.run(round_of(url, args.model, 1, None, server_pids))  # warm: model and PyTorch loaded once
-        base_t, base_e, *base_rest = asyncio.run(round_of(url, args.model, 1, None, server_pids))
-        base = report("baseline: one student alone (warm server)", base_t, base_e, *base_rest)
-        load_t, load_e, *load_rest = asyncio.run(round_of(url, args.model, args.students, shots, server_pids))
-        load = report(f"{args.students} students at once", load_t, load_e, *load_rest)
+        alone, *alone_rest = asyncio.run(round_of(url, args.model, 1, None, server_pids))
+        base = report("baseline: one student alone (warm server)", alone, *alone_rest)
+        room, *rest = asyncio.run(round_of(url, args.model, args.students, shots, server_pids))
+        load = report(f"{args.students} students, each action started by all of them in the same instant", room,
+                      *rest)
         if server:
-            per = load_rest[1] / max(1, args.students)
-            print(f"app CPU per student (open + upload + Grad-CAM): {per:.2f} s; the browsers, which in class run "
-                  f"on the students' own machines, used {load_rest[2]:.1f} s of this machine's CPU too")
+            print(f"app CPU per student (open + upload + Grad-CAM): {rest[1] / args.students:.2f} s; the browsers, "
+                  f"which in class run on the students' own machines, used {rest[2]:.1f} s of this machine's CPU")
         log_errors = server.log().count("Traceback") if server else 0
         p50, p95 = pct(load, 50), pct(load, 95)
         print(f"\nupload + feature maps and Grad-CAM, {args.students} students at once: p50 {p50:.2f} s, "
               f"p95 {p95:.2f} s (alone: p50 {pct(base, 50):.2f} s; p95 ratio {p95 / max(pct(base, 95), 1e-9):.1f}x)")
-        errors = len(load_e) + len(base_e) + log_errors
-        print(f"errors: {errors} (sessions {len(load_e) + len(base_e)}, tracebacks in the server log {log_errors}); "
-              f"target: no errors and p95 < {TARGET_P95_S:.0f} s: "
+        errors = len(room.errors) + len(alone.errors) + log_errors
+        print(f"errors: {errors} (sessions {len(room.errors) + len(alone.errors)}, tracebacks in the server log "
+              f"{log_errors}); target: no errors and p95 < {TARGET_P95_S:.0f} s: "
               f"{'OK' if errors == 0 and p95 < TARGET_P95_S else 'MISSED'}")
         print(f"screenshots: {shots}/load_student_*.png")
     finally:
