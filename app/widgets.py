@@ -66,6 +66,18 @@ def image_picker(dataset: str, key: str = "img", preview: bool = True) -> Image.
     return image
 
 
+def chosen_label(classes: list[str]) -> str | None:
+    """The true class of the chosen image among `classes`, when known: a test image's label, a sample's class."""
+    selection = st.session_state.get(IMAGE) or {}
+    known = []
+    if selection.get("source") == "test":
+        known = [selection.get("label")]
+    elif selection.get("source") == "sample" and selection.get("name") in samples.names():
+        info = samples.info(selection["name"])
+        known = [info.cifar10, info.imagenet, info.name.rsplit("_", 1)[-1] if info.kind == "digit" else None]
+    return next((k for k in known if k and k in classes), None)
+
+
 def describe(selection: dict[str, Any] | None, image: Image.Image | None = None) -> str:
     """One line saying which image is chosen, e.g. "Test image 123 of CIFAR-10 (a cat)"."""
     if not selection:

@@ -1,4 +1,4 @@
-"""Number grids as HTML/CSS with highlighted cells, sized for a classroom projector (pure functions, no Streamlit).
+"""Number grids (and probability bars) as HTML/CSS, sized for a classroom projector (pure functions, no Streamlit).
 
 A page passes the result to `st.html`. Cell classes:
     pad   padding (hatched grey)          win   under the kernel / pooling window (orange, outlined)
@@ -50,6 +50,12 @@ table.cv-grid td.right {{background: {GREEN_LIGHT};}}
 .cv-row > .cv-work {{flex: 1 1 360px; align-self: center;}}
 .cv-work .cv-head {{font-family: sans-serif; font-weight: 700; color: {ORANGE};}}
 .cv-work .cv-result {{font-weight: 700; background: {ORANGE_LIGHT}; padding: 0 6px; border-radius: 4px;}}
+.cv-bars {{display: grid; grid-template-columns: max-content 1fr 4.2em; gap: 6px 10px; align-items: center;
+  font-size: 19px; color: #212529; margin: 4px 0 8px 0;}}
+.cv-bars .cv-track {{background: #f1f3f5; height: 26px; border-radius: 3px;}}
+.cv-bars .cv-bar {{height: 100%; border-radius: 3px;}}
+.cv-bars .cv-num {{font-variant-numeric: tabular-nums; text-align: right;}}
+.cv-bars .cv-mark {{font-weight: 700;}}
 .cv-legend {{display: flex; flex-wrap: wrap; gap: 6px 20px; font-size: 17px; color: #495057; margin: 2px 0 8px 0;}}
 .cv-legend span.cv-swatch {{display: inline-block; width: 22px; height: 22px; vertical-align: middle;
   margin-right: 6px; border: 1px solid #adb5bd;}}
@@ -188,6 +194,21 @@ def legend(items: Sequence[tuple[str, str]]) -> str:
     spans = "".join(f'<span><span class="cv-swatch" style="{_SWATCH.get(k, "")}"></span>{html.escape(text)}</span>'
                     for k, text in items)
     return f'<div class="cv-legend">{spans}</div>'
+
+
+def bars(labels: Sequence[str], values: Sequence[float], colour: str = "#4c78a8", mark: int | None = None) -> str:
+    """Labelled horizontal bars of shares in [0, 1] (e.g. class probabilities), `mark` in bold.
+
+    Plain HTML instead of a chart: a browser draws it in a fraction of the time, which counts when a
+    whole class reruns the same page at once.
+    """
+    rows = []
+    for i, (label, value) in enumerate(zip(labels, values)):
+        bold = ' class="cv-mark"' if i == mark else ""
+        rows.append(f"<div{bold}>{html.escape(label)}</div>"
+                    f'<div class="cv-track"><div class="cv-bar" style="width: {100 * float(value):.2f}%; '
+                    f'background: {colour}"></div></div><div class="cv-num">{float(value):.1%}</div>')
+    return f'<div class="cv-bars">{"".join(rows)}</div>'
 
 
 def page(*parts: str) -> str:

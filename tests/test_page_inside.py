@@ -1,6 +1,7 @@
 """The Inside-a-model page under AppTest, with real images and the real zoo checkpoints."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,16 @@ def text(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
+def layer_titles(at: AppTest) -> list[str]:
+    """The title over each layer's tiled maps, e.g. "**conv1** · Conv2d (convolution) · 6 maps of 26×26"."""
+    return [m.value for m in at.markdown if re.match(r"\*\*[\w.]+\*\* · \w+ \(", m.value)]
+
+
+def bars(at: AppTest) -> str:
+    """The HTML of the probability bars on the page."""
+    return "".join(e.proto.body for e in at.get("html"))
+
+
 def no_trouble(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -52,7 +63,7 @@ def test_mnist_test_image_through_every_view() -> None:
     x = models.transform("mnist_cnn")(digits.prepare(test.pil(0)).image)[None]
     m = features.extract(models.load("mnist_cnn"), x, ["conv2"])["conv2"][0, 5]
     assert f"**conv2, channel 5**: 8×8 values from **{m.min():.3g}** to **{m.max():.3g}**" in text(at)
-    assert len(at.expander) == 6  # conv1, pool1, relu1, conv2, pool2, relu2: one tiled image each
+    assert len(layer_titles(at)) == 6  # conv1, pool1, relu1, conv2, pool2, relu2: one tiled image each
     assert all(image.proto.imgs[0].url.endswith(".jpg") for image in at.image[-6:])  # sent as JPEG
 
     # Grad-CAM for a chosen class instead of the predicted one
@@ -81,6 +92,10 @@ def test_cifar_cnn_photo_prediction_matches_the_model_and_views_run() -> None:
         probs = torch.softmax(net(models.transform("cifar_cnn")(samples.load("cat"))[None]), 1)[0]
     best = int(probs.argmax())
     assert f"<b>{models.ZOO['cifar_cnn'].classes[best]}</b><br>{probs[best]:.0%} sure" in text(at)
+    top = probs.argsort(descending=True)[:5]  # the bars: the five likeliest classes, in order, to 0.1%
+    shown = re.findall(r"<div(?: class=\"cv-mark\")?>([^<]+)</div><div class=\"cv-track\">.*?"
+                       r"<div class=\"cv-num\">([\d.]+)%</div>", bars(at))
+    assert shown == [(models.ZOO["cifar_cnn"].classes[i], f"{100 * probs[i]:.1f}") for i in top.tolist()]
     at.radio(key="sort").set_value("mean").run()
     at.radio(key="norm").set_value("layer").run()
     no_trouble(at)
@@ -105,7 +120,7 @@ def test_missing_checkpoint_is_a_clear_error_and_the_page_goes_on(monkeypatch: p
     assert len(at.error) == 1 and "has no trained checkpoint yet" in at.error[0].value
     assert "python -m models.train cifar_cnn --ship" in at.error[0].value
     assert "The untrained network says" in text(at)
-    assert len(at.expander) == 9  # the untrained network's layers are still all shown
+    assert len(layer_titles(at)) == 9  # the untrained network's layers are still all shown
     state._zoo_model.clear()
 
 
@@ -118,7 +133,7 @@ def test_resnet18_with_imagenet_weights_in_the_cache_names_imagenet_classes(monk
 
     at = page(model="resnet18", img="sample:cat")
     assert not at.exception
-    assert not at.toggle  # no weights here: no switch, and the page says why
+    assert [t.key for t in at.toggle] == ["guess"]  # no weights here: no ImageNet switch, and the page says why
     assert any("not on this computer" in c.value for c in at.caption)
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
@@ -152,8 +167,8 @@ def test_a_run_trained_in_the_app_opens_from_its_checkpoint() -> None:
                                           "mean": [0.1307], "std": [0.3081]})
     at = page(model=f"run:{run.name}", img="sample:digit_7")
     no_trouble(at)
-    assert len(at.expander) == 3  # conv1, relu1, pool1
-    assert at.expander[0].label.startswith("**conv1** · Conv2d (convolution) · 6 maps of 26×26")
+    assert len(layer_titles(at)) == 3  # conv1, relu1, pool1
+    assert layer_titles(at)[0].startswith("**conv1** · Conv2d (convolution) · 6 maps of 26×26")
     x = models.input_transform((1, 28, 28), (0.1307,), (0.3081,))(digits.prepare(samples.load("digit_7")).image)
     with torch.no_grad():
         probs = torch.softmax(net.eval()(x[None]), 1)[0]
@@ -161,3 +176,41 @@ def test_a_run_trained_in_the_app_opens_from_its_checkpoint() -> None:
     at.session_state["view"] = "🎲 Untrained vs trained"
     at.run()
     no_trouble(at)
+
+
+@needs_checkpoint("cifar_cnn")
+def test_guess_first_hides_the_answer_until_the_student_commits() -> None:
+    """Predict-then-reveal: nothing that gives the answer away is shown before the guess is locked in."""
+    at = page(model="cifar_cnn", img="sample:cat", guess="1")
+    no_trouble(at)
+    assert "network says" not in text(at) and not bars(at) and not at.tabs
+    submit = next(b for b in at.button if b.label.startswith("Lock in my guess"))
+    submit.click().run()
+    assert any("Pick a class first" in w.value for w in at.warning) and "network says" not in text(at)
+
+    with torch.no_grad():
+        net = models.load("cifar_cnn")
+        probs = torch.softmax(net(models.transform("cifar_cnn")(samples.load("cat"))[None]), 1)[0]
+    classes = models.ZOO["cifar_cnn"].classes
+    wrong = int(probs.argmin())  # the least likely class: surely not the network's answer
+    next(s for s in at.selectbox if s.label == "My guess").set_value(classes[wrong])
+    next(b for b in at.button if b.label.startswith("Lock in my guess")).click().run()
+    no_trouble(at)
+    assert f"<b>{classes[int(probs.argmax())]}</b>" in text(at) and at.tabs  # revealed, views and all
+    said = " ".join(i.value for i in at.info)
+    assert f"You said **{classes[wrong]}**; the network gave it {probs[wrong]:.1%} (number 10 of 10)" in said
+    assert "The picture is labelled **cat**" in said  # the sample photo's CIFAR-10 class
+    at.session_state["view"] = "🔥 Where it looks"
+    at.run()
+    assert "network says" in text(at) and not any(b.label.startswith("Lock in") for b in at.button)  # kept
+
+
+@needs_checkpoint("cifar_cnn")
+def test_downloads_of_the_maps_and_the_grad_cam_overlay() -> None:
+    at = page(model="cifar_cnn", img="sample:cat", layer="conv2")
+    no_trouble(at)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert any(label.startswith("⬇ All ") and "maps of conv2 (PNG)" in label for label in labels)
+    at.session_state["view"] = "🔥 Where it looks"
+    at.run()
+    assert "⬇ Grad-CAM overlay (PNG)" in [b.proto.label for b in at.get("download_button")]

@@ -2,6 +2,7 @@
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import altair as alt
@@ -16,14 +17,16 @@ st.markdown("Give a trained network one picture and watch what **every layer** m
             "filter lights up, the filters themselves, and the part of the picture the answer came from.")
 
 import models  # noqa: E402  (PyTorch: imported once the title is on screen)
-from cnnviz import cam, features, render  # noqa: E402
+from cnnviz import cam, export, features, gridhtml, render  # noqa: E402
 
 TOP_K = 5  # classes in the prediction chart
 KIND = {"conv": "convolution", "activation": "activation", "pool": "pooling"}
 NORMS = {"channel": "each map on its own scale", "layer": "one scale for the whole layer"}
 SORTS = {"index": "channel number", "mean": "strongest first (mean activation)"}
 
-urlstate.init({"imagenet": False, "view": "🗺️ Feature maps", "norm": "channel", "cmap": "viridis", "sort": "index",
+GUESS = "_inside_guess"  # (model key, image digest, class index) the student committed to before the reveal
+
+urlstate.init({"guess": False, "imagenet": False, "view": "🗺️ Feature maps", "norm": "channel", "cmap": "viridis", "sort": "index",
                "layer": "", "ch": 0, "flayer": "", "cam_layer": "", "cam_class": -1, "opacity": 0.5, "cmp_layer": ""})
 
 
@@ -42,18 +45,10 @@ def readable(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
                                 labelLimit=260).configure_view(strokeWidth=0)
 
 
-def prediction_chart(probs: np.ndarray, classes: list[str], colour: str = "#4c78a8") -> alt.Chart:
-    """Horizontal bars of the top classes with their probabilities."""
+def prediction_bars(probs: np.ndarray, classes: list[str], colour: str = "#4c78a8") -> None:
+    """The top classes with their probabilities, as bars (the most likely one in bold)."""
     top = np.argsort(-probs)[:TOP_K]
-    frame = pd.DataFrame({"class": [classes[i] for i in top], "probability": probs[top].astype(float)})
-    base = alt.Chart(frame).encode(
-        y=alt.Y("class:N", sort=None, title=None),
-        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", tickCount=5),
-                title="probability"))
-    bars = base.mark_bar(color=colour).encode(tooltip=["class", alt.Tooltip("probability:Q", format=".2%")])
-    text = base.mark_text(align="left", dx=5, fontSize=17, color="#222").encode(
-        text=alt.Text("probability:Q", format=".1%"))
-    return readable((bars + text).properties(height=44 * len(frame)))
+    st.html(gridhtml.page(gridhtml.bars([classes[i] for i in top], probs[top], colour, mark=0)))
 
 
 def histogram_chart(frame: pd.DataFrame, param: str) -> alt.Chart:
@@ -78,6 +73,37 @@ def digest(x) -> str:
     return hashlib.sha1(x.numpy().tobytes()).hexdigest()
 
 
+def committed_guess(subject: tuple[str, str], classes: list[str]) -> int:
+    """Predict-then-reveal: the class the student said before seeing the answer; stops the page until then."""
+    done = st.session_state.get(GUESS)
+    if done and done[:2] == subject:
+        return done[2]
+    with st.form("guess_form", border=True):
+        st.markdown("#### 🤔 Before you look: what will the network say?")
+        answer = st.selectbox("My guess", classes, index=None, placeholder="pick a class (type to search)")
+        if st.form_submit_button("Lock in my guess and show the answer", type="primary"):
+            if answer is None:
+                st.warning("Pick a class first.", icon="👆")
+            else:
+                st.session_state[GUESS] = (*subject, classes.index(answer))
+                st.rerun()
+    st.caption("Look at the picture above as the model sees it. The answer, the feature maps and where the "
+               "network looks appear once you have guessed.")
+    st.stop()
+
+
+def guess_feedback(guess: int, probs: np.ndarray, classes: list[str], truth: str | None) -> None:
+    """Say how the guess compares with the network's answer, and where to look for why."""
+    best = int(np.argmax(probs))
+    rank = int((probs > probs[guess]).sum()) + 1
+    verdict = ("✅ You guessed what the network says." if guess == best else
+               f"❌ You said **{classes[guess]}**; the network gave it {probs[guess]:.1%} (number {rank} of "
+               f"{len(classes)}).")
+    fact = f" The picture is labelled **{truth}**." if truth else ""
+    st.info(f"{verdict}{fact} Why this answer? **🔥 Where it looks** below shows which part of the picture "
+            f"raised the score of **{classes[best]}**, and **🗺️ Feature maps** what each layer saw.", icon="🎯")
+
+
 def layer_title(p: render.LayerPicture, modules: dict) -> str:
     c, h, w = p.shape
     return f"**{p.name}** · {type(modules[p.name]).__name__} ({KIND[p.kind]}) · {c} maps of {h}×{w}"
@@ -87,6 +113,9 @@ def layer_title(p: render.LayerPicture, modules: dict) -> str:
 left, right = st.columns([1, 1], gap="large")
 with left:
     choice = widgets.model_picker("model")
+    if not urlstate.hidden("guess"):
+        st.toggle("🤔 Guess first: say what the network will answer before it is shown", key="guess",
+                  disabled=urlstate.locked("guess"))
 try:
     spec = widgets.model_spec(choice)
 except models.CheckpointError as exc:
@@ -164,6 +193,7 @@ seen = render.input_picture(x, mean, std, size=256)  # the model's view, enlarge
 probs = state.probabilities(model_key, key, model, x1)
 best = int(np.argmax(probs))
 st.subheader("What comes out")
+guess = committed_guess((model_key, key), classes) if st.session_state["guess"] else None
 said, chart = st.columns([2, 3], gap="large")
 with said:
     st.markdown(f"<div style='font-size:1.7rem;line-height:1.3'>The {'' if trained else 'untrained '}network "
@@ -175,183 +205,226 @@ with said:
             "The 1,000 ImageNet class names need ResNet18's ImageNet weights, which are not on this computer "
             "(it is offline)."))
 with chart:
-    st.altair_chart(prediction_chart(probs, classes), width="stretch")
+    prediction_bars(probs, classes)
+if guess is not None:
+    guess_feedback(guess, probs, classes, widgets.chosen_label(classes))
 
 # ---- the views ----------------------------------------------------------------------------------------------
-modules = dict(model.named_modules())
-with st.spinner("Running the image through every layer…"):
-    pictures = state.layer_pictures(model_key, key, st.session_state["norm"], st.session_state["cmap"],
-                                    st.session_state["sort"], model, x1)
-convs = features.conv_layers(model)
 VIEWS = ["🗺️ Feature maps", "🧩 Filters", "🔥 Where it looks", "🎲 Untrained vs trained"]
-if st.session_state.get("view") not in VIEWS:
-    st.session_state["view"] = VIEWS[0]
-maps_tab, filters_tab, cam_tab, compare_tab = st.tabs(VIEWS, key="view", on_change="rerun")
 
-with maps_tab:
-    if maps_tab.open:
-        st.markdown("Each small square is one **feature map**: one filter's response at every place in the "
-                    "image (bright = strong). Early layers keep the picture's shape and find edges and colours; "
-                    "deeper layers are smaller and respond to larger, more abstract parts.")
-        a, b, c = st.columns(3)
-        with a:
-            if not urlstate.hidden("norm"):
-                st.radio("Colour scale", list(NORMS), key="norm", format_func=NORMS.get,
-                         disabled=urlstate.locked("norm"))
-        with b:
-            choose("Colour map", "cmap", list(render.COLORMAPS), "viridis")
-        with c:
-            if not urlstate.hidden("sort"):
-                st.radio("Order the maps by", list(SORTS), key="sort", format_func=SORTS.get,
-                         disabled=urlstate.locked("sort"))
 
-        st.markdown("##### Look closer at one map")
-        names = [p.name for p in pictures]
-        shapes = {p.name: p.shape for p in pictures}
-        one, big = st.columns([1, 1], gap="large")
-        with one:
-            layer = choose("Layer", "layer", names, names[0],
-                           format_func=lambda n: f"{n} ({' × '.join(map(str, shapes[n]))})")
-            count = shapes[layer][0]
-            if not 0 <= int(st.session_state.get("ch", 0)) < count:
-                st.session_state["ch"] = 0
-            if not urlstate.hidden("ch"):
-                st.number_input(f"Channel (0–{count - 1}; the number in each tile's corner)", 0, count - 1, step=1,
-                                key="ch", disabled=urlstate.locked("ch"))
-            channel = int(st.session_state["ch"])
-            maps = state.layer_output(model_key, key, layer, model, x1)
-            picture = next(p for p in pictures if p.name == layer)
-            single = maps[channel].numel() == 1  # one number: only the layer's range gives it a colour
-            vrange = (picture.lo, picture.hi) if st.session_state["norm"] == "layer" or single else None
-            large, (lo, hi) = render.channel_image(maps[channel], st.session_state["cmap"], size=320, vrange=vrange)
-            rank = list(render.channel_order(maps, "mean")).index(channel) + 1
-            m = render.as_numpy(maps[channel])
-            st.markdown(f"**{layer}, channel {channel}**: {m.shape[0]}×{m.shape[1]} values from **{m.min():.3g}** "
-                        f"to **{m.max():.3g}** (mean {m.mean():.3g}); by mean activation it ranks {rank} of {count}."
-                        + (" At this depth the image is down to a single number per channel: it says *what*, "
-                           "no longer *where*." if single else ""))
-        with big:
-            st.image(large, width=320)
-            st.image(render.colorbar(st.session_state["cmap"], width=320), width=320)
-            st.caption(f"colour scale: {lo:.3g} (left) to {hi:.3g} (right)"
-                       + (" — the whole layer's range" if vrange else ""))
+@dataclass(frozen=True)
+class Subject:
+    """What every view looks at: the model, its untrained twin, and the image exactly as fed to them."""
+    model: torch.nn.Module
+    model_key: str
+    trained: bool
+    untrained: torch.nn.Module
+    untrained_key: str
+    x1: torch.Tensor
+    key: str
+    seen: np.ndarray
+    classes: list[str]
+    probs: np.ndarray
+    best: int
 
-        st.markdown("##### Every layer, from the input to the last map")
-        for p in pictures:
-            with st.expander(layer_title(p, modules), expanded=True):
-                st.image(p.jpeg, caption=f"{p.shape[0]} maps, values {p.lo:.3g} to {p.hi:.3g}"
-                         + (", strongest first" if st.session_state["sort"] == "mean" else ""))
+    def pictures(self, model: torch.nn.Module | None = None, model_key: str = "") -> list[render.LayerPicture]:
+        """Every layer's tiled maps in the chosen colour scale, map and order (cached per model and image)."""
+        return state.layer_pictures(model_key or self.model_key, self.key, st.session_state["norm"],
+                                    st.session_state["cmap"], st.session_state["sort"], model or self.model, self.x1)
 
-with filters_tab:
-    if filters_tab.open:
-        first = convs[0]
-        weight = modules[first].weight.detach()
-        response = state.layer_output(model_key, key, first, model, x1)
-        st.markdown(f"The **filters of the first layer** (`{first}`, {weight.shape[0]} of them, "
-                    f"{weight.shape[2]}×{weight.shape[3]} pixels) look straight at the image, so they can be drawn "
-                    "as little pictures. Beside each filter: its **response** to your image — bright where the "
-                    "image looks like the filter.")
-        order = render.channel_order(response, "mean") if st.session_state["sort"] == "mean" else None
-        st.image(render.filters_with_responses(weight, response, st.session_state["cmap"], cell_px=72,
-                                               order=order, max_filters=64), output_format="PNG")
-        st.caption("Filters: " + ("colour, each stretched to its own range (red, green, blue weights)."
-                                  if weight.shape[1] == 3 else "mid-grey is 0, white positive, black negative.")
-                   + (" Ordered by mean response." if order is not None else ""))
 
-        st.markdown("##### The weights of one layer")
-        flayer = choose("Conv layer", "flayer", convs, convs[0],
-                        format_func=lambda n: f"{n} ({' × '.join(map(str, modules[n].weight.shape))})")
-        w = modules[flayer].weight.detach()
-        tiles, hist = st.columns([1, 1], gap="large")
-        with tiles:
-            first_layer = w.shape[1] in (1, 3)  # kernels that look at the image itself
-            st.image(render.filter_tiles(w, max_filters=64 if first_layer else 16, max_inputs=16,
-                                         tile_px=48 if first_layer else 30),
-                     output_format="PNG")
-            st.caption("One colour tile per filter." if w.shape[1] == 3 else
-                       "One grey tile per filter (one input channel); mid-grey is 0, white positive, black negative."
-                       if w.shape[1] == 1 else
-                       f"One row per filter, one grey tile per input channel (showing {min(16, w.shape[0])} of "
-                       f"{w.shape[0]} filters × {min(16, w.shape[1])} of {w.shape[1]} inputs); "
-                       "mid-grey is 0, white positive, black negative.")
-        with hist:
-            frame = render.param_histograms(modules[flayer])
-            for param in frame["param"].unique():
-                st.altair_chart(histogram_chart(frame, param), width="stretch")
-            st.caption(f"{w.numel():,} weights" + (f" and {modules[flayer].bias.numel()} biases"
-                                                    if modules[flayer].bias is not None else " (no bias: "
-                                                    "a batch norm follows)") + ".")
+def maps_view(s: Subject) -> None:
+    """Feature maps: the colour controls, one map up close, then every layer tiled."""
+    st.markdown("Each small square is one **feature map**: one filter's response at every place in the "
+                "image (bright = strong). Early layers keep the picture's shape and find edges and colours; "
+                "deeper layers are smaller and respond to larger, more abstract parts.")
+    a, b, c = st.columns(3)
+    with a:
+        if not urlstate.hidden("norm"):
+            st.radio("Colour scale", list(NORMS), key="norm", format_func=NORMS.get, disabled=urlstate.locked("norm"))
+    with b:
+        choose("Colour map", "cmap", list(render.COLORMAPS), "viridis")
+    with c:
+        if not urlstate.hidden("sort"):
+            st.radio("Order the maps by", list(SORTS), key="sort", format_func=SORTS.get,
+                     disabled=urlstate.locked("sort"))
+    with st.spinner("Running the image through every layer…"):
+        pictures = s.pictures()
+    st.markdown("##### Look closer at one map")
+    one_map(s, pictures)
+    st.markdown("##### Every layer, from the input to the last map")
+    modules = dict(s.model.named_modules())
+    for p in pictures:  # a title and a picture each: no expanders, which cost the browser more than the pictures
+        st.markdown(layer_title(p, modules))
+        st.image(p.jpeg, caption=f"{p.shape[0]} maps, values {p.lo:.3g} to {p.hi:.3g}"
+                 + (", strongest first" if st.session_state["sort"] == "mean" else ""))
 
-with cam_tab:
-    if cam_tab.open:
-        shapes = {p.name: p.shape for p in pictures}
-        auto = cam.default_layer(model, shapes)
-        a, b, c = st.columns([4, 3, 3])
-        with a:
-            layer = choose("Layer", "cam_layer", ["", *convs], "",
-                           format_func=lambda n: f"{auto} (automatic)" if n == "" else n) or auto
-        with b:
-            target = choose("Explain the class", "cam_class", [-1, *range(len(classes))], -1,
-                            format_func=lambda i: f"predicted: {classes[best]}" if i == -1 else classes[i])
-        with c:
-            if not urlstate.hidden("opacity"):
-                st.slider("Heat map opacity", 0.0, 1.0, step=0.05, key="opacity", disabled=urlstate.locked("opacity"))
-        target = best if target == -1 else int(target)
-        result = state.grad_cam(model_key, key, layer, target, model, x1)
-        h, w = result.heat.shape
-        opacity = float(st.session_state["opacity"])
-        st.markdown(f"**Grad-CAM** asks: which places in the {h}×{w} maps of `{layer}` made the score of "
-                    f"**{classes[target]}** ({probs[target]:.1%}) go up? Red = strong evidence, blue = none.")
-        if not result.heat.max() > 0:
-            st.info(f"Nothing in `{layer}` raises the score of **{classes[target]}**: the weighted sum is negative "
-                    "everywhere, so Grad-CAM is empty (all blue). Try another layer or class.", icon="ℹ️")
-        if h * w == 1:
-            st.warning(f"`{layer}` has 1×1 maps for this input size: one cell cannot show *where*. Pick an earlier "
-                       "layer (the automatic choice uses the last conv layer with at least 4×4 maps).", icon="⚠️")
-        shown, grad, raw = st.columns(3, gap="medium")
-        with shown:
-            st.image(seen, caption="What the model sees", width="stretch")
-        with grad:
-            st.image(cam.overlay(seen, result.heat, opacity), width="stretch",
-                     caption=f"Grad-CAM for “{classes[target]}” at {layer}")
-        with raw:
-            st.image(cam.overlay(seen, cam.mean_activation(result.activations), opacity, normalise="minmax"),
-                     width="stretch",
-                     caption=f"Raw activations of {layer} (mean of {result.activations.shape[0]} maps)")
-        st.caption("Grad-CAM weights each map by how much it raises the class score (the average gradient), adds "
-                   "them up and keeps the positive part (Selvaraju et al., 2017). Evidence can be an empty place "
-                   "(an open gap tells a 3 from an 8) or the background (sky around airplanes, water under ships): "
-                   "the network learns whatever goes with a class in its training pictures. The raw activations "
-                   "ignore the class: they show where the layer is busy, whatever it is looking for.")
 
-with compare_tab:
-    if compare_tab.open:
-        st.markdown("The same network **before training** (random weights, seed 0) and **after**. Learning is "
-                    "all that differs: same layers, same image.")
-        if not trained:
-            st.info("There is no trained checkpoint of this model yet, so both sides below are untrained.",
-                    icon="ℹ️")
-        names = [p.name for p in pictures]
-        layer = choose("Feature maps of layer", "cmp_layer", names, names[0])
-        sides = [("Untrained", "random weights (seed 0)", untrained, untrained_key, "#9e9e9e"),
-                 ("Trained" if trained else "Untrained", "the checkpoint" if trained else "no checkpoint yet",
-                  model, model_key, "#4c78a8")]
-        cols = st.columns(2, gap="large")
-        for col, (title, note, net, net_key, colour) in zip(cols, sides):
-            with col:
-                st.markdown(f"#### {title}")
-                st.caption(note)
-                p = state.probabilities(net_key, key, net, x1)
-                st.altair_chart(prediction_chart(p, classes, colour), width="stretch")
-                st.markdown("**First-layer filters**")
-                st.image(render.filter_tiles(dict(net.named_modules())[convs[0]].weight, tile_px=48),
-                         output_format="PNG")
-                st.markdown(f"**Feature maps of {layer}**")
-                pics = state.layer_pictures(net_key, key, st.session_state["norm"], st.session_state["cmap"],
-                                            st.session_state["sort"], net, x1)
-                st.image(next(q.jpeg for q in pics if q.name == layer))
-                g = state.grad_cam(net_key, key, cam.default_layer(net, {q.name: q.shape for q in pics}), best, net, x1)
-                st.image(cam.overlay(seen, g.heat, float(st.session_state["opacity"])), width=256,
-                         caption=f"Grad-CAM for “{classes[best]}” at {g.layer}")
+def one_map(s: Subject, pictures: list[render.LayerPicture]) -> None:
+    """One channel of one layer, enlarged, with its numbers and its colour scale."""
+    names = [p.name for p in pictures]
+    shapes = {p.name: p.shape for p in pictures}
+    one, big = st.columns([1, 1], gap="large")
+    with one:
+        layer = choose("Layer", "layer", names, names[0],
+                       format_func=lambda n: f"{n} ({' × '.join(map(str, shapes[n]))})")
+        count = shapes[layer][0]
+        if not 0 <= int(st.session_state.get("ch", 0)) < count:
+            st.session_state["ch"] = 0
+        if not urlstate.hidden("ch"):
+            st.number_input(f"Channel (0–{count - 1}; the number in each tile's corner)", 0, count - 1, step=1,
+                            key="ch", disabled=urlstate.locked("ch"))
+        channel = int(st.session_state["ch"])
+        maps = state.layer_output(s.model_key, s.key, layer, s.model, s.x1)
+        picture = pictures[names.index(layer)]
+        single = maps[channel].numel() == 1  # one number: only the layer's range gives it a colour
+        vrange = (picture.lo, picture.hi) if st.session_state["norm"] == "layer" or single else None
+        large, (lo, hi) = render.channel_image(maps[channel], st.session_state["cmap"], size=320, vrange=vrange)
+        rank = list(render.channel_order(maps, "mean")).index(channel) + 1
+        m = render.as_numpy(maps[channel])
+        st.markdown(f"**{layer}, channel {channel}**: {m.shape[0]}×{m.shape[1]} values from **{m.min():.3g}** "
+                    f"to **{m.max():.3g}** (mean {m.mean():.3g}); by mean activation it ranks {rank} of {count}."
+                    + (" At this depth the image is down to a single number per channel: it says *what*, "
+                       "no longer *where*." if single else ""))
+    with big:
+        st.image(large, width=320)
+        st.image(render.colorbar(st.session_state["cmap"], width=320), width=320)
+        st.caption(f"colour scale: {lo:.3g} (left) to {hi:.3g} (right)"
+                   + (" — the whole layer's range" if vrange else ""))
+        norm, cmap = st.session_state["norm"], st.session_state["cmap"]
+        st.download_button(f"⬇ All {count} maps of {layer} (PNG)", file_name=f"feature-maps-{layer}.png",
+                           data=lambda: export.png(render.layer_grid(maps, norm, cmap, np.array(picture.order),
+                                                                     width=1200)),
+                           mime="image/png", on_click="ignore")
 
-urlstate.publish()
+
+def filters_view(s: Subject) -> None:
+    """The first layer's filters beside their responses, then any conv layer's weights and their histograms."""
+    modules = dict(s.model.named_modules())
+    convs = features.conv_layers(s.model)
+    first = convs[0]
+    weight = modules[first].weight.detach()
+    response = state.layer_output(s.model_key, s.key, first, s.model, s.x1)
+    st.markdown(f"The **filters of the first layer** (`{first}`, {weight.shape[0]} of them, "
+                f"{weight.shape[2]}×{weight.shape[3]} pixels) look straight at the image, so they can be drawn "
+                "as little pictures. Beside each filter: its **response** to your image — bright where the "
+                "image looks like the filter.")
+    order = render.channel_order(response, "mean") if st.session_state["sort"] == "mean" else None
+    st.image(render.filters_with_responses(weight, response, st.session_state["cmap"], cell_px=72,
+                                           order=order, max_filters=64), output_format="PNG")
+    st.caption("Filters: " + ("colour, each stretched to its own range (red, green, blue weights)."
+                              if weight.shape[1] == 3 else "mid-grey is 0, white positive, black negative.")
+               + (" Ordered by mean response." if order is not None else ""))
+
+    st.markdown("##### The weights of one layer")
+    flayer = choose("Conv layer", "flayer", convs, convs[0],
+                    format_func=lambda n: f"{n} ({' × '.join(map(str, modules[n].weight.shape))})")
+    w = modules[flayer].weight.detach()
+    tiles, hist = st.columns([1, 1], gap="large")
+    with tiles:
+        first_layer = w.shape[1] in (1, 3)  # kernels that look at the image itself
+        st.image(render.filter_tiles(w, max_filters=64 if first_layer else 16, max_inputs=16,
+                                     tile_px=48 if first_layer else 30), output_format="PNG")
+        st.caption("One colour tile per filter." if w.shape[1] == 3 else
+                   "One grey tile per filter (one input channel); mid-grey is 0, white positive, black negative."
+                   if w.shape[1] == 1 else
+                   f"One row per filter, one grey tile per input channel (showing {min(16, w.shape[0])} of "
+                   f"{w.shape[0]} filters × {min(16, w.shape[1])} of {w.shape[1]} inputs); "
+                   "mid-grey is 0, white positive, black negative.")
+    with hist:
+        frame = render.param_histograms(modules[flayer])
+        for param in frame["param"].unique():
+            st.altair_chart(histogram_chart(frame, param), width="stretch")
+        st.caption(f"{w.numel():,} weights" + (f" and {modules[flayer].bias.numel()} biases"
+                                                if modules[flayer].bias is not None else " (no bias: "
+                                                "a batch norm follows)") + ".")
+
+
+def cam_view(s: Subject) -> None:
+    """Grad-CAM: which places in a conv layer's maps raised a class's score, beside the raw activations."""
+    classes, best = s.classes, s.best
+    auto = cam.default_layer(s.model, {p.name: p.shape for p in s.pictures()})
+    a, b, c = st.columns([4, 3, 3])
+    with a:
+        layer = choose("Layer", "cam_layer", ["", *features.conv_layers(s.model)], "",
+                       format_func=lambda n: f"{auto} (automatic)" if n == "" else n) or auto
+    with b:
+        target = choose("Explain the class", "cam_class", [-1, *range(len(classes))], -1,
+                        format_func=lambda i: f"predicted: {classes[best]}" if i == -1 else classes[i])
+    with c:
+        if not urlstate.hidden("opacity"):
+            st.slider("Heat map opacity", 0.0, 1.0, step=0.05, key="opacity", disabled=urlstate.locked("opacity"))
+    target = best if target == -1 else int(target)
+    result = state.grad_cam(s.model_key, s.key, layer, target, s.model, s.x1)
+    h, w = result.heat.shape
+    opacity = float(st.session_state["opacity"])
+    st.markdown(f"**Grad-CAM** asks: which places in the {h}×{w} maps of `{layer}` made the score of "
+                f"**{classes[target]}** ({s.probs[target]:.1%}) go up? Red = strong evidence, blue = none.")
+    if not result.heat.max() > 0:
+        st.info(f"Nothing in `{layer}` raises the score of **{classes[target]}**: the weighted sum is negative "
+                "everywhere, so Grad-CAM is empty (all blue). Try another layer or class.", icon="ℹ️")
+    if h * w == 1:
+        st.warning(f"`{layer}` has 1×1 maps for this input size: one cell cannot show *where*. Pick an earlier "
+                   "layer (the automatic choice uses the last conv layer with at least 4×4 maps).", icon="⚠️")
+    shown, grad, raw = st.columns(3, gap="medium")
+    with shown:
+        st.image(s.seen, caption="What the model sees", width="stretch")
+    overlay = cam.overlay(s.seen, result.heat, opacity)
+    with grad:
+        st.image(overlay, width="stretch", caption=f"Grad-CAM for “{classes[target]}” at {layer}")
+        st.download_button("⬇ Grad-CAM overlay (PNG)", file_name=f"grad-cam-{classes[target]}-{layer}.png",
+                           data=lambda: export.png(overlay), mime="image/png", on_click="ignore")
+    with raw:
+        st.image(cam.overlay(s.seen, cam.mean_activation(result.activations), opacity, normalise="minmax"),
+                 width="stretch", caption=f"Raw activations of {layer} (mean of {result.activations.shape[0]} maps)")
+    st.caption("Grad-CAM weights each map by how much it raises the class score (the average gradient), adds "
+               "them up and keeps the positive part (Selvaraju et al., 2017). Evidence can be an empty place "
+               "(an open gap tells a 3 from an 8) or the background (sky around airplanes, water under ships): "
+               "the network learns whatever goes with a class in its training pictures. The raw activations "
+               "ignore the class: they show where the layer is busy, whatever it is looking for.")
+
+
+def compare_view(s: Subject) -> None:
+    """The same network before training (seed 0) and after, on the same image."""
+    st.markdown("The same network **before training** (random weights, seed 0) and **after**. Learning is "
+                "all that differs: same layers, same image.")
+    if not s.trained:
+        st.info("There is no trained checkpoint of this model yet, so both sides below are untrained.", icon="ℹ️")
+    names = [p.name for p in s.pictures()]
+    layer = choose("Feature maps of layer", "cmp_layer", names, names[0])
+    first = features.conv_layers(s.model)[0]
+    sides = [("Untrained", "random weights (seed 0)", s.untrained, s.untrained_key, "#9e9e9e"),
+             ("Trained" if s.trained else "Untrained", "the checkpoint" if s.trained else "no checkpoint yet",
+              s.model, s.model_key, "#4c78a8")]
+    for col, (title, note, net, net_key, colour) in zip(st.columns(2, gap="large"), sides):
+        with col:
+            st.markdown(f"#### {title}")
+            st.caption(note)
+            p = state.probabilities(net_key, s.key, net, s.x1)
+            prediction_bars(p, s.classes, colour)
+            st.markdown("**First-layer filters**")
+            st.image(render.filter_tiles(dict(net.named_modules())[first].weight, tile_px=48), output_format="PNG")
+            st.markdown(f"**Feature maps of {layer}**")
+            pics = s.pictures(net, net_key)
+            st.image(next(q.jpeg for q in pics if q.name == layer))
+            g = state.grad_cam(net_key, s.key, cam.default_layer(net, {q.name: q.shape for q in pics}), s.best, net,
+                               s.x1)
+            st.image(cam.overlay(s.seen, g.heat, float(st.session_state["opacity"])), width=256,
+                     caption=f"Grad-CAM for “{s.classes[s.best]}” at {g.layer}")
+
+
+@st.fragment
+def views(s: Subject) -> None:
+    """The four views: a tab or a control in them reruns just this part (not the model, the image, the chart)."""
+    if st.session_state.get("view") not in VIEWS:
+        st.session_state["view"] = VIEWS[0]
+    for tab, show in zip(st.tabs(VIEWS, key="view", on_change="rerun"),
+                         (maps_view, filters_view, cam_view, compare_view)):
+        if tab.open:
+            with tab:
+                show(s)
+    urlstate.publish()
+
+
+views(Subject(model, model_key, trained, untrained, untrained_key, x1, key, seen, classes, probs, best))
