@@ -56,15 +56,19 @@ def test_mnist_test_image_through_every_view() -> None:
     truth = test.classes[int(test.labels[0])]
     assert f"says<br><b>{truth}</b>" in text(at)  # the trained network reads the real test digit
 
+    assert len(layer_titles(at)) == 6  # conv1, pool1, relu1, conv2, pool2, relu2: one tiled image each
+    assert all(image.proto.imgs[0].url.endswith(".jpg") for image in at.image[-6:])  # sent as JPEG
+
     # a layer and channel picked: the numbers shown equal a plain forward pass of the same input
+    at.session_state["view"] = "🔍 One map up close"
+    at.run()
     at.selectbox(key="layer").set_value("conv2").run()
     at.number_input(key="ch").set_value(5).run()
     no_trouble(at)
     x = models.transform("mnist_cnn")(digits.prepare(test.pil(0)).image)[None]
     m = features.extract(models.load("mnist_cnn"), x, ["conv2"])["conv2"][0, 5]
     assert f"**conv2, channel 5**: 8×8 values from **{m.min():.3g}** to **{m.max():.3g}**" in text(at)
-    assert len(layer_titles(at)) == 6  # conv1, pool1, relu1, conv2, pool2, relu2: one tiled image each
-    assert all(image.proto.imgs[0].url.endswith(".jpg") for image in at.image[-6:])  # sent as JPEG
+    assert (at.query_params["layer"], at.query_params["ch"]) == ("conv2", "5")
 
     # Grad-CAM for a chosen class instead of the predicted one
     at.session_state["view"] = "🔥 Where it looks"
@@ -101,8 +105,10 @@ def test_cifar_cnn_photo_prediction_matches_the_model_and_views_run() -> None:
     no_trouble(at)
     captions = [c for image in at.image for c in image.captions]
     assert sum("strongest first" in c for c in captions) == 9  # every layer's grid, reordered
-    assert any("the whole layer's range" in c.value for c in at.caption)  # the closer look uses the layer's scale
     assert (at.query_params["sort"], at.query_params["norm"]) == ("mean", "layer")
+    at.session_state["view"] = "🔍 One map up close"
+    at.run()
+    assert any("the whole layer's range" in c.value for c in at.caption)  # the closer look uses the layer's scale
     for view in ("🧩 Filters", "🔥 Where it looks", "🎲 Untrained vs trained"):
         at.session_state["view"] = view
         at.run()
@@ -207,7 +213,7 @@ def test_guess_first_hides_the_answer_until_the_student_commits() -> None:
 
 @needs_checkpoint("cifar_cnn")
 def test_downloads_of_the_maps_and_the_grad_cam_overlay() -> None:
-    at = page(model="cifar_cnn", img="sample:cat", layer="conv2")
+    at = page(model="cifar_cnn", img="sample:cat", layer="conv2", view="🔍 One map up close")
     no_trouble(at)
     labels = [b.proto.label for b in at.get("download_button")]
     assert any(label.startswith("⬇ All ") and "maps of conv2 (PNG)" in label for label in labels)

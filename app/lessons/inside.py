@@ -210,7 +210,7 @@ if guess is not None:
     guess_feedback(guess, probs, classes, widgets.chosen_label(classes))
 
 # ---- the views ----------------------------------------------------------------------------------------------
-VIEWS = ["🗺️ Feature maps", "🧩 Filters", "🔥 Where it looks", "🎲 Untrained vs trained"]
+VIEWS = ["🗺️ Feature maps", "🔍 One map up close", "🧩 Filters", "🔥 Where it looks", "🎲 Untrained vs trained"]
 
 
 @dataclass(frozen=True)
@@ -234,11 +234,8 @@ class Subject:
                                     st.session_state["cmap"], st.session_state["sort"], model or self.model, self.x1)
 
 
-def maps_view(s: Subject) -> None:
-    """Feature maps: the colour controls, one map up close, then every layer tiled."""
-    st.markdown("Each small square is one **feature map**: one filter's response at every place in the "
-                "image (bright = strong). Early layers keep the picture's shape and find edges and colours; "
-                "deeper layers are smaller and respond to larger, more abstract parts.")
+def map_controls() -> None:
+    """Colour scale, colour map and order of the maps (shared by the two feature-map views)."""
     a, b, c = st.columns(3)
     with a:
         if not urlstate.hidden("norm"):
@@ -249,16 +246,29 @@ def maps_view(s: Subject) -> None:
         if not urlstate.hidden("sort"):
             st.radio("Order the maps by", list(SORTS), key="sort", format_func=SORTS.get,
                      disabled=urlstate.locked("sort"))
+
+
+def maps_view(s: Subject) -> None:
+    """Feature maps: every layer's maps tiled, from the input to the last map."""
+    st.markdown("Each small square is one **feature map**: one filter's response at every place in the "
+                "image (bright = strong). Early layers keep the picture's shape and find edges and colours; "
+                "deeper layers are smaller and respond to larger, more abstract parts.")
+    map_controls()
     with st.spinner("Running the image through every layer…"):
         pictures = s.pictures()
-    st.markdown("##### Look closer at one map")
-    one_map(s, pictures)
-    st.markdown("##### Every layer, from the input to the last map")
     modules = dict(s.model.named_modules())
     for p in pictures:  # a title and a picture each: no expanders, which cost the browser more than the pictures
         st.markdown(layer_title(p, modules))
         st.image(p.jpeg, caption=f"{p.shape[0]} maps, values {p.lo:.3g} to {p.hi:.3g}"
                  + (", strongest first" if st.session_state["sort"] == "mean" else ""))
+
+
+def closeup_view(s: Subject) -> None:
+    """One map up close: pick a layer and a channel (the number in its tile's corner) to see its values."""
+    st.markdown("One **feature map** enlarged: pick a layer and a channel (the number in the corner of its tile "
+                "in 🗺️ Feature maps) to read its values and its colour scale.")
+    map_controls()
+    one_map(s, s.pictures())
 
 
 def one_map(s: Subject, pictures: list[render.LayerPicture]) -> None:
@@ -420,7 +430,7 @@ def views(s: Subject) -> None:
     if st.session_state.get("view") not in VIEWS:
         st.session_state["view"] = VIEWS[0]
     for tab, show in zip(st.tabs(VIEWS, key="view", on_change="rerun"),
-                         (maps_view, filters_view, cam_view, compare_view)):
+                         (maps_view, closeup_view, filters_view, cam_view, compare_view)):
         if tab.open:
             with tab:
                 show(s)

@@ -124,7 +124,7 @@ def wait_for_app(page, timeout_ms: int = RUN_TIMEOUT_MS) -> None:
     page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=timeout_ms)
     page.locator("[data-testid='stStatusWidgetRunningIcon']").wait_for(state="detached", timeout=timeout_ms)
     # Elements whose code the browser is still loading show as skeletons for a moment after the run ends.
-    page.wait_for_function("() => !document.querySelector(\"[data-testid='stSkeleton']\")", timeout=timeout_ms)
+    page.wait_for_function("() => !document.querySelector(\"[data-testid='stSkeleton']\")", polling=100, timeout=timeout_ms)
 
 
 def page_url(base: str, path: str = "", **params: str) -> str:
