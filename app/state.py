@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -66,6 +68,35 @@ def session_token() -> str:
     if "cnnviz.session" not in st.session_state:
         st.session_state["cnnviz.session"] = secrets.token_hex(8)
     return st.session_state["cnnviz.session"]
+
+
+def session_gone(grace_s: float) -> Callable[[], bool]:
+    """For a background thread: whether this browser session has been closed for `grace_s` seconds.
+
+    A run whose student closed the tab stops (its checkpoint kept) instead of holding a training slot to the
+    end; the grace period rides out a dropped connection that comes back. Without a server (AppTest, scripts)
+    the session never counts as gone.
+    """
+    from streamlit import runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not runtime.exists():
+        return lambda: False
+    server, session_id = runtime.get_instance(), ctx.session_id
+    return gone_for(lambda: server.is_active_session(session_id), grace_s)
+
+
+def gone_for(is_active: Callable[[], bool], grace_s: float,
+             clock: Callable[[], float] = time.monotonic) -> Callable[[], bool]:
+    """A check that turns true once `is_active` has kept answering False for `grace_s` seconds."""
+    last_seen = [clock()]
+
+    def gone() -> bool:
+        if is_active():
+            last_seen[0] = clock()
+        return clock() - last_seen[0] > grace_s
+    return gone
 
 
 def visible_runs() -> list[Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ MAX_EPOCHS = env_int("CNNVIZ_MAX_EPOCHS", 200) or 200        # hosted copies set
 MAX_TRAIN = env_int("CNNVIZ_MAX_TRAIN_IMAGES", 0)            # 0: every training image may be used
 MAX_TEST = env_int("CNNVIZ_MAX_TEST_IMAGES", 0)              # 0: the whole test set
 MAX_RUNS = env_int("CNNVIZ_MAX_CONCURRENT_RUNS", 2) or 1     # runs at once in this server, all sessions
+ABANDONED_S = env_int("CNNVIZ_ABANDONED_RUN_S", 60)          # s after its tab closes that a run stops
 
 
 # ---- the background job ---------------------------------------------------------------------------------
@@ -77,6 +79,7 @@ class Job:
     run: Run
     title: str
     stop: threading.Event = field(default_factory=threading.Event)
+    owner_gone: Callable[[], bool] = lambda: False  # the browser session that started it has closed
     status: str = "running"       # running | finished | stopped | early-stopped | diverged | failed
     progress: train.Progress | None = None
     history: list[dict[str, float]] = field(default_factory=list)
@@ -91,6 +94,13 @@ class Job:
     def done(self) -> bool:
         return self.status != "running"
 
+    def should_stop(self) -> bool:
+        """Stop was pressed, or nobody is left to watch (the run's tab has been closed for a while)."""
+        if not self.stop.is_set() and self.owner_gone():
+            self.run.update(note=f"stopped: its browser tab was closed for over {ABANDONED_S} s")
+            self.stop.set()
+        return self.stop.is_set()
+
     def on_batch(self, p: train.Progress) -> None:
         self.progress = p
         self.running_loss.append((p.epoch - 1 + p.batch / p.batches, p.loss))
@@ -100,7 +110,7 @@ class Job:
         """The thread's body: train, then record how it ended; always give the slot back."""
         try:
             result = train.fit(self.config, model, splits, self.run, on_epoch=self.history.append,
-                               on_batch=self.on_batch, should_stop=self.stop.is_set, meta=meta)
+                               on_batch=self.on_batch, should_stop=self.should_stop, meta=meta)
             self.metrics, self.best_epoch, self.status = result.metrics, result.best_epoch, result.status
         except train.TrainingDiverged as exc:
             self.error, self.status = str(exc), "diverged"
@@ -117,7 +127,8 @@ def start_job(config: train.TrainConfig, title: str, model: torch.nn.Module, spl
     slots = state.training_slots(MAX_RUNS)
     if not slots.acquire(blocking=False):
         return None
-    job = Job(config, Run.create(f"{config.model}-{config.dataset}-seed{config.seed}"), title)
+    job = Job(config, Run.create(f"{config.model}-{config.dataset}-seed{config.seed}"), title,
+              owner_gone=state.session_gone(ABANDONED_S))
     job.run.update(owner=state.session_token())  # other sessions do not list this run
     threading.Thread(target=job.work, args=(model, splits, meta, slots), daemon=True,
                      name=f"train-{job.run.name}").start()
