@@ -12,7 +12,8 @@ import streamlit as st  # noqa: E402
 
 from app import state, urlstate  # noqa: E402
 
-st.set_page_config(page_title="cnnviz: see inside a CNN", page_icon="🧠", layout="wide")
+st.set_page_config(page_title="cnnviz: see inside a CNN", page_icon="🧠", layout="wide",
+                   initial_sidebar_state="collapsed" if urlstate.teacher_mode() else "auto")  # no flash of it
 
 # (section, file under app/lessons, title, icon); a page appears once its file exists.
 PAGES = [

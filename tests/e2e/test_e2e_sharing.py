@@ -61,10 +61,19 @@ def test_a_copied_address_shows_the_same_view_in_a_fresh_browser(app, new_app):
     other.assert_clean()
 
 
+SIDEBAR_WATCH = """window.sidebarShown = false;
+new MutationObserver(() => {
+  const s = document.querySelector("[data-testid='stSidebar']");
+  if (s && getComputedStyle(s).display !== "none" && s.getBoundingClientRect().right > 0) window.sidebarShown = true;
+}).observe(document, {subtree: true, childList: true, attributes: true});"""
+
+
 def test_a_teacher_link_shows_one_locked_step_without_the_sidebar(new_app, server):
     projector = new_app()
+    projector.page.add_init_script(SIDEBAR_WATCH)  # records whether the sidebar is on screen at any moment
     projector.goto(f"{server.url}/convolution?pad=1&step=7&teacher=1&lock=pad,stride&hide=kernel")
     expect(projector.page.locator("[data-testid='stSidebar']")).to_be_hidden()
+    assert projector.page.evaluate("window.sidebarShown") is False  # not even for a moment while loading
     expect(projector.page.get_by_role("combobox", name="Padding", exact=True)).to_be_disabled()
     expect(projector.page.get_by_role("combobox", name="Padding", exact=True)).to_have_value("1")
     expect(projector.page.get_by_role("combobox", name="Stride", exact=True)).to_be_disabled()
@@ -75,7 +84,9 @@ def test_a_teacher_link_shows_one_locked_step_without_the_sidebar(new_app, serve
     projector.assert_clean()
 
     student = new_app()  # the same lesson without teacher=1 has its sidebar and every control
+    student.page.add_init_script(SIDEBAR_WATCH)
     student.goto(f"{server.url}/convolution?pad=1&step=7")
     expect(student.page.locator("[data-testid='stSidebar']")).to_be_visible()
+    assert student.page.evaluate("window.sidebarShown") is True  # the watch above does see a sidebar
     expect(student.page.get_by_role("combobox", name="Padding", exact=True)).to_be_enabled()
     expect(student.page.get_by_role("combobox", name="Kernel", exact=True)).to_be_visible()
