@@ -254,6 +254,13 @@ def gallery(p: Predictions, kind: str, cls: int | None = None, limit: int | None
     return _frame(p, indices[:limit])
 
 
+def page_of(frame: pd.DataFrame, page: int, size: int) -> tuple[pd.DataFrame, int, int]:
+    """(rows, page, pages) of `frame` in pages of `size` rows; `page` (from 1) is clamped so a stale link works."""
+    pages = max(1, -(-len(frame) // size))
+    page = min(max(int(page), 1), pages)
+    return frame.iloc[(page - 1) * size:page * size], page, pages
+
+
 # ---- two models on the same images ------------------------------------------------------------------------
 
 OUTCOMES = ("both right", "only A right", "only B right", "both wrong, same answer", "both wrong, different answers")

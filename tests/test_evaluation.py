@@ -173,6 +173,26 @@ def test_galleries_hold_exactly_the_expected_images(pa, kind, cls, limit, expect
     assert frame["correct"].tolist() == [ARRANGED[i][0] == ARRANGED[i][1] for i in expected]
 
 
+@pytest.mark.parametrize("page, expected, expected_page", [
+    (1, [0, 1, 2, 3], 1),
+    (2, [4, 5, 6, 7], 2),
+    (3, [8, 9], 3),        # the last page holds the rest
+    (4, [8, 9], 3),        # past the end (an edited link): the last page
+    (0, [0, 1, 2, 3], 1),
+    (-5, [0, 1, 2, 3], 1),
+])
+def test_a_page_holds_its_rows(page, expected, expected_page) -> None:
+    rows, shown, pages = evaluation.page_of(pd.DataFrame({"index": range(10)}), page, 4)
+    assert (indices(rows), shown, pages) == (expected, expected_page, 3)
+
+
+def test_pages_continue_where_the_last_one_stopped(pa) -> None:
+    whole = evaluation.gallery(pa, "unsure_correct")
+    pages = [evaluation.page_of(whole, n, 4)[0] for n in (1, 2)]
+    assert indices(pd.concat(pages)) == indices(whole) and len(pages[1]) == 2
+    assert evaluation.page_of(whole.head(0), 7, 4)[1:] == (1, 1)  # no images: one empty page
+
+
 def test_unknown_gallery_kind_is_refused(pa) -> None:
     with pytest.raises(ValueError, match="gallery kind"):
         evaluation.gallery(pa, "best")

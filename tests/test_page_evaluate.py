@@ -10,7 +10,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import models
-from cnnviz import checkpoint, data, train
+from cnnviz import checkpoint, data, evaluation, train
 from tests.conftest import ROOT, needs_data
 
 LIMIT = 1000  # test images the page evaluates in these tests (the shipped MNIST model errs on 9 of the first 1,000)
@@ -44,6 +44,21 @@ def mnist_truth() -> tuple[float, float, np.ndarray, np.ndarray]:
 def buttons(at: AppTest, prefix: str) -> set[int]:
     """Test-set indices of the gallery's "Inside" buttons (keys `<prefix>-<index>`)."""
     return {int(b.key.rsplit("-", 1)[1]) for b in at.button if b.key and b.key.startswith(prefix + "-")}
+
+
+def shown_predictions() -> evaluation.Predictions:
+    """The predictions the page has shown, read back from the disk cache it wrote (the same numbers, same order)."""
+    test = evaluation.head(data.load("mnist", "test"), LIMIT)
+    return evaluation.cached_predict(models.ZOO["mnist_cnn"].checkpoint, test, models.load_file)
+
+
+def on_page(frame, page: int) -> set[int]:
+    """Test-set indices of page `page` (from 1) of a gallery table, 24 images a page."""
+    return set(frame["index"][(page - 1) * 24:page * 24].tolist())
+
+
+def page_box(at: AppTest, key: str) -> list:
+    return [n for n in at.number_input if n.key == key]
 
 
 def downloads(at: AppTest) -> list[str]:
@@ -105,6 +120,59 @@ def test_galleries_hold_the_misclassified_images(app: AppTest, mnist_truth) -> N
     app.radio(key="kind").set_value("unsure_correct").run()
     right = np.flatnonzero((preds == labels) & (labels == seven))
     assert len(buttons(app, "gallery")) == min(24, len(right)) and buttons(app, "gallery") <= set(right.tolist())
+
+
+def test_a_square_pages_through_its_images_and_another_square_starts_at_page_one(app: AppTest) -> None:
+    app.run()
+    assert not page_box(app, "cpage")  # the most frequent mistake fits on one page
+    app.selectbox(key="true").set_value("1").run()
+    app.selectbox(key="pred").set_value("1").run()
+    p = shown_predictions()
+    ones = evaluation.cell(p, 1, 1)
+    pages = -(-len(ones) // 24)
+    assert pages >= 3 and buttons(app, "cell") == on_page(ones, 1)
+    app.number_input(key="cpage").set_value(2).run()
+    assert not app.exception, app.exception
+    assert buttons(app, "cell") == on_page(ones, 2)  # page 2 goes on where page 1 stopped, most confident first
+    assert app.query_params["cpage"] == "2"
+    assert any(c.value == f"page 2 of {pages} · images 25–48 of {len(ones)}" for c in app.caption)
+    app.session_state["true"], app.session_state["pred"] = "7", "7"  # both at once, as a click on the matrix
+    app.run()
+    assert app.number_input(key="cpage").value == 1 and app.query_params["cpage"] == "1"
+    assert buttons(app, "cell") == on_page(evaluation.cell(p, 7, 7), 1)
+
+
+def test_the_gallery_pages_and_starts_again_for_another_class_or_kind(app: AppTest) -> None:
+    app.query_params["kind"] = "correct"
+    app.run()
+    p = shown_predictions()
+    app.number_input(key="gpage").set_value(3).run()
+    assert buttons(app, "gallery") == on_page(evaluation.gallery(p, "correct"), 3)
+    assert app.query_params["gpage"] == "3"
+    app.selectbox(key="gclass").set_value("7").run()
+    assert app.number_input(key="gpage").value == 1 and app.query_params["gpage"] == "1"
+    assert buttons(app, "gallery") == on_page(evaluation.gallery(p, "correct", 7), 1)
+    app.number_input(key="gpage").set_value(2).run()
+    app.radio(key="kind").set_value("unsure_correct").run()
+    assert app.number_input(key="gpage").value == 1
+    assert buttons(app, "gallery") == on_page(evaluation.gallery(p, "unsure_correct", 7), 1)
+
+
+def test_a_link_past_the_last_page_shows_the_last_page(app: AppTest) -> None:
+    for key, value in {"true": "1", "pred": "1", "cpage": "999", "kind": "correct", "gpage": "two",
+                       "hide": "gpage"}.items():
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception, app.exception
+    p = shown_predictions()
+    ones, right = evaluation.cell(p, 1, 1), evaluation.gallery(p, "correct")
+    last = -(-len(ones) // 24)
+    assert app.number_input(key="cpage").value == last and app.query_params["cpage"] == str(last)
+    assert buttons(app, "cell") == on_page(ones, last) and len(on_page(ones, last)) == len(ones) - (last - 1) * 24
+    # gpage=two does not parse: page 1; hide=gpage hides the box, not the page it shows
+    assert app.query_params["gpage"] == "1" and not page_box(app, "gpage")
+    assert buttons(app, "gallery") == on_page(right, 1)
+    assert any(c.value.endswith(f"images 1–24 of {len(right)}") for c in app.caption)
 
 
 def test_an_image_opens_in_inside_a_model(app: AppTest) -> None:

@@ -14,10 +14,11 @@ st.markdown("How good is the network, and **where** does it go wrong? Click a sq
             "to see exactly those test images.")
 
 import models  # noqa: E402  (PyTorch: imported after the title is on screen)
+import pandas as pd  # noqa: E402
 from cnnviz import data, evaluation, explore, export  # noqa: E402
 
 INSIDE = Path(__file__).resolve().parent / "inside.py"
-GALLERY_SIZE = 24   # images shown per gallery
+GALLERY_SIZE = 24   # images per gallery page
 COLUMNS = 8         # images per gallery row
 NO_DATA = ("The test images of **{ds}** are not on this computer, so the galleries cannot be shown. To get them, "
            "set the environment variable `CNNVIZ_DATA_DIR` to a folder holding `MNIST/raw/*-ubyte` (MNIST) or "
@@ -106,6 +107,27 @@ def show_gallery(frame, test, key: str, caption, model: str) -> None:
                              "feature maps, filters and where the network looks",
                              width="stretch"):
                     open_inside(test.name, i, model)
+
+
+def first_page_when(key: str, shown: tuple) -> None:
+    """Back to page 1 when the gallery now holds other images (cell, kind or class) than at the last run."""
+    memo = f"_evaluate_{key}_of"
+    if st.session_state.get(memo, shown) != shown:
+        st.session_state[key] = 1
+    st.session_state[memo] = shown
+
+
+def pager(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The rows of the gallery page kept under `key`, with a page box and what it holds when there are several."""
+    rows, page, pages = evaluation.page_of(frame, st.session_state[key], GALLERY_SIZE)
+    st.session_state[key] = page  # a page past the end (an edited link, fewer images) becomes the last one
+    if pages > 1:
+        box, text = st.columns([1, 5], vertical_alignment="bottom")
+        if not urlstate.hidden(key):
+            box.number_input("Page", 1, pages, step=1, key=key, disabled=urlstate.locked(key))
+        first = (page - 1) * GALLERY_SIZE
+        text.caption(f"page {page} of {pages} · images {first + 1}–{first + len(rows)} of {len(frame):,}")
+    return rows
 
 
 def percent(x: float) -> str:
@@ -216,8 +238,8 @@ def view_toggle() -> bool:
     return st.session_state.get("view") == "row %"
 
 
-urlstate.init({"view": "counts", "true": "", "pred": "", "kind": "confident_mistakes", "gclass": "all classes",
-               "compare": False, "who": "all"})
+urlstate.init({"view": "counts", "true": "", "pred": "", "cpage": 1, "kind": "confident_mistakes",
+               "gclass": "all classes", "gpage": 1, "compare": False, "who": "all"})
 choice = pick_model("model", "Model")
 path, title = resolve(choice)
 meta = meta_of(path, title)
@@ -300,9 +322,9 @@ t, q = classes.index(st.session_state["true"]), classes.index(st.session_state["
 cell = evaluation.cell(p, t, q)
 what = "correctly recognised" if t == q else f"taken for **{classes[q]}**"
 st.markdown(f"**{len(cell):,}** test images of **{classes[t]}** {what}"
-            + (f"; the {GALLERY_SIZE} most confident first." if len(cell) > GALLERY_SIZE else "."))
-if len(cell):
-    show_gallery(cell.head(GALLERY_SIZE), test, "cell", lambda r: f"{percent(r['confidence'])} sure", choice)
+            + ("; the most confident first." if len(cell) > 1 else "."))
+first_page_when("cpage", (t, q))
+show_gallery(pager(cell, "cpage"), test, "cell", lambda r: f"{percent(r['confidence'])} sure", choice)
 
 # ---- galleries ------------------------------------------------------------------------------------------
 st.header("Right and wrong answers")
@@ -317,9 +339,9 @@ if not urlstate.hidden("gclass"):
 kind, gclass = st.session_state["kind"], st.session_state["gclass"]
 chosen = None if gclass == "all classes" else classes.index(gclass)
 everything = evaluation.gallery(p, kind, chosen)
-st.markdown(f"**{len(everything):,}** images" + (f", the first {GALLERY_SIZE} shown" if len(everything) > GALLERY_SIZE else "")
-            + ". Under each: true class → the model's answer, and how sure it was.")
-show_gallery(everything.head(GALLERY_SIZE), test, "gallery",
+st.markdown(f"**{len(everything):,}** images. Under each: true class → the model's answer, and how sure it was.")
+first_page_when("gpage", (kind, gclass))
+show_gallery(pager(everything, "gpage"), test, "gallery",
              lambda r: f"{r['true']}<br>{percent(r['confidence'])} sure" if r["correct"]
              else f"{r['true']} → {r['predicted']}<br>{percent(r['confidence'])} sure", choice)
 
