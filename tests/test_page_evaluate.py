@@ -232,9 +232,13 @@ def test_two_models_disagree_where_the_engine_says(app: AppTest, mnist_truth, no
     assert metric(app, f"B: run {run.name}") == f"{acc_b:.2%}"
     assert any(f"**{int(differ.sum())}** images on which A and B" in m.value for m in app.markdown)
     assert buttons(app, "compare") == set(np.flatnonzero(differ)[:24].tolist())
+    assert differ.sum() > 24  # more than a page: the next page continues the list
+    app.number_input(key="dpage").set_value(2).run()
+    assert buttons(app, "compare") == set(np.flatnonzero(differ)[24:48].tolist())
+    assert app.query_params["dpage"] == "2"
     app.radio(key="who").set_value("B").run()
     only_b = np.flatnonzero(differ & (preds_b == labels) & (preds_a != labels))
-    assert buttons(app, "compare") == set(only_b[:24].tolist())
+    assert buttons(app, "compare") == set(only_b[:24].tolist())  # another filter starts on page 1 again
 
 
 def test_missing_checkpoint_says_so(app: AppTest, tmp_path, monkeypatch) -> None:

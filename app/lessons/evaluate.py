@@ -239,7 +239,7 @@ def view_toggle() -> bool:
 
 
 urlstate.init({"view": "counts", "true": "", "pred": "", "cpage": 1, "kind": "confident_mistakes",
-               "gclass": "all classes", "gpage": 1, "compare": False, "who": "all"})
+               "gclass": "all classes", "gpage": 1, "compare": False, "who": "all", "dpage": 1})
 choice = pick_model("model", "Model")
 path, title = resolve(choice)
 meta = meta_of(path, title)
@@ -383,9 +383,9 @@ if st.session_state["compare"]:
                  disabled=urlstate.locked("who"))
         who = st.session_state["who"]
         rows = evaluation.disagreements(p, pb, None if who == "all" else who)
-        st.markdown(f"**{len(rows):,}** images on which A and B give different answers"
-                    + (f", the first {GALLERY_SIZE} shown" if len(rows) > GALLERY_SIZE else "") + ".")
-        show_gallery(rows.head(GALLERY_SIZE), test, "compare",
+        first_page_when("dpage", (choice_b, who))
+        st.markdown(f"**{len(rows):,}** images on which A and B give different answers.")
+        show_gallery(pager(rows, "dpage"), test, "compare",
                      lambda r: f"true: {r['true']}<br>A: {r['A']} {percent(r['A_confidence'])}"
                                f"<br>B: {r['B']} {percent(r['B_confidence'])}", choice)
 
