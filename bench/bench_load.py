@@ -22,7 +22,6 @@ import asyncio
 import io
 import os
 import re
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -161,6 +160,18 @@ def cpu_seconds(pids: set[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def peak_memory_mb(pids: set[int]) -> float:
+    """The largest peak resident set (VmHWM) among `pids`: the app's memory high-water mark."""
+    peaks = [0.0]
+    for pid in pids:
+        try:
+            line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmHWM"))
+        except (OSError, StopIteration):
+            continue
+        peaks.append(int(line.split()[1]) / 1024)
+    return max(peaks)
+
+
 def machine_cpu() -> float:
     """CPU seconds the whole machine has been busy (all cores; /proc/stat): the app, the browser, anything else."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -231,6 +242,8 @@ def main() -> None:
                       f"browsers, which in class run on the students' own machines, used {rest[2]:.1f} s of this "
                       "machine's CPU")
         log_errors = server.log().count("Traceback") if server else 0
+        if server:
+            print(f"the app's peak resident memory after every round: {peak_memory_mb(server_pids):,.0f} MB")
         p50, p95 = pct(load, 50), pct(load, 95)
         print(f"\nupload + feature maps and Grad-CAM, {args.students} students at once, {args.rounds} rounds: "
               f"p50 {p50:.2f} s, p95 {p95:.2f} s (alone: p50 {pct(base, 50):.2f} s; p95 ratio "

@@ -10,7 +10,7 @@ imports torch when called. The size rules are PyTorch's own (checked against tor
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import index
 from typing import Any, Iterable, Sequence
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import asdict, fields
-from pathlib import Path
 from typing import Any
 
 import torch

@@ -150,7 +150,7 @@ def test_compare_page_does_not_list_another_sessions_runs(tmp_path, monkeypatch)
     monkeypatch.setenv("CNNVIZ_RUNS_DIR", str(tmp_path))
     theirs = _saved_run(tmp_path, 77, 0.05, [0.5], 0.5)
     theirs.update(owner="another-session")
-    cli = _saved_run(tmp_path, 78, 0.05, [0.5], 0.5)  # no owner: made outside the app
+    _saved_run(tmp_path, 78, 0.05, [0.5], 0.5)  # no owner: made outside the app
     at = AppTest.from_file(str(ROOT / "app" / "lessons" / "compare.py"), default_timeout=60)
     at.run()
     options = at.multiselect(key="pick").options

@@ -26,8 +26,9 @@ SORTS = {"index": "channel number", "mean": "strongest first (mean activation)"}
 
 GUESS = "_inside_guess"  # (model key, image digest, class index) the student committed to before the reveal
 
-urlstate.init({"guess": False, "imagenet": False, "view": "🗺️ Feature maps", "norm": "channel", "cmap": "viridis", "sort": "index",
-               "layer": "", "ch": 0, "flayer": "", "cam_layer": "", "cam_class": -1, "opacity": 0.5, "cmp_layer": ""})
+urlstate.init({"guess": False, "imagenet": False, "view": "🗺️ Feature maps", "norm": "channel", "cmap": "viridis",
+               "sort": "index", "layer": "", "ch": 0, "flayer": "", "cam_layer": "", "cam_class": -1, "opacity": 0.5,
+               "cmp_layer": ""})
 
 
 def choose(label: str, key: str, options: list, fallback, **kwargs):
@@ -210,7 +211,8 @@ if guess is not None:
     guess_feedback(guess, probs, classes, widgets.chosen_label(classes))
 
 # ---- the views ----------------------------------------------------------------------------------------------
-VIEWS = ["🗺️ Feature maps", "🔍 One map up close", "🧩 Filters", "🔥 Where it looks", "🎲 Untrained vs trained"]
+VIEWS = ["🗺️ Feature maps", "🔍 One map up close", "🧩 Filters", "🔥 Where it looks",
+         "🎲 Untrained vs trained"]
 
 
 @dataclass(frozen=True)
