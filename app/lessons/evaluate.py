@@ -194,15 +194,13 @@ def downloads(matrix, classes: list[str], normalised: bool, title: str, stem: st
     """The confusion matrix as PNG (as shown) and CSV, and per-class accuracy as CSV: files made only on a click."""
     shares = "-row-shares" if normalised else ""
     heading = f"{title}: {sum(map(sum, matrix)):,} test images"
-    png, grid, per_class = st.columns(3)
-    png.download_button("⬇ Confusion matrix (PNG)",
-                        lambda: export.confusion_png(matrix, classes, normalised, heading),
+    row = st.container(horizontal=True)  # buttons as wide as their labels (columns cut them), wrapping if need be
+    row.download_button("⬇ Confusion matrix (PNG)", lambda: export.confusion_png(matrix, classes, normalised, heading),
                         file_name=f"confusion-{stem}{shares}.png", mime="image/png", on_click="ignore")
-    grid.download_button("⬇ Confusion matrix (CSV)", lambda: export.csv(evaluation.confusion_grid(matrix, classes)),
-                         file_name=f"confusion-{stem}.csv", mime="text/csv", on_click="ignore")
-    per_class.download_button("⬇ Per-class accuracy (CSV)",
-                              lambda: export.csv(evaluation.per_class_table(matrix, classes)),
-                              file_name=f"per-class-accuracy-{stem}.csv", mime="text/csv", on_click="ignore")
+    row.download_button("⬇ Confusion matrix (CSV)", lambda: export.csv(evaluation.confusion_grid(matrix, classes)),
+                        file_name=f"confusion-{stem}.csv", mime="text/csv", on_click="ignore")
+    row.download_button("⬇ Per-class accuracy (CSV)", lambda: export.csv(evaluation.per_class_table(matrix, classes)),
+                        file_name=f"per-class-accuracy-{stem}.csv", mime="text/csv", on_click="ignore")
 
 
 def card_view(meta: dict, ds: str, title: str, stem: str) -> None:
