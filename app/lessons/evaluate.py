@@ -195,7 +195,8 @@ def downloads(matrix, classes: list[str], normalised: bool, title: str, stem: st
     shares = "-row-shares" if normalised else ""
     heading = f"{title}: {sum(map(sum, matrix)):,} test images"
     row = st.container(horizontal=True)  # buttons as wide as their labels (columns cut them), wrapping if need be
-    row.download_button("⬇ Confusion matrix (PNG)", lambda: export.confusion_png(matrix, classes, normalised, heading),
+    row.download_button("⬇ Confusion matrix (PNG)",
+                        lambda: export.confusion_png(matrix, classes, normalised, heading),
                         file_name=f"confusion-{stem}{shares}.png", mime="image/png", on_click="ignore")
     row.download_button("⬇ Confusion matrix (CSV)", lambda: export.csv(evaluation.confusion_grid(matrix, classes)),
                         file_name=f"confusion-{stem}.csv", mime="text/csv", on_click="ignore")
