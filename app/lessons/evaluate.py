@@ -268,6 +268,7 @@ st.caption(f"{title} on the {ds} test set: {how}. The answers are kept in memory
 
 # ---- per class and confusion matrix ---------------------------------------------------------------------
 frame = evaluation.confusion_frame(p)
+matrix = evaluation.confusion(p)  # (K, K) counts, shared by the mistakes list, the default square and the downloads
 
 
 def show_cell(true: str, predicted: str) -> None:
@@ -281,12 +282,12 @@ with left:
     st.subheader("Accuracy per class")
     st.altair_chart(readable(per_class_chart(evaluation.per_class_accuracy(p))), width="stretch")
     st.subheader("Most frequent mistakes")
-    for _, row in evaluation.top_confusions(evaluation.confusion(p), classes).iterrows():
+    for _, row in evaluation.top_confusions(matrix, classes).iterrows():
         st.button(f"{row['true']} → {row['predicted']}: {row['count']:,} images ({row['share']:.1%} of {row['true']})",
                   key=f"top-{row['true_index']}-{row['predicted_index']}", on_click=show_cell,
                   args=(row["true"], row["predicted"]), help="Show these images below")
 if st.session_state["true"] not in classes or st.session_state["pred"] not in classes:
-    counts = evaluation.confusion(p).copy()
+    counts = matrix.copy()
     counts[range(len(classes)), range(len(classes))] = -1  # show the most frequent mistake first
     t, q = divmod(int(counts.argmax()), len(classes))
     st.session_state["true"], st.session_state["pred"] = classes[t], classes[q]
@@ -309,7 +310,7 @@ with right:
                     selection_mode="cell", key=matrix_key)
     st.caption("Rows: the true class. Columns: what the model answered. The diagonal holds the right answers. "
                "Click a square to see its images below.")
-    downloads(evaluation.confusion(p), classes, normalised, f"{title} on {ds}", file_stem(path, ds))
+    downloads(matrix, classes, normalised, f"{title} on {ds}", file_stem(path, ds))
 
 st.subheader("The images behind one square")
 a, b, _ = st.columns([1, 1, 2])

@@ -90,6 +90,7 @@ def committed_guess(subject: tuple[str, str], classes: list[str]) -> int:
                 st.rerun()
     st.caption("Look at the picture above as the model sees it. The answer, the feature maps and where the "
                "network looks appear once you have guessed.")
+    urlstate.publish()  # the page stops here: the link must already say guess=1
     st.stop()
 
 
