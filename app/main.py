@@ -43,6 +43,7 @@ def navigation() -> dict[str, list[st.Page]]:
 
 
 page = st.navigation(navigation())
+st.html("<style>[data-testid='stImage'] {gap: 0.5rem 1rem;}</style>")  # pictures in one st.image list keep apart
 urlstate.apply_teacher_mode()
 page.run()
 state.sidebar_footer()  # after the page, so warming PyTorch up never delays the first lesson

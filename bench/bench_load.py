@@ -9,7 +9,7 @@ driven concurrently. Each student, on Inside a model:
 Each action starts for all students in the same instant (a barrier), as when a teacher says "now upload your
 photo": the worst moment for the app, and one not blurred by other students still loading the page.
 Latency of an action: from the click (or file choice) until Streamlit has finished the run and the expected
-result is on screen. Errors: exception boxes, tracebacks in the server log, timeouts.
+result is on screen, as the page itself sees it (checked every 50 ms). Errors: exception boxes, tracebacks in the server log, timeouts.
 
 Baseline: one student alone, on the same warm server. Targets: no errors, p95 under 3 s.
 
@@ -38,9 +38,9 @@ TARGET_P95_S = 3.0
 ACTIONS = ("open", "upload + feature maps", "Grad-CAM")
 
 
-def photo(student: int) -> tuple[bytes, str]:
-    """A distinct photo-like JPEG per student (its size tells whose picture the page describes)."""
-    rng = np.random.default_rng(student)
+def photo(student: int, take: int) -> tuple[bytes, str]:
+    """A photo-like JPEG new to the server for each student and round (its size tells whose picture it is)."""
+    rng = np.random.default_rng((take, student))
     w, h = 320 + 7 * student, 240 + 5 * student
     image = Image.fromarray(rng.integers(40, 200, (h, w, 3), dtype=np.uint8)).resize((w, h))
     pen = ImageDraw.Draw(image)
@@ -50,15 +50,24 @@ def photo(student: int) -> tuple[bytes, str]:
     return out.getvalue(), f"{w}×{h} pixels"
 
 
-async def settled(page) -> None:
-    """Streamlit has finished the run the last action started, and nothing is still loading on screen.
+POLL_MS = 50  # how often a waiting page checks for its result: a latency is at most this much late
+SHOWN = """(pattern) => {
+    const app = document.querySelector("[data-testid='stApp']");
+    return app !== null && app.dataset.testScriptState === "notRunning"
+        && !document.querySelector("[data-testid='stStatusWidgetRunningIcon'], [data-testid='stSkeleton']")
+        && new RegExp(pattern).test(document.body.textContent);
+}"""
 
-    Call it once the action's own result has appeared, which proves that its run has started.
+
+async def shown(page, pattern: str) -> None:
+    """Wait until Streamlit has finished its run and the regex `pattern` matches the page's text.
+
+    Checked in the page every POLL_MS: Playwright's own waits back off to a check every 500 ms after the
+    first 0.8 s, which would add up to half a second to a latency of 2-3 s. A pattern must be one that only
+    the action's own run puts on screen (the new photo's size, the Grad-CAM caption), so a page that has not
+    started that run yet cannot pass. Elements whose code the browser is still loading show as skeletons.
     """
-    await page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=TIMEOUT_MS)
-    await page.locator("[data-testid='stStatusWidgetRunningIcon']").wait_for(state="detached", timeout=TIMEOUT_MS)
-    await page.wait_for_function("() => !document.querySelector(\"[data-testid='stSkeleton']\")", polling=100,
-                                 timeout=TIMEOUT_MS)  # checked every 100 ms: on every frame costs the browser CPU
+    await page.wait_for_function(SHOWN, arg=pattern, polling=POLL_MS, timeout=TIMEOUT_MS)
 
 
 async def problems(page) -> list[str]:
@@ -93,33 +102,30 @@ class Class:
         return False
 
 
-async def student(browser, url: str, model: str, n: int, room: Class, shots: Path | None) -> None:
+async def student(browser, url: str, model: str, n: int, take: int, room: Class, shots: Path | None) -> None:
     """One student's three actions, each started together with everyone else's."""
     context = await browser.new_context(viewport=sb.VIEWPORT)
     page = await context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    content, size_text = photo(n)
+    content, size_text = photo(n, take)
 
     async def open_page() -> None:
         await page.goto(f"{url}/inside?model={model}")
-        await page.get_by_text(re.compile("network says")).first.wait_for()
-        await settled(page)
+        await shown(page, "network says")
         await page.get_by_text("📤 Upload", exact=True).click()  # the upload box, ready before "now"
         await page.locator("[data-testid='stFileUploader']").wait_for()
-        await settled(page)
+        await shown(page, "Upload an image")
 
     async def upload() -> None:
         await page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(
             {"name": f"student-{n}.jpg", "mimeType": "image/jpeg", "buffer": content})
-        await page.get_by_text(size_text).first.wait_for()
-        await settled(page)
+        await shown(page, re.escape(size_text))
         if await page.get_by_text(re.compile(r"maps of \d+")).count() == 0:
             raise AssertionError("no feature-map grid on screen after the upload")
 
     async def grad_cam() -> None:
         await page.get_by_role("tab", name=re.compile("Where it looks")).click()
-        await page.get_by_text(re.compile("Grad-CAM for")).first.wait_for()
-        await settled(page)
+        await shown(page, "Grad-CAM for")
 
     failed = False
     for name, act in zip(ACTIONS, (open_page, upload, grad_cam)):
@@ -133,16 +139,19 @@ async def student(browser, url: str, model: str, n: int, room: Class, shots: Pat
     await context.close()
 
 
-async def round_of(url: str, model: str, students: int, shots: Path | None, server_pids: set[int]
+async def round_of(url: str, model: str, students: int, take: int, shots: Path | None, server_pids: set[int]
                    ) -> tuple[Class, float, float, float]:
-    """The class's figures, the wall seconds, and the CPU seconds the app and everything else used in the round."""
+    """The class's figures, the wall seconds, and the CPU seconds the app and everything else used in the round.
+
+    `take` numbers the round: every round uploads photos the app has not seen, so nothing comes from its caches.
+    """
     from playwright.async_api import async_playwright
 
     room = Class(students, server_pids)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(sb.CHROMIUM), args=sb.CHROMIUM_ARGS, headless=True)
         app0, busy0, start = cpu_seconds(server_pids), machine_cpu(), time.perf_counter()
-        await asyncio.gather(*(student(browser, url, model, n, room, shots) for n in range(students)))
+        await asyncio.gather(*(student(browser, url, model, n, take, room, shots) for n in range(students)))
         wall, app, busy = time.perf_counter() - start, cpu_seconds(server_pids) - app0, machine_cpu() - busy0
         await browser.close()
     return room, wall, app, busy - app
@@ -228,12 +237,12 @@ def main() -> None:
         server_pids = set(server.pids()) if server else set()
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the run "
               "(other work on the machine slows every figure below)")
-        asyncio.run(round_of(url, args.model, 1, None, server_pids))  # warm: model and PyTorch loaded once
-        alone, *alone_rest = asyncio.run(round_of(url, args.model, 1, None, server_pids))
+        asyncio.run(round_of(url, args.model, 1, 0, None, server_pids))  # warm: model and PyTorch loaded once
+        alone, *alone_rest = asyncio.run(round_of(url, args.model, 1, 1, None, server_pids))
         base = report("baseline: one student alone (warm server)", alone, *alone_rest)
         load, rooms = [], []
         for r in range(args.rounds):
-            room, *rest = asyncio.run(round_of(url, args.model, args.students, shots, server_pids))
+            room, *rest = asyncio.run(round_of(url, args.model, args.students, r + 2, shots, server_pids))
             load += report(f"round {r + 1}: {args.students} students, each action started by all of them in the same "
                            "instant", room, *rest)
             rooms.append(room)

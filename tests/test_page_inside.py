@@ -32,9 +32,17 @@ def text(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
+LAYER_CAPTION = re.compile(r"[\w.]+ · \w+ \(")
+
+
 def layer_titles(at: AppTest) -> list[str]:
-    """The title over each layer's tiled maps, e.g. "**conv1** · Conv2d (convolution) · 6 maps of 26×26"."""
-    return [m.value for m in at.markdown if re.match(r"\*\*[\w.]+\*\* · \w+ \(", m.value)]
+    """The caption under each layer's tiled maps, e.g. "conv1 · Conv2d (convolution) · 6 maps of 26×26, ..."."""
+    return [c for image in at.image for c in image.captions if LAYER_CAPTION.match(c)]
+
+
+def map_grids(at: AppTest):
+    """The one image element that holds every layer's tiled maps."""
+    return next(image for image in at.image if any(LAYER_CAPTION.match(c) for c in image.captions))
 
 
 def bars(at: AppTest) -> str:
@@ -57,7 +65,7 @@ def test_mnist_test_image_through_every_view() -> None:
     assert f"says<br><b>{truth}</b>" in text(at)  # the trained network reads the real test digit
 
     assert len(layer_titles(at)) == 6  # conv1, pool1, relu1, conv2, pool2, relu2: one tiled image each
-    assert all(image.proto.imgs[0].url.endswith(".jpg") for image in at.image[-6:])  # sent as JPEG
+    assert [img.url[-4:] for img in map_grids(at).proto.imgs] == [".jpg"] * 6  # sent as JPEG, one element
 
     # a layer and channel picked: the numbers shown equal a plain forward pass of the same input
     at.session_state["view"] = "🔍 One map up close"
@@ -79,6 +87,9 @@ def test_mnist_test_image_through_every_view() -> None:
         p3 = torch.softmax(models.load("mnist_cnn")(x), 1)[0, 3].item()
     assert f"the 8×8 maps of `conv2` made the score of **3** ({p3:.1%})" in text(at)
     assert at.query_params["cam_class"] == "3"  # the choice is in the URL
+    cams = next(image for image in at.image if any(c.startswith("Grad-CAM for") for c in image.captions))
+    assert cams.captions == ["What the model sees", "Grad-CAM for “3” at conv2",
+                             "Raw activations of conv2 (mean of 20 maps)"]  # three pictures, one element
 
     for view in ("🧩 Filters", "🎲 Untrained vs trained"):
         at.session_state["view"] = view
@@ -174,7 +185,7 @@ def test_a_run_trained_in_the_app_opens_from_its_checkpoint() -> None:
     at = page(model=f"run:{run.name}", img="sample:digit_7")
     no_trouble(at)
     assert len(layer_titles(at)) == 3  # conv1, relu1, pool1
-    assert layer_titles(at)[0].startswith("**conv1** · Conv2d (convolution) · 6 maps of 26×26")
+    assert layer_titles(at)[0].startswith("conv1 · Conv2d (convolution) · 6 maps of 26×26, values ")
     x = models.input_transform((1, 28, 28), (0.1307,), (0.3081,))(digits.prepare(samples.load("digit_7")).image)
     with torch.no_grad():
         probs = torch.softmax(net.eval()(x[None]), 1)[0]
