@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnviz import paths
+from cnnviz import export, paths
 from cnnviz.data import ImageSet
 from cnnviz.train import predict as _predict_logits
 
@@ -158,15 +158,13 @@ def confusion(p: Predictions, normalise: bool = False) -> np.ndarray:
     """(K, K) matrix, rows the true class and columns the predicted one: counts, or each row's shares."""
     k = len(p.classes)
     counts = np.bincount(p.labels * k + p.preds, minlength=k * k).reshape(k, k)
-    if not normalise:
-        return counts
-    return counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    return export.row_shares(counts) if normalise else counts
 
 
 def confusion_table(counts: np.ndarray | list[list[int]], classes: list[str]) -> pd.DataFrame:
     """A confusion matrix in long form for a heat map: true, predicted, their indices, count, share of the row."""
     counts = np.asarray(counts, dtype=np.int64)
-    shares = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    shares = export.row_shares(counts)
     k = len(classes)
     rows = [(classes[t], classes[q], t, q, int(counts[t, q]), float(shares[t, q]))
             for t in range(k) for q in range(k)]

@@ -28,6 +28,11 @@ def csv(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode("utf-8")
 
 
+def row_shares(counts: np.ndarray) -> np.ndarray:
+    """Each cell of a confusion matrix as a share of its row (its true class); an empty row stays 0."""
+    return counts / np.maximum(counts.sum(1, keepdims=True), 1)
+
+
 def share_text(count: int, share: float) -> str:
     """A row share as text; small shares keep a decimal, so 3 images of 1,000 do not read "0%"."""
     return "0" if count == 0 else f"{share:.1%}" if share < 0.095 else f"{share:.0%}"
@@ -48,7 +53,7 @@ def confusion_png(matrix: np.ndarray | list[list[int]], classes: list[str], norm
     from matplotlib.ticker import PercentFormatter
 
     counts = np.asarray(matrix, dtype=np.int64)  # (K, K)
-    shares = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    shares = row_shares(counts)
     values = shares if normalised else counts
     k = len(classes)
     fig = Figure(figsize=FIGURE_SIZE, dpi=DPI, layout="constrained")

@@ -43,6 +43,11 @@ def test_csv_reads_back_as_the_same_table_without_an_index() -> None:
     pd.testing.assert_frame_equal(pd.read_csv(io.BytesIO(data), encoding="utf-8"), frame.reset_index(drop=True))
 
 
+def test_row_shares_divide_each_row_by_its_total_and_leave_an_empty_row_at_zero() -> None:
+    shares = export.row_shares(np.array([[3, 1, 0], [0, 0, 0], [2, 2, 4]]))
+    assert shares.tolist() == [[0.75, 0.25, 0.0], [0.0, 0.0, 0.0], [0.25, 0.25, 0.5]]
+
+
 @pytest.mark.parametrize("count, share, text", [(0, 0.0, "0"), (3, 0.003, "0.3%"), (94, 0.094, "9.4%"),
                                                 (95, 0.095, "10%"), (1000, 1.0, "100%")])
 def test_share_text_keeps_a_decimal_for_small_shares(count: int, share: float, text: str) -> None:
