@@ -9,7 +9,8 @@ driven concurrently. Each student, on Inside a model:
 Each action starts for all students in the same instant (a barrier), as when a teacher says "now upload your
 photo": the worst moment for the app, and one not blurred by other students still loading the page.
 Latency of an action: from the click (or file choice) until Streamlit has finished the run and the expected
-result is on screen, as the page itself sees it (checked every 50 ms). Errors: exception boxes, tracebacks in the server log, timeouts.
+result is on screen, as the page itself sees it (checked every 50 ms). Errors: exception boxes, tracebacks in the
+server log, timeouts.
 
 Baseline: one student alone, on the same warm server. Targets: no errors, p95 under 3 s.
 

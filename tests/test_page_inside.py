@@ -35,7 +35,7 @@ def text(at: AppTest) -> str:
 LAYER_CAPTION = re.compile(r"[\w.]+ · \w+ \(")
 
 
-def layer_titles(at: AppTest) -> list[str]:
+def layer_captions(at: AppTest) -> list[str]:
     """The caption under each layer's tiled maps, e.g. "conv1 · Conv2d (convolution) · 6 maps of 26×26, ..."."""
     return [c for image in at.image for c in image.captions if LAYER_CAPTION.match(c)]
 
@@ -64,7 +64,7 @@ def test_mnist_test_image_through_every_view() -> None:
     truth = test.classes[int(test.labels[0])]
     assert f"says<br><b>{truth}</b>" in text(at)  # the trained network reads the real test digit
 
-    assert len(layer_titles(at)) == 6  # conv1, pool1, relu1, conv2, pool2, relu2: one tiled image each
+    assert len(layer_captions(at)) == 6  # conv1, pool1, relu1, conv2, pool2, relu2: one tiled image each
     assert [img.url[-4:] for img in map_grids(at).proto.imgs] == [".jpg"] * 6  # sent as JPEG, one element
 
     # a layer and channel picked: the numbers shown equal a plain forward pass of the same input
@@ -137,7 +137,7 @@ def test_missing_checkpoint_is_a_clear_error_and_the_page_goes_on(monkeypatch: p
     assert len(at.error) == 1 and "has no trained checkpoint yet" in at.error[0].value
     assert "python -m models.train cifar_cnn --ship" in at.error[0].value
     assert "The untrained network says" in text(at)
-    assert len(layer_titles(at)) == 9  # the untrained network's layers are still all shown
+    assert len(layer_captions(at)) == 9  # the untrained network's layers are still all shown
     state._zoo_model.clear()
 
 
@@ -184,8 +184,8 @@ def test_a_run_trained_in_the_app_opens_from_its_checkpoint() -> None:
                                           "mean": [0.1307], "std": [0.3081]})
     at = page(model=f"run:{run.name}", img="sample:digit_7")
     no_trouble(at)
-    assert len(layer_titles(at)) == 3  # conv1, relu1, pool1
-    assert layer_titles(at)[0].startswith("conv1 · Conv2d (convolution) · 6 maps of 26×26, values ")
+    assert len(layer_captions(at)) == 3  # conv1, relu1, pool1
+    assert layer_captions(at)[0].startswith("conv1 · Conv2d (convolution) · 6 maps of 26×26, values ")
     x = models.input_transform((1, 28, 28), (0.1307,), (0.3081,))(digits.prepare(samples.load("digit_7")).image)
     with torch.no_grad():
         probs = torch.softmax(net.eval()(x[None]), 1)[0]

@@ -264,8 +264,8 @@ def maps_view(s: Subject) -> None:
         pictures = s.pictures()
     modules = dict(s.model.named_modules())
     strongest_first = st.session_state["sort"] == "mean"
-    # One image element for all layers: each element costs a browser about as much as its pictures, and a
-    # whole class redraws this at once (bench/bench_load.py: 25% less browser CPU per upload than 2 per layer).
+    # One image element for all layers: a whole class redraws this at once, and a browser's cost grows with the
+    # elements (measured one student alone: ~25% less browser CPU per upload than a title and an image per layer).
     st.image([p.jpeg for p in pictures], caption=[layer_caption(p, modules, strongest_first) for p in pictures])
 
 
