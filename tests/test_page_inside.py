@@ -85,7 +85,7 @@ def test_mnist_test_image_through_every_view() -> None:
     no_trouble(at)
     with torch.no_grad():
         p3 = torch.softmax(models.load("mnist_cnn")(x), 1)[0, 3].item()
-    assert f"the 8×8 maps of `conv2` made the score of **3** ({p3:.1%})" in text(at)
+    assert f"the 8×8 maps of **conv2** made the score of **3** ({p3:.1%})" in text(at)
     assert at.query_params["cam_class"] == "3"  # the choice is in the URL
     cams = next(image for image in at.image if any(c.startswith("Grad-CAM for") for c in image.captions))
     assert cams.captions == ["What the model sees", "Grad-CAM for “3” at conv2",

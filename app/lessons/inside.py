@@ -32,10 +32,16 @@ urlstate.init({"guess": False, "imagenet": False, "view": "🗺️ Feature maps"
                "cmp_layer": ""})
 
 
-def choose(label: str, key: str, options: list, fallback, **kwargs):
-    """A select box kept in the URL whose options depend on the model: an unknown value falls back."""
+def valid(key: str, options: list, fallback):
+    """The URL's or the session's value of `key` if the model offers it, else `fallback` (kept from now on)."""
     if st.session_state.get(key) not in options:
         st.session_state[key] = fallback
+    return st.session_state[key]
+
+
+def choose(label: str, key: str, options: list, fallback, **kwargs):
+    """A select box kept in the URL whose options depend on the model: an unknown value falls back."""
+    valid(key, options, fallback)
     if not urlstate.hidden(key):
         st.selectbox(label, options, key=key, disabled=urlstate.locked(key), **kwargs)
     return st.session_state[key]
@@ -360,28 +366,18 @@ def filters_view(s: Subject) -> None:
 def cam_view(s: Subject) -> None:
     """Grad-CAM: which places in a conv layer's maps raised a class's score, beside the raw activations."""
     classes, best = s.classes, s.best
-    auto = cam.default_layer(s.model, {p.name: p.shape for p in s.pictures()})
-    a, b, c = st.columns([4, 3, 3])
-    with a:
-        layer = choose("Layer", "cam_layer", ["", *features.conv_layers(s.model)], "",
-                       format_func=lambda n: f"{auto} (automatic)" if n == "" else n) or auto
-    with b:
-        target = choose("Explain the class", "cam_class", [-1, *range(len(classes))], -1,
-                        format_func=lambda i: f"predicted: {classes[best]}" if i == -1 else classes[i])
-    with c:
-        if not urlstate.hidden("opacity"):
-            st.slider("Heat map opacity", 0.0, 1.0, step=0.05, key="opacity", disabled=urlstate.locked("opacity"))
-    target = best if target == -1 else int(target)
+    layer, target = cam_settings(s)
     result = state.grad_cam(s.model_key, s.key, layer, target, s.model, s.x1)
     h, w = result.heat.shape
     opacity = float(st.session_state["opacity"])
-    st.markdown(f"**Grad-CAM** asks: which places in the {h}×{w} maps of `{layer}` made the score of "
+    # Layer names in bold, not `code`: a code span makes every student's browser fetch and decode a 90 kB font.
+    st.markdown(f"**Grad-CAM** asks: which places in the {h}×{w} maps of **{layer}** made the score of "
                 f"**{classes[target]}** ({s.probs[target]:.1%}) go up? Red = strong evidence, blue = none.")
     if not result.heat.max() > 0:
-        st.info(f"Nothing in `{layer}` raises the score of **{classes[target]}**: the weighted sum is negative "
+        st.info(f"Nothing in **{layer}** raises the score of **{classes[target]}**: the weighted sum is negative "
                 "everywhere, so Grad-CAM is empty (all blue). Try another layer or class.", icon="ℹ️")
     if h * w == 1:
-        st.warning(f"`{layer}` has 1×1 maps for this input size: one cell cannot show *where*. Pick an earlier "
+        st.warning(f"**{layer}** has 1×1 maps for this input size: one cell cannot show *where*. Pick an earlier "
                    "layer (the automatic choice uses the last conv layer with at least 4×4 maps).", icon="⚠️")
     overlay = cam.overlay(s.seen, result.heat, opacity)
     raw = cam.overlay(s.seen, cam.mean_activation(result.activations), opacity, normalise="minmax")
@@ -395,6 +391,32 @@ def cam_view(s: Subject) -> None:
                "(an open gap tells a 3 from an 8) or the background (sky around airplanes, water under ships): "
                "the network learns whatever goes with a class in its training pictures. The raw activations "
                "ignore the class: they show where the layer is busy, whatever it is looking for.")
+
+
+def cam_settings(s: Subject) -> tuple[str, int]:
+    """The layer and the class Grad-CAM explains, and the overlay's opacity, behind a button that names them.
+
+    In a popover, the controls' code reaches a browser only when a student opens it: the opacity slider alone
+    brings 130 kB of JavaScript, which 10 browsers on one machine would otherwise all load at the same click.
+    """
+    classes, best = s.classes, s.best
+    auto = cam.default_layer(s.model, {p.name: p.shape for p in s.pictures()})
+    layers, targets = ["", *features.conv_layers(s.model)], [-1, *range(len(classes))]
+    picked, chosen = valid("cam_layer", layers, ""), valid("cam_class", targets, -1)
+    layer, target = picked or auto, best if chosen == -1 else int(chosen)
+    shown = [k for k in ("cam_layer", "cam_class", "opacity") if not urlstate.hidden(k)]
+    if shown:
+        label = (f"⚙️ Layer **{layer}**{'' if picked else ' (automatic)'} · class **{classes[target]}**"
+                 f"{' (predicted)' if target == best else ''} · opacity {float(st.session_state['opacity']):.2f}")
+        with st.popover(label):
+            choose("Layer", "cam_layer", layers, "",
+                   format_func=lambda n: f"{auto} (automatic)" if n == "" else n)
+            choose("Explain the class", "cam_class", targets, -1,
+                   format_func=lambda i: f"predicted: {classes[best]}" if i == -1 else classes[i])
+            if "opacity" in shown:
+                st.slider("Heat map opacity", 0.0, 1.0, step=0.05, key="opacity",
+                          disabled=urlstate.locked("opacity"))
+    return layer, target
 
 
 def compare_view(s: Subject) -> None:
