@@ -59,7 +59,8 @@ def test_inside_a_model_reads_an_uploaded_photo_and_shows_where_it_looks(app):
     expect(says).to_be_visible()
     assert "upload" not in str(app.query()) and "my-seven" not in app.page.url  # uploads stay out of links
     app.shot("inside_upload_feature_maps")
-    assert app.page.locator("[data-testid='stImage']").count() >= 3  # the input, the model's view, layer grids
+    expect(app.page.get_by_text("What the model sees", exact=True).first).to_be_visible()  # under its picture
+    assert app.page.locator("[data-testid='stImage'] img").count() >= 3  # the input, the model's view, layer grids
 
     app.page.get_by_role("tab", name=re.compile("Where it looks")).click()
     app.wait()
