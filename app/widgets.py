@@ -544,8 +544,8 @@ def show_preprocessing(image: Image.Image, model: str) -> Any:
         f", minus the mean ({stats[0]}), divided by the std ({stats[1]})"
     pictures.append((images.tensor_picture(x.numpy(), DISPLAY_SIDE), "What the model sees",
                      f"Tensor {c}×{h}×{w}, values {float(x.min()):.2f} to {float(x.max()):.2f}: {what}."))
-    # One image list and one caption, not a picture, a title and a note per step: a class redraws this at once,
-    # and each element costs every browser CPU (one student alone: -15% browser CPU per upload with the maps' popover).
+    # One image list and one caption, not a picture, a title and a note per step: every element costs each
+    # browser CPU when a whole class uploads at once (see map_controls in app/lessons/inside.py for the figure).
     st.image([p for p, _, _ in pictures], caption=[t for _, t, _ in pictures],
              width=DISPLAY_SIDE if len(pictures) < 4 else STEP_SIDE)
     notes: dict[str, list[str]] = {}  # note -> the steps it explains (a blank drawing shares one note)

@@ -33,7 +33,7 @@ urlstate.init({"guess": False, "imagenet": False, "view": "🗺️ Feature maps"
 
 
 def valid(key: str, options: list, fallback):
-    """The URL's or the session's value of `key` if the model offers it, else `fallback` (kept from now on)."""
+    """`key`'s value (from the URL or the session) if `options` holds it, else `fallback`, kept from now on."""
     if st.session_state.get(key) not in options:
         st.session_state[key] = fallback
     return st.session_state[key]
@@ -455,7 +455,7 @@ def compare_view(s: Subject) -> None:
 
 @st.fragment
 def views(s: Subject) -> None:
-    """The four views: a tab or a control in them reruns just this part (not the model, the image, the chart)."""
+    """The five views: a tab or a control in them reruns just this part (not the model, the image, the chart)."""
     valid("view", VIEWS, VIEWS[0])
     for key, options in (("norm", list(NORMS)), ("cmap", list(render.COLORMAPS)), ("sort", list(SORTS))):
         valid(key, options, options[0])  # every view draws the maps in these, whether or not it shows their controls
