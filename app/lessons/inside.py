@@ -25,6 +25,7 @@ KIND = {"conv": "convolution", "activation": "activation", "pool": "pooling"}
 NORMS = {"channel": "each map on its own scale", "layer": "one scale for the whole layer"}
 SORTS = {"index": "channel number", "mean": "strongest first (mean activation)"}
 
+LAYER_MAPS = "layer_maps"  # the container of every layer's grid (styled by app/main.py as `.st-key-layer_maps`)
 GUESS = "_inside_guess"  # (model key, image digest, class index) the student committed to before the reveal
 
 urlstate.init({"guess": False, "imagenet": False, "view": "🗺️ Feature maps", "norm": "channel", "cmap": "viridis",
@@ -277,7 +278,9 @@ def maps_view(s: Subject) -> None:
     strongest_first = st.session_state["sort"] == "mean"
     # One image element for all layers: a whole class redraws this at once, and a browser's cost grows with the
     # elements (measured one student alone: ~25% less browser CPU per upload than a title and an image per layer).
-    st.image([p.jpeg for p in pictures], caption=[layer_caption(p, modules, strongest_first) for p in pictures])
+    # Its key lets app/main.py's style skip painting the grids still below the screen.
+    with st.container(key=LAYER_MAPS):
+        st.image([p.jpeg for p in pictures], caption=[layer_caption(p, modules, strongest_first) for p in pictures])
 
 
 def closeup_view(s: Subject) -> None:

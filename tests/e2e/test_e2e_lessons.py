@@ -61,6 +61,11 @@ def test_inside_a_model_reads_an_uploaded_photo_and_shows_where_it_looks(app):
     app.shot("inside_upload_feature_maps")
     expect(app.page.get_by_text("What the model sees", exact=True).first).to_be_visible()  # under its picture
     assert app.page.locator("[data-testid='stImage'] img").count() >= 3  # the input, the model's view, layer grids
+    grids = app.page.locator(".st-key-layer_maps [data-testid='stImageContainer']")
+    assert grids.count() >= 4 and grids.last.evaluate("e => getComputedStyle(e).contentVisibility") == "auto"
+    grids.last.scroll_into_view_if_needed()  # painted once near the screen, and as big as its picture
+    expect(grids.last.locator("img")).to_be_visible()
+    assert grids.last.locator("img").evaluate("i => i.complete && i.naturalWidth > 0 && i.clientHeight > 20")
 
     app.page.get_by_role("tab", name=re.compile("Where it looks")).click()
     app.wait()
