@@ -32,8 +32,7 @@ def device_info() -> dict[str, str]:
 def sidebar_footer() -> None:
     """Device and versions at the bottom of the sidebar; never blocks on importing PyTorch."""
     warm = _torch_warmup()
-    with st.sidebar:
-        st.divider()
+    with st.sidebar:  # the navigation's own rule already sets it apart
         if "torch" in sys.modules and not warm.is_alive():
             info = device_info()
             st.caption(f"**Compute:** {info['device']}  \n"
