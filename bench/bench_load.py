@@ -37,7 +37,7 @@ import streamlit_browser as sb  # noqa: E402  (the browser tests' helpers: start
 
 TIMEOUT_MS = 120_000
 TARGET_P95_S = 3.0
-SPEED_QUIET_MS = 80  # speed_ms() on the 2-core development machine at its fastest (it measured 80-125 ms in a day)
+SPEED_QUIET_MS = 80  # speed_ms() on the 2-core development machine at its fastest (it measured 76-158 ms)
 ACTIONS = ("open", "upload + feature maps", "Grad-CAM")
 
 
@@ -191,7 +191,10 @@ def machine_cpu() -> float:
 
 
 def speed_ms() -> float:
-    """CPU milliseconds of a fixed single-thread task (median of 5): a shared machine is up to 1.6x slower at times."""
+    """CPU milliseconds of a fixed single-thread task (median of 5): a shared machine is up to 2x slower at times.
+
+    It misses some slowdowns (81 ms while a burst needed 7.5 CPU-s instead of 5): each burst's CPU seconds tell.
+    """
     def once() -> float:
         t, h = time.process_time(), b""
         for _ in range(300_000):
