@@ -5,6 +5,10 @@ Usage in a page:
     st.slider("Padding", 0, 5, key="pad", disabled=urlstate.locked("pad"))
     urlstate.publish()                                           # after the widgets
 
+Only what differs from a page's defaults goes into the address (a fresh page keeps a bare one), all of a run's
+changes in one step: the browser's Back then undoes one change at a time, and leaves a freshly opened page.
+Back and Forward rerun the page with an older address, and the controls follow it.
+
 A link is user input: a value that does not parse, is not finite, or fails `allowed` (a collection of valid
 values, e.g. `range(0, 6)` for that slider, or a predicate) falls back to the default with a short toast,
 so an edited or stale link never crashes a page:
@@ -19,7 +23,7 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-_KEYS = "_urlstate_keys"
+_KEYS = "_urlstate_keys"  # this page's key -> its default, as URL text
 _OWNER = "_urlstate_owner"  # key -> the page whose init last seeded it
 RESERVED = ("teacher", "lock", "hide")  # teacher=1 hides the sidebar; lock=a,b disables; hide=a,b hides
 _TRUE = ("1", "true", "yes", "on")
@@ -81,11 +85,11 @@ def init(defaults: dict[str, Any],
     allowed = allowed or {}
     page = _page()
     owner = st.session_state.setdefault(_OWNER, {})
-    st.session_state[_KEYS] = list(defaults)
+    st.session_state[_KEYS] = {key: _format(default) for key, default in defaults.items()}
     for key, default in defaults.items():
         # A value left by another page that uses the same key ("norm", "pad", "view"...) is not this page's:
         # seed it again, so a page never starts from another page's setting.
-        if key not in st.session_state or owner.get(key) != page:
+        if key not in st.session_state or owner.get(key) != page or history_step():
             st.session_state[key] = _from_url(key, default, allowed.get(key))
         owner[key] = page
 
@@ -112,13 +116,33 @@ def _from_url(key: str, default: Any, rule: Container[Any] | Callable[[Any], boo
     return value
 
 
+def set_default(key: str, value: Any) -> None:
+    """A default the page works out in this run (e.g. the most confused pair), which a link need not spell out."""
+    st.session_state[_KEYS][key] = _format(value)
+
+
 def publish() -> None:
-    """Write the current values of this page's keys into the address bar (only those that changed)."""
-    for key in st.session_state.get(_KEYS, []):
-        if key in st.session_state:
-            text = _format(st.session_state[key])
-            if st.query_params.get(key) != text:
-                st.query_params[key] = text
+    """Write this page's values into the address bar: those that left their default, or are there already."""
+    write({key: _format(st.session_state[key]) for key in st.session_state.get(_KEYS, {}) if key in st.session_state},
+          st.session_state.get(_KEYS, {}))
+
+
+def write(values: dict[str, str | None], defaults: dict[str, str] | None = None) -> None:
+    """Set (text) or remove (None) URL keys in one step, so that one change is one entry of the browser's history.
+
+    A key that is not in the address yet is left out while its value is its default (from `defaults`).
+    """
+    defaults = defaults or {}
+    now = st.query_params.to_dict()
+    wanted = {key: None if key not in now and text == defaults.get(key) else text for key, text in values.items()}
+    if any(now.get(key) != text for key, text in wanted.items()):
+        st.query_params.from_dict({k: v for k, v in {**now, **wanted}.items() if v is not None})
+
+
+def history_step() -> bool:
+    """Whether this run comes from the browser's Back or Forward: the address then wins over the session."""
+    ctx = get_script_run_ctx()
+    return ctx is not None and ctx.is_history_navigation
 
 
 def _listed(param: str) -> set[str]:

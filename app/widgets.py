@@ -60,7 +60,7 @@ def image_picker(dataset: str, key: str = "img", preview: bool = True) -> Image.
         {"sample": _sample_controls, "test": _test_controls, "upload": _upload_controls,
          "camera": _camera_controls, "drawing": _drawing_controls}[source](dataset, key, disabled)
     selection = st.session_state.get(IMAGE)
-    _publish(selection)
+    _publish(selection, dataset)
     image = _resolve(selection)
     if image is not None and preview and not urlstate.hidden(key):
         st.image(_display(image), caption=describe(selection, image), width=DISPLAY_SIDE)
@@ -100,14 +100,17 @@ def describe(selection: dict[str, Any] | None, image: Image.Image | None = None)
 def _current_selection(dataset: str) -> dict[str, Any]:
     """The session's selection; on the first visit restored from the URL, else a default that suits `dataset`."""
     selection = st.session_state.get(IMAGE)
-    if selection:
+    if selection and not urlstate.history_step():
         return selection
-    selection = _from_url(st.query_params.get("img", ""))
-    if selection is None:
-        name = "digit_3" if dataset == "mnist" else "cat"
-        selection = {"source": "sample", "name": name if name in samples.names() else samples.names()[0]}
+    selection = _from_url(st.query_params.get("img", "")) or _default_sample(dataset)
     st.session_state[IMAGE] = selection
     return selection
+
+
+def _default_sample(dataset: str) -> dict[str, Any]:
+    """The image a page starts from when neither the session nor the link has chosen one."""
+    name = "digit_3" if dataset == "mnist" else "cat"
+    return {"source": "sample", "name": name if name in samples.names() else samples.names()[0]}
 
 
 def _from_url(token: str) -> dict[str, Any] | None:
@@ -144,14 +147,9 @@ def _signature(selection: dict[str, Any] | None) -> tuple:
             selection.get("id"))
 
 
-def _publish(selection: dict[str, Any] | None) -> None:
-    """Keep `img=` in the address bar for test images and samples; remove it for private images."""
-    token = _token(selection)
-    if token is None:
-        if "img" in st.query_params:
-            del st.query_params["img"]
-    elif st.query_params.get("img") != token:
-        st.query_params["img"] = token
+def _publish(selection: dict[str, Any] | None, dataset: str) -> None:
+    """Keep `img=` in the address bar for test images and samples other than the default; never private images."""
+    urlstate.write({"img": _token(selection)}, {"img": _token(_default_sample(dataset))})
 
 
 def _sync_widgets(selection: dict[str, Any], dataset: str, key: str) -> None:
@@ -430,15 +428,14 @@ def model_picker(key: str = "model", label: str = "Model") -> str:
     import models
 
     options = _model_options()
-    current = st.session_state.get(key)
+    current = None if urlstate.history_step() else st.session_state.get(key)
     if current not in options:
         current = _as_option(current, options) or _as_option(st.query_params.get(key), options) or models.names()[0]
         st.session_state[key] = current
     if not urlstate.hidden(key):
         st.selectbox(label, list(options), key=key, format_func=options.get, disabled=urlstate.locked(key))
     choice = st.session_state[key]
-    if st.query_params.get(key) != choice:
-        st.query_params[key] = choice
+    urlstate.write({key: choice}, {key: models.names()[0]})
     if choice.startswith("run:"):
         return str(_runs()[choice[4:]].checkpoint)
     return choice

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from app import urlstate, widgets
 from cnnviz import data
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.errors import AppTestError
@@ -71,10 +72,18 @@ def test_a_link_sets_every_control(lesson):
     assert "result: pad=3 preset=Box blur" in at.markdown[0].value
 
 
-def test_without_a_link_the_defaults_show_and_are_published(lesson):
+def test_without_a_link_the_defaults_show_and_the_address_stays_bare(lesson):
     at = lesson()
     assert values(at) == DEFAULTS
-    assert at.query_params == {"pad": "1", "rate": "0.5", "preset": "Sobel x", "flip": "0", "sizes": "3,5"}
+    assert at.query_params == {}  # nothing written: the browser's Back leaves a freshly opened page at once
+
+
+def test_a_change_puts_just_that_key_in_the_address_and_it_stays_there(lesson):
+    at = lesson(teacher="0")
+    at.slider(key="pad").set_value(4).run()
+    assert at.query_params == {"teacher": "0", "pad": "4"}
+    at.slider(key="pad").set_value(1).run()  # back to the default: the link still says so
+    assert at.query_params == {"teacher": "0", "pad": "1"}
 
 
 def test_changes_are_written_back_and_reopen_the_same_view(lesson):
@@ -236,15 +245,22 @@ def keyed_widgets(at: AppTest) -> dict[str, object]:
 
 
 @functools.cache
-def default_link(name: str) -> tuple[tuple[str, str], ...]:
-    """What a page writes into the address bar when opened without a link."""
+def full_link(name: str) -> tuple[tuple[str, str], ...]:
+    """A link that spells out every key a page keeps in the address, with the values it opens with."""
     first = open_real(name)
-    return tuple((k, v) for k, v in first.query_params.items() if k not in ("teacher", "lock", "hide"))
+    assert first.query_params == {}, f"{name} wrote {dict(first.query_params)} into a fresh page's address"
+    state = first.session_state
+    link = {key: urlstate._format(state[key]) for key in state["_urlstate_keys"]}
+    if "model" in state:
+        link["model"] = state["model"]
+    if widgets.IMAGE in state and widgets._token(state[widgets.IMAGE]):
+        link["img"] = widgets._token(state[widgets.IMAGE])
+    return tuple(link.items())
 
 
 @pytest.mark.parametrize("name", REAL)
 def test_a_real_pages_link_reopens_it_as_it_was_and_locks_every_control(name: str):
-    link = dict(default_link(name))
+    link = dict(full_link(name))
     if not link and name == "dataset.py" and not data.available():
         pytest.skip("the Dataset explorer has no controls without a data set")
     assert link, f"{name} publishes nothing to the address bar"
@@ -259,7 +275,7 @@ def test_a_real_pages_link_reopens_it_as_it_was_and_locks_every_control(name: st
 
 @pytest.mark.parametrize("name", REAL)
 def test_a_real_pages_controls_can_be_hidden_by_the_link(name: str):
-    link = dict(default_link(name))
+    link = dict(full_link(name))
     hidden = open_real(name, **link, hide=",".join(link))
     assert not [k for k in keyed_widgets(hidden) if k in link], f"{name}: controls not hidden by ?hide="
 

@@ -286,10 +286,12 @@ with left:
         st.button(f"{row['true']} → {row['predicted']}: {row['count']:,} images ({row['share']:.1%} of {row['true']})",
                   key=f"top-{row['true_index']}-{row['predicted_index']}", on_click=show_cell,
                   args=(row["true"], row["predicted"]), help="Show these images below")
+counts = matrix.copy()
+counts[range(len(classes)), range(len(classes))] = -1  # show the most frequent mistake first
+t, q = divmod(int(counts.argmax()), len(classes))
+urlstate.set_default("true", classes[t])
+urlstate.set_default("pred", classes[q])
 if st.session_state["true"] not in classes or st.session_state["pred"] not in classes:
-    counts = matrix.copy()
-    counts[range(len(classes)), range(len(classes))] = -1  # show the most frequent mistake first
-    t, q = divmod(int(counts.argmax()), len(classes))
     st.session_state["true"], st.session_state["pred"] = classes[t], classes[q]
 matrix_key = f"matrix-{st.session_state.setdefault('_evaluate_matrix', 0)}"
 picked = st.session_state.get(matrix_key, {}).get("selection", {}).get("cell") or []

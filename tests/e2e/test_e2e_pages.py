@@ -20,10 +20,10 @@ def test_page_opens_with_a_heading_and_no_error(app, stem, title):
 
 def test_the_sidebar_lists_every_page_and_moves_between_them(app):
     last_stem, last_title = PAGES[-1]
-    app.open(last_stem)
+    app.open(last_stem, teacher="0")
     nav = app.page.locator("[data-testid='stSidebarNav']")
     assert nav.get_by_role("link").count() == len(PAGES)
-    assert app.query()  # the lesson keeps its settings in the address
+    assert app.query() == {"teacher": "0"}  # the lesson keeps its link's words in the address
     nav.get_by_role("link", name=PAGES[0][1], exact=True).click()
     app.page.wait_for_url(lambda url: url.rstrip("/").count("/") == 2)  # back at http://host:port/
     app.wait()

@@ -61,6 +61,32 @@ def test_a_copied_address_shows_the_same_view_in_a_fresh_browser(app, new_app):
     other.assert_clean()
 
 
+def test_the_browsers_back_undoes_one_change_at_a_time_then_leaves_the_lesson(app):
+    app.open()
+    app.open("convolution")
+    assert app.query() == {}  # a fresh lesson writes nothing, so it adds no entry to the history
+    choose(app.page, "Padding", "2")
+    app.wait()
+    for _ in range(2):
+        app.page.get_by_role("button", name=re.compile(r"^Next")).click()
+        app.wait()
+    assert app.query() == {"pad": "2", "step": "2"} and working_head(app.page).startswith("Output cell (0, 2)")
+
+    padding = app.page.get_by_role("combobox", name="Padding", exact=True)
+    for query, cell, pad in (({"pad": "2", "step": "1"}, "(0, 1)", "2"), ({"pad": "2"}, "(0, 0)", "2"),
+                             ({}, "(0, 0)", "0")):
+        app.page.go_back()
+        expect(app.page.get_by_text(re.compile(rf"^Output cell {re.escape(cell)}"))).to_be_visible()
+        expect(padding).to_have_value(pad)
+        app.wait()
+        assert app.query() == query
+    app.page.go_back()  # the page before the lesson
+    expect(app.page.get_by_text(re.compile(r"^Output cell"))).to_have_count(0)
+    app.page.go_forward()
+    expect(padding).to_have_value("0")
+    app.assert_clean()
+
+
 SIDEBAR_WATCH = """window.sidebarShown = false;
 new MutationObserver(() => {
   const s = document.querySelector("[data-testid='stSidebar']");
