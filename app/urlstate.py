@@ -24,6 +24,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 _KEYS = "_urlstate_keys"  # this page's key -> its default, as URL text
+_PENDING = "_urlstate_pending"  # key -> (text or None, default): this run's writes, until publish()
 _OWNER = "_urlstate_owner"  # key -> the page whose init last seeded it
 RESERVED = ("teacher", "lock", "hide")  # teacher=1 hides the sidebar; lock=a,b disables; hide=a,b hides
 _TRUE = ("1", "true", "yes", "on")
@@ -86,6 +87,7 @@ def init(defaults: dict[str, Any],
     page = _page()
     owner = st.session_state.setdefault(_OWNER, {})
     st.session_state[_KEYS] = {key: _format(default) for key, default in defaults.items()}
+    st.session_state[_PENDING] = {}  # what a run that stopped before publish() left is the past
     for key, default in defaults.items():
         # A value left by another page that uses the same key ("norm", "pad", "view"...) is not this page's:
         # seed it again, so a page never starts from another page's setting.
@@ -122,21 +124,21 @@ def set_default(key: str, value: Any) -> None:
 
 
 def publish() -> None:
-    """Write this page's values into the address bar: those that left their default, or are there already."""
-    write({key: _format(st.session_state[key]) for key in st.session_state.get(_KEYS, {}) if key in st.session_state},
-          st.session_state.get(_KEYS, {}))
+    """Write this page's values, and those the pickers gave `write`, into the address bar in one step."""
+    keys = st.session_state.get(_KEYS, {})
+    write({key: _format(st.session_state[key]) for key in keys if key in st.session_state}, keys)
+    pending = st.session_state.pop(_PENDING, {})
+    now = st.query_params.to_dict()
+    # a key not in the address yet stays out while it holds its default
+    wanted = {key: None if key not in now and text == default else text for key, (text, default) in pending.items()}
+    if any(now.get(key) != text for key, text in wanted.items()):
+        st.query_params.from_dict({k: v for k, v in {**now, **wanted}.items() if v is not None})
 
 
 def write(values: dict[str, str | None], defaults: dict[str, str] | None = None) -> None:
-    """Set (text) or remove (None) URL keys in one step, so that one change is one entry of the browser's history.
-
-    A key that is not in the address yet is left out while its value is its default (from `defaults`).
-    """
-    defaults = defaults or {}
-    now = st.query_params.to_dict()
-    wanted = {key: None if key not in now and text == defaults.get(key) else text for key, text in values.items()}
-    if any(now.get(key) != text for key, text in wanted.items()):
-        st.query_params.from_dict({k: v for k, v in {**now, **wanted}.items() if v is not None})
+    """Queue URL keys to set (text) or remove (None) at `publish`: one change, one entry of the browser's history."""
+    pending = st.session_state.setdefault(_PENDING, {})
+    pending.update({key: (text, (defaults or {}).get(key)) for key, text in values.items()})
 
 
 def history_step() -> bool:

@@ -41,7 +41,8 @@ def image_picker(dataset: str, key: str = "img", preview: bool = True) -> Image.
 
     Sources: a sample photo (or a digit written on paper, for MNIST), a test-set image by class and number,
     an upload, the camera, and a drawing pad. Whatever is chosen stays chosen on every page of the session;
-    test images and samples are also kept in the URL (`img=`), so a copied link shows the same image.
+    test images and samples are also kept in the URL (`img=`, written by the page's `urlstate.publish()`), so a
+    copied link shows the same image.
     Upload errors are shown with `st.error` and the previous image is kept.
 
     Args:
@@ -421,7 +422,7 @@ def model_picker(key: str = "model", label: str = "Model") -> str:
 
     Returns a zoo name (a key of `models.ZOO`, e.g. "cifar_cnn") or, for a run trained in the app, the path of
     its checkpoint file as a string (load it with `models.load_file`). The choice is kept in the URL
-    (`?model=cifar_cnn` or `?model=run:<run folder>`); `hide=<key>` / `lock=<key>` hide or lock the box.
+    (`?model=cifar_cnn` or `?model=run:<run folder>`, written by the page's `urlstate.publish()`); `hide=<key>` / `lock=<key>` hide or lock the box.
     Zoo models whose checkpoint is not written yet are listed, marked "not trained yet": the page must
     handle `models.CheckpointError` when it loads them.
     """

@@ -20,8 +20,9 @@ PAGE = textwrap.dedent(f"""
     import sys
     sys.path.insert(0, {str(ROOT)!r})
     import streamlit as st
-    from app import widgets
+    from app import urlstate, widgets
 
+    urlstate.init({{}})
     model = widgets.model_picker()
     st.session_state["test.model"] = model
     if st.session_state.get("test.show_picker", True):
@@ -32,6 +33,7 @@ PAGE = textwrap.dedent(f"""
             st.session_state["test.x"] = widgets.show_preprocessing(image, model)
     else:
         st.write("another page, without the picker")
+    urlstate.publish()
 """)
 
 

@@ -15,6 +15,7 @@ st.markdown("How good is the network, and **where** does it go wrong? Click a sq
 
 import models  # noqa: E402  (PyTorch: imported after the title is on screen)
 import pandas as pd  # noqa: E402
+from app.widgets import model_picker  # noqa: E402
 from cnnviz import data, evaluation, explore, export  # noqa: E402
 
 INSIDE = Path(__file__).resolve().parent / "inside.py"
@@ -24,23 +25,6 @@ NO_DATA = ("The test images of **{ds}** are not on this computer, so the galleri
            "set the environment variable `CNNVIZ_DATA_DIR` to a folder holding `MNIST/raw/*-ubyte` (MNIST) or "
            "`cifar10/{{train,test}}/<class>/*.png` / `cifar-10-batches-py/` (CIFAR-10), or allow the download "
            "(`CNNVIZ_DOWNLOAD=1` with internet), then reload. Below: the figures stored in the model card.")
-
-
-def pick_model(key: str, label: str) -> str:
-    """The shared model picker (zoo name or run checkpoint path; it keeps the choice in the URL itself)."""
-    try:
-        from app.widgets import model_picker
-    except ImportError:  # a copy without the shared widgets: the zoo only
-        model_picker = None
-    if model_picker is not None:
-        return model_picker(key, label)
-    if st.session_state.get(key) not in models.names():
-        from_url = st.query_params.get(key)
-        st.session_state[key] = from_url if from_url in models.names() else models.names()[0]
-    if not urlstate.hidden(key):
-        st.selectbox(label, models.names(), key=key, format_func=lambda n: models.ZOO[n].title,
-                     disabled=urlstate.locked(key))
-    return st.session_state[key]
 
 
 def resolve(choice: str) -> tuple[Path, str]:
@@ -239,7 +223,7 @@ def view_toggle() -> bool:
 
 urlstate.init({"view": "counts", "true": "", "pred": "", "cpage": 1, "kind": "confident_mistakes",
                "gclass": "all classes", "gpage": 1, "compare": False, "who": "all", "dpage": 1})
-choice = pick_model("model", "Model")
+choice = model_picker("model", "Model")
 path, title = resolve(choice)
 meta = meta_of(path, title)
 if meta is None:
@@ -356,7 +340,7 @@ if st.session_state["compare"]:
         # default B: another trained zoo model for the same data
         same = [n for n, e in models.ZOO.items() if e.dataset == ds and n != choice and e.checkpoint.is_file()]
         st.session_state["model_b"] = same[0] if same else choice
-    choice_b = pick_model("model_b", "Second model (B)")
+    choice_b = model_picker("model_b", "Second model (B)")
     path_b, title_b = resolve(choice_b)
     meta_b = meta_of(path_b, title_b)
     if meta_b is not None and dataset_of(meta_b) != ds:
