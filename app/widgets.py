@@ -101,7 +101,9 @@ def describe(selection: dict[str, Any] | None, image: Image.Image | None = None)
 def _current_selection(dataset: str) -> dict[str, Any]:
     """The session's selection; on the first visit restored from the URL, else a default that suits `dataset`."""
     selection = st.session_state.get(IMAGE)
-    if selection and not urlstate.history_step():
+    # Back and Forward bring the link's image, or the default; a private one (never in links) stays unless named
+    restore = urlstate.history_step() and ("img" in st.query_params or _token(selection) is not None)
+    if selection and not restore:
         return selection
     selection = _from_url(st.query_params.get("img", "")) or _default_sample(dataset)
     st.session_state[IMAGE] = selection
