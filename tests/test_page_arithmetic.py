@@ -134,6 +134,43 @@ def test_preset_and_quiz_mode():
     assert [m.value for m in at.metric][:3] == ["?", "?", "?"]
     assert "21,840" not in _texts(at, "success")[0]  # the check does not give the answer away
 
+    _lock_in(at, {"Parameters in all (weights and biases)": 20_000})
+    assert "You said 20,000 (1,840 too few)" in _texts(at, "error")[0] and "21,840" in _texts(at, "error")[0]
+    assert "params" in at.dataframe[0].value.columns and at.metric[0].value == "21,840"  # revealed
+    at.selectbox(key="preset").set_value("cifar_cnn").run()  # another network: another question
+    assert at.metric[0].value == "?" and "params" not in at.dataframe[0].value.columns
+    _lock_in(at, {"Parameters in all (weights and biases)": 390_410})
+    assert "You said 390,410: right" in _texts(at, "success")[0] and not at.error
+
+
+def _lock_in(at: AppTest, answers: dict[str, int]) -> None:
+    """Type the answers into the predict-first form (by label) and lock them in."""
+    boxes = {n.label: n for n in at.number_input}
+    for label, value in answers.items():
+        boxes[label].set_value(value)
+    next(b for b in at.button if b.label.startswith("🔒")).click().run()
+    _clean(at)
+
+
+def test_predict_first_output_size_is_worked_out_once_an_answer_is_locked_in():
+    at = _open(part="size", quiz="1", h="28", w="28", k="5", p="0")  # (28 - 5) / 1 + 1 = 24
+    _clean(at)
+    shown = " ".join(_texts(at, "markdown") + [c.value for c in at.code] + _texts(at, "success"))
+    assert "24" not in shown and not at.code  # neither the working nor the PyTorch line with its shape
+    next(b for b in at.button if b.label.startswith("🔒")).click().run()  # an empty box is not an answer
+    assert "Fill in every box first." in _texts(at, "warning")[0]
+    _lock_in(at, {"Output height and width": 23})
+    assert "**Output height and width: 24.** You said 23 (1 too few)." in _texts(at, "error")[0]
+    assert any("28 → **24**" in t for t in _texts(at, "markdown")) and at.latex  # the working: why it is 24
+
+    at.number_input(key="p").set_value(2).run()  # a new setting is a new question
+    assert not any("→ **" in t for t in _texts(at, "markdown"))
+    at.toggle(key="split").set_value(True).run()
+    at.number_input(key="pw").set_value(0).run()  # width (28 + 0 - 5) + 1 = 24, height (28 + 4 - 5) + 1 = 28
+    _lock_in(at, {"Output height": 28, "Output width": 24})
+    assert len(_texts(at, "success")) >= 2 and not at.error
+    assert "28 × 24" in " ".join(_texts(at, "success"))
+
 
 @pytest.mark.parametrize("name, total", [("mnist_cnn", "21,840"), ("cifar_cnn_plus", None)])
 def test_zoo_model_table(name, total):
@@ -169,3 +206,15 @@ def test_page_opens_from_the_app_navigation():
     at.switch_page("lessons/arithmetic.py").run()
     _clean(at)
     assert at.title[0].value == "📐 Conv arithmetic"
+
+
+def test_a_link_that_names_a_preset_shows_its_network_and_stays_short():
+    at = _open(part="table", preset="mnist_cnn")
+    _clean(at)
+    assert at.text_area(key="net").value == netspec.PRESETS["mnist_cnn"].text
+    assert at.text_input(key="shape").value == "1x28x28" and "21,840" in _texts(at, "success")[0]
+    chosen = _open(part="table")
+    chosen.selectbox(key="preset").set_value("mnist_cnn").run()
+    assert dict(chosen.query_params) == {"part": "table", "preset": "mnist_cnn"}  # not the layers' text
+    chosen.text_area(key="net").set_value("conv 4 k3\nflatten\nlinear 10").run()  # an edit goes into the link
+    assert chosen.query_params["net"] == "conv 4 k3\nflatten\nlinear 10"

@@ -5,7 +5,7 @@ shown (it checks the table against a real torch model).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import streamlit as st
 
@@ -18,6 +18,14 @@ SOURCES = {"describe": "✏️ Describe a network", "zoo": "🦁 A zoo model"}
 NUMBER = range(1, 4097)
 SMALL = range(0, 65)
 DEFAULT_PRESET = "cifar_cnn"
+
+
+def preset_defaults(name: str | None) -> dict[str, str]:
+    """The layers and input shape a preset fills in: what a link that names only the preset means."""
+    preset = netspec.PRESETS.get(name or DEFAULT_PRESET) or netspec.PRESETS[DEFAULT_PRESET]
+    return {"net": preset.text, "shape": "x".join(map(str, preset.input_shape))}
+
+
 DEFAULTS: dict[str, Any] = {
     "part": "size",
     # output size calculator (the width keys are used when the axes differ)
@@ -27,8 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "sop": "conv", "unk": "padding", "sin": 32, "sout": 32, "sk": 5, "sp": 0, "ss": 1, "sd": 1, "sopad": 0,
     "sceil": False, "sskern": False,
     # network table
-    "src": "describe", "preset": DEFAULT_PRESET, "net": netspec.PRESETS[DEFAULT_PRESET].text,
-    "shape": "x".join(map(str, netspec.PRESETS[DEFAULT_PRESET].input_shape)), "zoo": "cifar_cnn", "quiz": False,
+    "src": "describe", "preset": DEFAULT_PRESET, **preset_defaults(DEFAULT_PRESET), "zoo": "cifar_cnn", "quiz": False,
 }
 ALLOWED: dict[str, Any] = {
     "part": PARTS, "op": ar.OPS, "sop": ar.OPS, "src": SOURCES, "preset": netspec.PRESETS,
@@ -48,7 +55,7 @@ BIG = """<style>
 [data-testid="stTextArea"] textarea {font-family: monospace; font-size: 1.1rem;}
 </style>"""
 
-urlstate.init(DEFAULTS, allowed=ALLOWED)
+urlstate.init(DEFAULTS | preset_defaults(st.query_params.get("preset")), allowed=ALLOWED)
 
 
 def control(where: Any, kind: str, label: str, key: str, **kwargs: Any) -> Any:
@@ -64,8 +71,45 @@ def number(where: Any, label: str, key: str, help: str | None = None) -> int:
                        help=help))
 
 
+def number_box(label: str) -> int | None:
+    """An empty box for a number the student worked out (None while empty)."""
+    value = st.number_input(label, min_value=0, value=None, step=1, placeholder="your answer")
+    return None if value is None else int(value)
+
+
 def shape_text(shape: tuple[int, ...]) -> str:
     return " × ".join(str(n) for n in shape)
+
+
+ANSWERS = "_arithmetic_answers"  # part -> (the question: its settings, the student's answer), once locked in
+
+
+def committed(part: str, question: tuple, ask: Callable[[], Any], intro: str) -> Any | None:
+    """Predict-then-reveal: the answer the student locked in for this very question, or None (after asking).
+
+    `ask` draws the answer's inputs inside the form and returns their values; the answer is only worked out on
+    screen once the student has committed to one, and a changed setting is a new question.
+    """
+    done = st.session_state.setdefault(ANSWERS, {}).get(part)
+    if done and done[0] == question:
+        return done[1]
+    with st.form(f"predict_{part}", border=True):
+        st.markdown(f"#### 🤔 {intro}")
+        answer = ask()
+        if st.form_submit_button("🔒 Lock in my answer and show the working", type="primary"):
+            if None in answer:
+                st.warning("Fill in every box first.", icon="👆")
+            else:
+                st.session_state[ANSWERS][part] = (question, answer)
+                st.rerun()
+    return None
+
+
+def verdict(what: str, said: int, truth: int) -> str:
+    """One line comparing the student's number with the right one."""
+    if said == truth:
+        return f"✅ **{what}: {truth:,}.** You said {said:,}: right."
+    return f"❌ **{what}: {truth:,}.** You said {said:,} ({abs(said - truth):,} {'too many' if said > truth else 'too few'})."
 
 
 # ------------------------------------------------------------------------------------------ output size
@@ -125,16 +169,30 @@ def size_calculator() -> None:
     st.latex(FORMULAS[op] if not along_h.get("ceil_mode") else FORMULAS["ceil"])
     same = height == width and along_h == along_w
     axes = [("height and width", height, along_h)] if same else [("height", height, along_h), ("width", width, along_w)]
-    for col, (axis, size, settings) in zip(st.columns(len(axes)), axes):
+    worked = {}
+    for axis, size, settings in axes:
+        try:
+            worked[axis] = ar.explain(op, size, axis="" if same else axis, **settings)
+        except ValueError as exc:
+            worked[axis] = exc
+    said = None
+    if st.session_state["quiz"] and not any(isinstance(e, ValueError) for e in worked.values()):
+        question = (op, height, width, tuple(along_h.items()), tuple(along_w.items()))
+        said = committed("size", question, lambda: [number_box(f"Output {axis}") for axis, _, _ in axes],
+                         "Work it out by hand: how big is the output?")
+        if said is None:
+            return
+    for i, (col, (axis, size, settings)) in enumerate(zip(st.columns(len(axes)), axes)):
         with col:
-            try:
-                e = ar.explain(op, size, axis="" if same else axis, **settings)
-            except ValueError as exc:
-                st.error(f"**{axis.capitalize()}: impossible.** {exc}", icon="🚫")
+            e = worked[axis]
+            if isinstance(e, ValueError):
+                st.error(f"**{axis.capitalize()}: impossible.** {e}", icon="🚫")
                 continue
             for name in axis.split(" and "):
                 results[name] = e.output
             st.markdown(f"### {axis.capitalize()}: {size} → **{e.output}**")
+            if said is not None:
+                (st.success if said[i] == e.output else st.error)(verdict(f"Output {axis}", said[i], e.output))
             st.latex(e.substituted_latex)
             for note in e.notes:
                 st.markdown(f"- {note}")
@@ -293,22 +351,30 @@ def network_table() -> None:
     st.markdown("#### Every layer's output shape, parameters, multiply-adds and receptive field.")
     source = control(st, "segmented_control", "Network", "src", options=list(SOURCES), format_func=SOURCES.get,
                      required=True, label_visibility="collapsed")
-    quiz = bool(control(st, "toggle", "Predict first: hide shapes and counts", "quiz",
-                        help="Work out each layer's output shape and parameter count by hand, then switch this off "
-                             "to check."))
     if source == "zoo":
-        zoo_table(quiz)
+        zoo_table()
     else:
-        described_table(quiz)
+        described_table()
+
+
+def answers_hidden(question: tuple, total: int) -> bool:
+    """Predict first: True (after asking) until the student locked in a parameter count, then how it compares."""
+    if not st.session_state["quiz"]:
+        return False
+    said = committed("table", question, lambda: [number_box("Parameters in all (weights and biases)")],
+                     "Count by hand: how many parameters has this network? The layers are listed below.")
+    if said is None:
+        return True
+    (st.success if said[0] == total else st.error)(
+        verdict("Parameters", said[0], total) + " The **Formula** column shows how each layer's count adds up.")
+    return False
 
 
 def load_preset() -> None:
-    preset = netspec.PRESETS[st.session_state["preset"]]
-    st.session_state["net"] = preset.text
-    st.session_state["shape"] = "x".join(map(str, preset.input_shape))
+    st.session_state.update(preset_defaults(st.session_state["preset"]))
 
 
-def described_table(quiz: bool) -> None:
+def described_table() -> None:
     left, right = st.columns([2, 1])
     with right:
         control(st, "selectbox", "Start from", "preset", options=list(netspec.PRESETS), on_change=load_preset,
@@ -328,6 +394,7 @@ def described_table(quiz: bool) -> None:
     except ValueError as exc:
         st.error(f"**This network cannot work.** {exc}", icon="🚫")
         return
+    quiz = answers_hidden((netspec.to_text(layers), shape), table.total_params)
     show_table(table, quiz, "layers.csv")
     real, numel = state.described_layer_table(netspec.to_text(layers), shape)
     problems = [f"{a['name']}: table says {shape_text(a['output_shape'])}, torch gives {shape_text(b['output_shape'])}"
@@ -342,7 +409,7 @@ def described_table(quiz: bool) -> None:
                    f"layer's output shape agrees, and sum(p.numel()) equals {total}.")
 
 
-def zoo_table(quiz: bool) -> None:
+def zoo_table() -> None:
     import models  # PyTorch comes with the zoo: only this part of the lesson needs it
 
     control(st, "selectbox", "Zoo model", "zoo", options=models.names(),
@@ -352,6 +419,7 @@ def zoo_table(quiz: bool) -> None:
     st.caption(f"{entry.about} Input {shape_text(entry.input_shape)}. Untrained weights: sizes and counts do not "
                "depend on them.")
     table, numel = state.zoo_layer_table(name)
+    quiz = answers_hidden(("zoo", name), table.total_params)
     show_table(table, quiz, f"layers-{name}.csv")
     if table.total_params == numel:
         total = "the table's total" if quiz else f"{numel:,}, the table's total"
@@ -383,5 +451,11 @@ st.html(BIG)
 st.title("📐 Conv arithmetic")
 part = control(st, "segmented_control", "Part", "part", options=list(PARTS), format_func=PARTS.get, required=True,
                label_visibility="collapsed")
+if part != "solve":
+    control(st, "toggle", "🤔 Predict first: lock in your answer before the page works it out", "quiz",
+            help="Output size: type the size you worked out by hand. Network table: the shapes and counts stay "
+                 "hidden until you have typed the total number of parameters.")
 {"size": size_calculator, "solve": solver, "table": network_table}[part]()
+for key, value in preset_defaults(st.session_state["preset"]).items():
+    urlstate.set_default(key, value)  # the chosen preset's own layers need no words in the link
 urlstate.publish()
