@@ -124,13 +124,16 @@ def _toggle_play(key: str, n: int) -> None:
 
 
 def stepped(key: str, n: int, draw: Callable[[int], None], describe: Callable[[int], str],
-            noun: str = "output cell", interval: float = 1.2) -> None:
+            noun: str = "output cell", interval: float = 1.2, play: bool = True) -> None:
     """Previous / next / play / slider over steps 0..n-1, with `draw(step)` below; only this part reruns in play.
 
-    The step lives in `st.session_state[key]` (put `key` in the page's urlstate.init).
+    The step lives in `st.session_state[key]` (put `key` in the page's urlstate.init). `play=False` takes the
+    Play button away (a lesson that asks a question at every step).
     """
     _clamp(key, n)
     playing_key, tick_key = f"{key}_playing", f"{key}_tick"
+    if not play:
+        st.session_state[playing_key] = False
     playing = bool(st.session_state.get(playing_key, False)) and n > 1
     locked = urlstate.locked(key)
 
@@ -155,7 +158,7 @@ def stepped(key: str, n: int, draw: Callable[[int], None], describe: Callable[[i
                        on_click=_move(key, n, +1), type="primary", disabled=locked or st.session_state[key] >= n - 1)
             bar.button("Pause" if now_playing else "Play", icon=":material/pause:" if now_playing
                        else ":material/play_arrow:", key=f"{key}_play", on_click=_toggle_play, args=(key, n),
-                       disabled=locked or n < 2)
+                       disabled=locked or n < 2 or not play)
             if n > 1:
                 bar.select_slider(f"Step ({n} in all)", options=list(range(n)), key=key, disabled=locked,
                                   format_func=lambda k: f"{k + 1}: {describe(k)}", width="stretch")

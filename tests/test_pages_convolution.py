@@ -112,6 +112,32 @@ def tensor(a: np.ndarray) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------- convolution
+def _lock_in(at: AppTest, value: float | None) -> None:
+    box = next(n for n in at.number_input if n.label.startswith("🤔 Output cell"))
+    box.set_value(value)
+    next(b for b in at.button if b.label.startswith("🔒")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_predicting_each_cell_hides_it_until_an_answer_is_locked_in():
+    at = run_page("convolution.py", {"quiz": "1"})
+    out = grids(at)["output"]
+    assert out[(0, 0)][1] == "?" and "24" not in working(at)  # neither the cell nor its working
+    assert at.button(key="step_play").disabled  # playing would step past the questions
+    _lock_in(at, None)
+    assert "Type a number first." in at.warning[0].value
+    _lock_in(at, 23)
+    assert "You said 23; cell (0, 0) is **24**" in at.error[0].value
+    assert grids(at)["output"][(0, 0)][1] == "24" and working(at).endswith("= 24")  # now the why
+    at.button(key="step_next").click().run()
+    assert grids(at)["output"][(0, 1)][1] == "?" and grids(at)["output"][(0, 0)][1] == "24"
+    expected = F.conv2d(tensor(values(grids(at)["input0"])), tensor(values(grids(at)["kernel0"])))[0, 0, 0, 1]
+    _lock_in(at, float(expected))
+    assert f"You said {expected:g}: right." in at.success[0].value and not at.error
+    at.button(key="step_prev").click().run()  # an answered cell stays answered
+    assert grids(at)["output"][(0, 0)][1] == "24" and "You said 23" in at.error[0].value
+
+
 def test_convolution_steps_and_matches_torch():
     at = run_page("convolution.py")
     g = grids(at)
