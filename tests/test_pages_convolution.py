@@ -275,6 +275,20 @@ def test_pooling_steps_and_matches_torch(mode):
     np.testing.assert_allclose(got, pool(tensor(x), 3, 2, 1)[0, 0].numpy(), atol=0.006)  # shown to 2 decimals
 
 
+def test_predicting_each_pooled_cell_hides_the_value_and_the_maximum_until_locked_in():
+    at = run_page("pooling.py", {"quiz": "1"})  # max pooling, 2x2 windows, stride 2
+    g = grids(at)
+    truth = F.max_pool2d(tensor(values(g["input"])), 2, 2)[0, 0].numpy()
+    assert g["output"][(0, 0)][1] == "?" and not cells_with(g["input"], "best")  # the maximum would tell
+    assert working(at).endswith("?") and at.button(key="step_play").disabled
+    _lock_in(at, truth[0, 0] - 1)
+    assert f"cell (0, 0) is **{truth[0, 0]:g}**" in at.error[0].value and "largest number" in at.error[0].value
+    assert cells_with(grids(at)["input"], "best") and grids(at)["output"][(0, 0)][1] == f"{truth[0, 0]:g}"
+    at.button(key="step_next").click().run()
+    _lock_in(at, truth[0, 1])
+    assert f"You said {truth[0, 1]:g}: right." in at.success[0].value and not at.error
+
+
 def test_pooling_refuses_too_much_padding():
     at = run_page("pooling.py", {"k": "2", "pad": "2"})
     assert any("half the kernel" in e.value for e in at.error)

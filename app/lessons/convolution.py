@@ -7,7 +7,7 @@ import streamlit as st
 from app import stepper, urlstate
 from cnnviz import gridhtml as gh
 from cnnviz import kernels
-from cnnviz.stepping import Conv, factor, fmt, mark_answer, size_text
+from cnnviz.stepping import Conv, factor, fmt, size_text
 
 PADDINGS = [str(p) for p in range(7)] + ["same"]
 MODES = {"cross": "Cross-correlation (what PyTorch computes)", "conv": "True convolution (textbook)"}
@@ -41,9 +41,7 @@ stepper.control(bar, "selectbox", "Dilation", "dil", options=[1, 2, 3], width=13
 mode_col, size_col = st.columns([1, 1], vertical_alignment="center")
 stepper.control(mode_col, "radio", "Mode", "mode", options=list(MODES), format_func=MODES.get, horizontal=True,
                 label_visibility="collapsed")
-quiz = bool(stepper.control(mode_col, "toggle", "🤔 Predict each cell first", "quiz",
-                            help="At every step, work out the output cell by hand and lock it in; then the page "
-                                 "shows the cell and its working."))
+quiz = stepper.quiz_toggle(mode_col)
 size_slot = size_col.empty()  # the output size, once the settings are known
 flip = st.session_state["mode"] == "conv"
 if flip:
@@ -101,31 +99,14 @@ size_slot.markdown(f"**Output size:** {sizes[0]}" + (" (the same for the columns
 
 
 # ---------------------------------------------------------------------------------------------- stepping
-GUESSES = "_convolution_guesses"  # (this convolution, step) -> the value the student locked in
-question = (x.tobytes(), w.tobytes(), x.shape, w.shape, bias, conv.pads, conv.stride, conv.dilation, flip)
-
-
-def ask(k: int) -> None:
-    """Predict each cell: a box for the value of step k's cell; locking it in reveals the cell and its working."""
-    i, j = conv.cell(k)
-    with st.form(f"guess_{k}", border=True):
-        value = st.number_input(f"🤔 Output cell ({i}, {j}) =", value=None, step=1.0, format="%g",
-                                placeholder="multiply the overlapping numbers and add them up"
-                                + (", then the bias" if bias else ""))
-        if st.form_submit_button("🔒 Lock in and show the working", type="primary"):
-            if value is None:
-                st.warning("Type a number first.", icon="👆")
-            else:
-                st.session_state[GUESSES][(question, k)] = float(value)
-                st.rerun()
+question = ("conv", x.tobytes(), w.tobytes(), x.shape, w.shape, bias, conv.pads, conv.stride, conv.dilation, flip)
 
 
 def draw(k: int) -> None:
     """The padded input with the window, the kernel, the output so far, and the working for step k."""
     i, j = conv.cell(k)
     step = conv.step(i, j)
-    said = st.session_state.setdefault(GUESSES, {}).get((question, k))
-    hide = quiz and said is None  # the cell's value and its working wait for the student's answer
+    hide = quiz and stepper.guess(question, k) is None  # the cell and its working wait for the student's answer
     hp, wp = conv.pad_mask.shape
     win = gh.window_mask((hp, wp), step.rows, step.cols)
     classes = gh.classes_for((hp, wp), pad=conv.pad_mask, win=win)
@@ -171,14 +152,10 @@ def draw(k: int) -> None:
         layout = gh.row(*figures) + gh.row(gh.text(total, 30), gh.op("→"), result, answer)
     stepper.show(gh.legend([("pad", "padding (zeros)"), ("win", "under the kernel (small blue: kernel weight)"),
                             ("cur", "the output cell being written"), ("todo", "still to come")]), layout)
-    if hide:
-        ask(k)
-    elif said is not None:
-        right = mark_answer(np.array([step.value]), np.array([said]))[0] == "right"
-        (st.success if right else st.error)(
-            f"✅ You said {fmt(said)}: right." if right else
-            f"❌ You said {fmt(said)}; cell ({i}, {j}) is **{fmt(step.value)}**. The working above adds up each "
-            "product of an input number and the kernel weight over it" + (", then the bias." if bias else "."))
+    if quiz:
+        stepper.prediction(question, k, (i, j), step.value, "multiply the overlapping numbers and add them up"
+                           + (", then the bias" if bias else ""), "The working adds up each product of an input "
+                           "number and the kernel weight over it" + (", then the bias." if bias else "."))
 
 
 stepper.stepped("step", conv.n_steps, draw, lambda k: "cell ({}, {})".format(*conv.cell(k)), play=not quiz)

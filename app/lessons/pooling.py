@@ -12,7 +12,7 @@ from cnnviz.stepping import Pool, size_text
 MODES = {"max": "Max pooling", "avg": "Average pooling"}
 
 urlstate.init({"image": "Random digits", "rows": 6, "cols": 6, "x": "", "pool": "max", "k": 2, "stride": 2,
-               "pad": 0, "incl": True, "step": 0},
+               "pad": 0, "incl": True, "step": 0, "quiz": False},
               allowed={"image": kernels.IMAGES, "rows": range(2, 13), "cols": range(2, 13), "pool": list(MODES),
                        "k": range(1, 6), "stride": range(1, 6), "pad": range(0, 3), "step": range(0, 10**4)})
 st.html(stepper.BIG_TEXT)
@@ -37,6 +37,7 @@ if mode == "avg":
     stepper.control(bar, "checkbox", "Padding counts in the average", "incl",
                     help="PyTorch's count_include_pad (True by default): divide by the whole window, "
                          "padding included, or only by the real cells.")
+quiz = stepper.quiz_toggle(bar)
 rows, cols = int(st.session_state["rows"]), int(st.session_state["cols"])
 
 
@@ -61,14 +62,18 @@ sizes = size_text(rows, k, pad, pad, stride, 1, "rows"), size_text(cols, k, pad,
 st.markdown(f"**Output size:** {sizes[0]}" + (" (the same for the columns)" if rows == cols else f";  {sizes[1]}"))
 
 
+question = ("pool", x.tobytes(), x.shape, mode, k, stride, pad, bool(st.session_state["incl"]))
+
+
 def draw(step_index: int) -> None:
     """The padded input with the window (and its maximum), the output so far, and the working."""
     i, j = pool.cell(step_index)
     step = pool.step(i, j)
+    hide = quiz and stepper.guess(question, step_index) is None  # the cell, its maximum and working wait
     hp, wp = pool.pad_mask.shape
     win = gh.window_mask((hp, wp), step.rows, step.cols)
     best = np.zeros((hp, wp), dtype=bool)
-    if step.winner is not None:
+    if step.winner is not None and not hide:
         best[step.rows[step.winner[0]], step.cols[step.winner[1]]] = True
     title = "Input" + (f", padded by {pad} ({'-∞' if mode == 'max' else '0'})" if pad else "")
     inp = gh.grid(pool.padded, classes=gh.classes_for((hp, wp), pad=pool.pad_mask, win=win, best=best),
@@ -76,6 +81,8 @@ def draw(step_index: int) -> None:
                   title=title)
     order = np.arange(pool.n_steps).reshape(oh, ow)
     shown = np.where(order <= step_index, out, None)
+    if hide:
+        shown[i, j] = "?"
     oclass = np.where(order < step_index, "", np.where(order == step_index, "cur", "todo")).astype(object)
     result = gh.grid(shown, classes=oclass, cell=gh.cell_size(oh, ow, 420, 64, 28), name="output",
                      title=f"Output ({oh} × {ow})")
@@ -83,10 +90,16 @@ def draw(step_index: int) -> None:
     items += [("best", "the maximum")] if mode == "max" else []
     items += [("cur", "the output cell being written"), ("todo", "still to come")]
     stepper.show(gh.legend(items), gh.row(inp, gh.op("→"), result,
-                                          gh.working(step.lines, head=f"Output cell ({i}, {j}) = ")))
+                                          gh.working(["?"] if hide else step.lines, head=f"Output cell ({i}, {j}) = ",
+                                                     result=not hide)))
+    if quiz:
+        biggest = "the largest number in the window"
+        stepper.prediction(question, step_index, (i, j), step.value, biggest if mode == "max" else
+                           "the mean of the window", f"Max pooling keeps {biggest} (marked in the input)."
+                           if mode == "max" else "Average pooling adds the window up and divides by the count.")
 
 
-stepper.stepped("step", pool.n_steps, draw, lambda n: "cell ({}, {})".format(*pool.cell(n)))
+stepper.stepped("step", pool.n_steps, draw, lambda n: "cell ({}, {})".format(*pool.cell(n)), play=not quiz)
 
 st.divider()
 st.subheader("✍️ Check my answer")
