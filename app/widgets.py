@@ -424,7 +424,8 @@ def model_picker(key: str = "model", label: str = "Model") -> str:
 
     Returns a zoo name (a key of `models.ZOO`, e.g. "cifar_cnn") or, for a run trained in the app, the path of
     its checkpoint file as a string (load it with `models.load_file`). The choice is kept in the URL
-    (`?model=cifar_cnn` or `?model=run:<run folder>`, written by the page's `urlstate.publish()`); `hide=<key>` / `lock=<key>` hide or lock the box.
+    (`?model=cifar_cnn` or `?model=run:<run folder>`, written by the page's `urlstate.publish()`);
+    `hide=<key>` / `lock=<key>` hide or lock the box.
     Zoo models whose checkpoint is not written yet are listed, marked "not trained yet": the page must
     handle `models.CheckpointError` when it loads them.
     """

@@ -135,7 +135,7 @@ def test_preset_and_quiz_mode():
     assert "21,840" not in _texts(at, "success")[0]  # the check does not give the answer away
 
     _lock_in(at, {"Parameters in all (weights and biases)": 20_000})
-    assert "You said 20,000 (1,840 too few)" in _texts(at, "error")[0] and "21,840" in _texts(at, "error")[0]
+    assert "You said 20,000, 1,840 too low." in _texts(at, "error")[0] and "21,840" in _texts(at, "error")[0]
     assert "params" in at.dataframe[0].value.columns and at.metric[0].value == "21,840"  # revealed
     at.selectbox(key="preset").set_value("cifar_cnn").run()  # another network: another question
     assert at.metric[0].value == "?" and "params" not in at.dataframe[0].value.columns
@@ -160,7 +160,7 @@ def test_predict_first_output_size_is_worked_out_once_an_answer_is_locked_in():
     next(b for b in at.button if b.label.startswith("🔒")).click().run()  # an empty box is not an answer
     assert "Fill in every box first." in _texts(at, "warning")[0]
     _lock_in(at, {"Output height and width": 23})
-    assert "**Output height and width: 24.** You said 23 (1 too few)." in _texts(at, "error")[0]
+    assert "**Output height and width: 24.** You said 23, 1 too low." in _texts(at, "error")[0]
     assert any("28 → **24**" in t for t in _texts(at, "markdown")) and at.latex  # the working: why it is 24
 
     at.number_input(key="p").set_value(2).run()  # a new setting is a new question
