@@ -109,7 +109,8 @@ def verdict(what: str, said: int, truth: int) -> str:
     """One line comparing the student's number with the right one."""
     if said == truth:
         return f"✅ **{what}: {truth:,}.** You said {said:,}: right."
-    return f"❌ **{what}: {truth:,}.** You said {said:,}, {abs(said - truth):,} too {'high' if said > truth else 'low'}."
+    off = f"{abs(said - truth):,} too {'high' if said > truth else 'low'}"
+    return f"❌ **{what}: {truth:,}.** You said {said:,}, {off}."
 
 
 # ------------------------------------------------------------------------------------------ output size
