@@ -34,6 +34,17 @@ def test_stepping_the_other_stepped_lessons(app, stem):
     app.assert_clean()
 
 
+def test_predicting_a_convolution_cell_reveals_it_once_locked_in(app):
+    app.open("convolution", quiz="1")
+    expect(app.page.locator("[data-grid='output'] td.cur")).to_have_text("?")  # the cell waits for an answer
+    app.page.get_by_label(re.compile(r"Output cell \(0, 0\)")).fill("20")
+    app.page.get_by_role("button", name=re.compile("Lock in")).click()
+    app.wait()
+    expect(app.page.get_by_text(re.compile(r"You said 20; cell \(0, 0\) is 24"))).to_be_visible()
+    expect(app.page.locator("[data-grid='output'] td.cur")).to_have_text("24")
+    app.assert_clean()
+
+
 def digit_png() -> bytes:
     """A dark 7 written on light paper, 300x300, as a phone photo of a handwritten digit would look."""
     image = Image.new("RGB", (300, 300), (235, 232, 225))
