@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import urlstate
+from app import predict, urlstate
 from cnnviz import gridhtml as gh
 from cnnviz import kernels
 from cnnviz.stepping import fmt, mark_answer
@@ -169,9 +169,6 @@ def stepped(key: str, n: int, draw: Callable[[int], None], describe: Callable[[i
 
 
 # ---------------------------------------------------------------------------------------------- predicting
-GUESSES = "_stepper_guesses"  # (lesson and its settings, step) -> the value the student locked in
-
-
 def quiz_toggle(where) -> bool:  # noqa: ANN001 (a container)
     """The 'Predict each cell first' switch; put `"quiz": False` in the page's urlstate.init."""
     return bool(control(where, "toggle", "🤔 Predict each cell first", "quiz",
@@ -181,21 +178,17 @@ def quiz_toggle(where) -> bool:  # noqa: ANN001 (a container)
 
 def guess(question: tuple, k: int) -> float | None:
     """The value the student locked in for step k of `question` (the lesson and all its settings), if any."""
-    return st.session_state.setdefault(GUESSES, {}).get((question, k))
+    said = predict.locked_in((question, k))
+    return None if said is None else said[0]
 
 
 def prediction(question: tuple, k: int, cell: tuple[int, int], truth: float, hint: str, why: str) -> None:
     """Below a step's figures: a box to lock a value in while there is none, then whether it was right."""
     said = guess(question, k)
     if said is None:
-        with st.form(f"guess_{k}", border=True):
-            value = st.number_input(f"🤔 Output cell {cell} =", value=None, step=1.0, format="%g", placeholder=hint)
-            if st.form_submit_button("🔒 Lock in and show the working", type="primary"):
-                if value is None:
-                    st.warning("Type a number first.", icon="👆")
-                else:
-                    st.session_state[GUESSES][(question, k)] = float(value)
-                    st.rerun()
+        predict.ask((question, k), lambda: [st.number_input(f"🤔 Output cell {cell} =", value=None, step=1.0,
+                                                            format="%g", placeholder=hint)],
+                    "🔒 Lock in and show the working", "Type a number first.")
     elif mark_answer(np.array([truth]), np.array([said]))[0] == "right":
         st.success(f"✅ You said {fmt(said)}: right.")
     else:

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from app import state, urlstate
+from app import predict, state, urlstate
 from cnnviz import arithmetic as ar
 from cnnviz import netspec
 
@@ -81,28 +81,13 @@ def shape_text(shape: tuple[int, ...]) -> str:
     return " × ".join(str(n) for n in shape)
 
 
-ANSWERS = "_arithmetic_answers"  # part -> (the question: its settings, the student's answer), once locked in
-
-
-def committed(part: str, question: tuple, ask: Callable[[], Any], intro: str) -> Any | None:
-    """Predict-then-reveal: the answer the student locked in for this very question, or None (after asking).
-
-    `ask` draws the answer's inputs inside the form and returns their values; the answer is only worked out on
-    screen once the student has committed to one, and a changed setting is a new question.
-    """
-    done = st.session_state.setdefault(ANSWERS, {}).get(part)
-    if done and done[0] == question:
-        return done[1]
-    with st.form(f"predict_{part}", border=True):
-        st.markdown(f"#### 🤔 {intro}")
-        answer = ask()
-        if st.form_submit_button("🔒 Lock in my answer and show the working", type="primary"):
-            if None in answer:
-                st.warning("Fill in every box first.", icon="👆")
-            else:
-                st.session_state[ANSWERS][part] = (question, answer)
-                st.rerun()
-    return None
+def committed(part: str, question: tuple, ask: Callable[[], list[Any]], intro: str) -> list[Any] | None:
+    """Predict-then-reveal: the answers locked in for this very question, or None (after asking for them)."""
+    said = predict.locked_in(part, question)
+    if said is None:
+        predict.ask(part, ask, "🔒 Lock in my answer and show the working", "Fill in every box first.", question,
+                    intro)
+    return said
 
 
 def verdict(what: str, said: int, truth: int) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import state, urlstate, widgets
+from app import predict, state, urlstate, widgets
 
 st.title("🔬 Inside a model")
 st.markdown("Give a trained network one picture and watch what **every layer** makes of it: the maps each "
@@ -26,7 +26,6 @@ NORMS = {"channel": "each map on its own scale", "layer": "one scale for the who
 SORTS = {"index": "channel number", "mean": "strongest first (mean activation)"}
 
 LAYER_MAPS = "layer_maps"  # the container of every layer's grid (styled by app/main.py as `.st-key-layer_maps`)
-GUESS = "_inside_guess"  # (model key, image digest, class index) the student committed to before the reveal
 
 urlstate.init({"guess": False, "imagenet": False, "view": "🗺️ Feature maps", "norm": "channel", "cmap": "viridis",
                "sort": "index", "layer": "", "ch": 0, "flayer": "", "cam_layer": "", "cam_class": -1, "opacity": 0.5,
@@ -84,18 +83,13 @@ def digest(x) -> str:
 
 def committed_guess(subject: tuple[str, str], classes: list[str]) -> int:
     """Predict-then-reveal: the class the student said before seeing the answer; stops the page until then."""
-    done = st.session_state.get(GUESS)
-    if done and done[:2] == subject:
-        return done[2]
-    with st.form("guess_form", border=True):
-        st.markdown("#### 🤔 Before you look: what will the network say?")
-        answer = st.selectbox("My guess", classes, index=None, placeholder="pick a class (type to search)")
-        if st.form_submit_button("Lock in my guess and show the answer", type="primary"):
-            if answer is None:
-                st.warning("Pick a class first.", icon="👆")
-            else:
-                st.session_state[GUESS] = (*subject, classes.index(answer))
-                st.rerun()
+    said = predict.locked_in("inside", subject)
+    if said is not None:
+        return classes.index(said[0])
+    predict.ask("inside", lambda: [st.selectbox("My guess", classes, index=None,
+                                                placeholder="pick a class (type to search)")],
+                "Lock in my guess and show the answer", "Pick a class first.", subject,
+                "Before you look: what will the network say?")
     st.caption("Look at the picture above as the model sees it. The answer, the feature maps and where the "
                "network looks appear once you have guessed.")
     urlstate.publish()  # the page stops here: the link must already say guess=1
