@@ -25,6 +25,9 @@ BIG_TEXT = """<style>
 </style>"""
 
 
+EDITOR_COLUMNS = 10  # grid columns (index included) that fit across a 1366 px page (~75 px each); more: channels stack
+
+
 def image_preset(rows: int, cols: int) -> Callable[[int], np.ndarray]:
     """Filler for an input grid editor: channel -> the chosen preset image at this size."""
     return lambda ch: kernels.image(st.session_state["image"], rows, cols, ch)
@@ -77,7 +80,8 @@ def editors(text_key: str, current: np.ndarray, preset: Callable[[int], np.ndarr
         st.session_state[base_key] = base = current.copy()
         st.session_state[version_key] = st.session_state.get(version_key, 0) + 1
     version = st.session_state[version_key]
-    cols = st.columns(len(base)) if len(base) > 1 else [st.container()]
+    side_by_side = len(base) > 1 and len(base) * (base.shape[2] + 1) <= EDITOR_COLUMNS
+    cols = st.columns(len(base)) if side_by_side else [st.container() for _ in base]
     out = base.copy()
     config = {str(j): st.column_config.NumberColumn(str(j), step=1, width="small") for j in range(base.shape[2])}
     for c, (col, title) in enumerate(zip(cols, titles)):
@@ -91,6 +95,27 @@ def editors(text_key: str, current: np.ndarray, preset: Callable[[int], np.ndarr
     presets = np.stack([preset(c) for c in range(base.shape[0])])
     st.session_state[text_key] = "" if np.array_equal(out, presets) else kernels.to_text(out)
     return out
+
+
+def input_and_kernel(shape: tuple[int, int, int], ksize: int, widths: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The (C, H, W) input and kernel grids now in use (presets or the student's edits), edited side by side.
+
+    Raises:
+        ValueError: a preset that cannot be made at this size (an even-sized Sobel kernel): no editors then.
+    """
+    chans, rows, cols = shape
+    image, kernel = image_preset(rows, cols), kernel_preset(ksize)
+    x, w = grids("x", image, shape), grids("w", kernel, (chans, ksize, ksize))
+    titles = [f"channel {ch + 1}" for ch in range(chans)] if chans > 1 else [""]
+    # one channel: input and kernel side by side; several: one above the other, so each channel's grid fits
+    left, right = st.columns(widths) if chans == 1 else (st.container(), st.container())
+    with left:
+        st.markdown("**Input**")
+        x = editors("x", x, image, titles, disabled=urlstate.locked("x"))
+    with right:
+        st.markdown("**Kernel**")
+        w = editors("w", w, kernel, titles, disabled=urlstate.locked("w"))
+    return x, w
 
 
 def reset_text(*keys: str) -> Callable[[], None]:
@@ -169,6 +194,19 @@ def stepped(key: str, n: int, draw: Callable[[int], None], describe: Callable[[i
 
 
 # ---------------------------------------------------------------------------------------------- predicting
+def output_grid(out: np.ndarray, k: int, width: int, hidden: tuple[int, int] | None = None) -> str:
+    """The output after step `k` (cells filled row by row): those done, the current one ('?' at `hidden` until the
+    student has answered), and those still to come."""
+    oh, ow = out.shape
+    order = np.arange(oh * ow).reshape(oh, ow)
+    shown = np.where(order <= k, out, None)
+    if hidden is not None:
+        shown[hidden] = "?"
+    classes = np.where(order < k, "", np.where(order == k, "cur", "todo")).astype(object)
+    return gh.grid(shown, classes=classes, cell=gh.cell_size(oh, ow, width, 64, 28), name="output",
+                   title=f"Output ({oh} × {ow})")
+
+
 def quiz_toggle(where) -> bool:  # noqa: ANN001 (a container)
     """The 'Predict each cell first' switch; put `"quiz": False` in the page's urlstate.init."""
     return bool(control(where, "toggle", "🤔 Predict each cell first", "quiz",

@@ -206,13 +206,14 @@ def test_true_convolution_shows_the_rotated_kernel():
     np.testing.assert_array_equal(values(g["kernel0"]), values(g["given0"])[::-1, ::-1])
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"pad": "same", "stride": "2"}, "stride 1"),
-    ({"k": "4"}, "odd sizes"),
-    ({"rows": "3", "cols": "3", "k": "3", "dil": "3"}, "does not fit"),
+@pytest.mark.parametrize("page, params, message", [
+    ("convolution.py", {"pad": "same", "stride": "2"}, "stride 1"),
+    ("convolution.py", {"k": "4"}, "odd sizes"),
+    ("convolution.py", {"rows": "3", "cols": "3", "k": "3", "dil": "3"}, "does not fit"),
+    ("transposed.py", {"kernel": "Sobel x", "k": "2"}, "odd sizes"),
 ])
-def test_impossible_settings_show_an_error_not_a_traceback(params, message):
-    at = run_page("convolution.py", params)
+def test_impossible_settings_show_an_error_not_a_traceback(page, params, message):
+    at = run_page(page, params)
     assert any(message in e.value for e in at.error), [e.value for e in at.error]
 
 

@@ -53,10 +53,6 @@ if flip:
 chans, rows, cols, ksize = (int(st.session_state[k]) for k in ("chans", "rows", "cols", "k"))
 
 
-image_preset = stepper.image_preset(rows, cols)
-
-kernel_preset = stepper.kernel_preset(ksize)
-
 with st.expander("✏️ Sizes, bias and the numbers themselves (click a cell to type)"):
     s = st.columns(4)
     stepper.control(s[0], "select_slider", "Input rows", "rows", options=list(range(3, 13)))
@@ -64,20 +60,10 @@ with st.expander("✏️ Sizes, bias and the numbers themselves (click a cell to
     stepper.control(s[2], "select_slider", "Kernel size", "k", options=list(range(1, 8)))
     stepper.control(s[3], "number_input", "Bias", "bias", step=1, min_value=-99, max_value=99)
     try:
-        x = stepper.grids("x", image_preset, (chans, rows, cols))
-        w = stepper.grids("w", kernel_preset, (chans, ksize, ksize))
+        x, w = stepper.input_and_kernel((chans, rows, cols), ksize, [3, 2])
         problem = None
     except ValueError as err:  # e.g. an even-sized Sobel kernel
         problem = str(err)
-    if problem is None:
-        titles = [f"channel {ch + 1}" for ch in range(chans)] if chans > 1 else [""]
-        left, right = st.columns([3, 2])
-        with left:
-            st.markdown("**Input**")
-            x = stepper.editors("x", x, image_preset, titles, disabled=urlstate.locked("x"))
-        with right:
-            st.markdown("**Kernel**")
-            w = stepper.editors("w", w, kernel_preset, titles, disabled=urlstate.locked("w"))
 if problem:
     stepper.error(problem)
 
@@ -91,7 +77,6 @@ except ValueError as err:
 
 top, bottom, lft, rgt = conv.pads
 out = conv.output()
-oh, ow = conv.shape
 sizes = [size_text(rows, ksize, top, bottom, conv.stride[0], conv.dilation[0], "rows"),
          size_text(cols, ksize, lft, rgt, conv.stride[1], conv.dilation[1], "columns")]
 same = (rows, top, bottom) == (cols, lft, rgt)  # square kernel, stride and dilation: the sides agree
@@ -116,7 +101,8 @@ def draw(k: int) -> None:
     padded = ""
     if conv.pads != (0, 0, 0, 0):
         padded = (f", padded by {top}" if len(set(conv.pads)) == 1 else
-                  f", padded {top} above, {bottom} below, {lft} left, {rgt} right") + (" ('same')" if pad == "same" else "")
+                  f", padded {top} above, {bottom} below, {lft} left, {rgt} right")
+        padded += " ('same')" if pad == "same" else ""
     figures = []
     for ch in step.channels:
         notes = None
@@ -135,13 +121,7 @@ def draw(k: int) -> None:
             figures = [inp, gh.op("×"), *kern]
         else:
             figures.append(gh.column(inp, gh.op("×"), gh.row(*kern), gh.text(f"sum: {fmt(ch.total)}", 30)))
-    order = np.arange(conv.n_steps).reshape(oh, ow)
-    shown = np.where(order <= k, out, None)
-    if hide:
-        shown[i, j] = "?"
-    oclass = np.where(order < k, "", np.where(order == k, "cur", "todo")).astype(object)
-    result = gh.grid(shown, classes=oclass, cell=gh.cell_size(oh, ow, 440, 64, 28), name="output",
-                     title=f"Output ({oh} × {ow})")
+    result = stepper.output_grid(out, k, 440, (i, j) if hide else None)
     answer = gh.working(["?"] if hide else step.lines, head=f"Output cell ({i}, {j}) = ", result=not hide)
     if chans == 1:
         layout = gh.row(*figures, *([gh.text(f"+ bias {fmt(bias)}", 30)] if bias else []), gh.op("→"), result,

@@ -57,7 +57,6 @@ except ValueError as err:
     stepper.error(str(err))
 
 out = pool.output()
-oh, ow = pool.shape
 sizes = size_text(rows, k, pad, pad, stride, 1, "rows"), size_text(cols, k, pad, pad, stride, 1, "columns")
 st.markdown(f"**Output size:** {sizes[0]}" + (" (the same for the columns)" if rows == cols else f";  {sizes[1]}"))
 
@@ -79,13 +78,7 @@ def draw(step_index: int) -> None:
     inp = gh.grid(pool.padded, classes=gh.classes_for((hp, wp), pad=pool.pad_mask, win=win, best=best),
                   cell=gh.cell_size(hp, wp, 620, 64, 28, height=440), row_offset=-pad, col_offset=-pad, name="input",
                   title=title)
-    order = np.arange(pool.n_steps).reshape(oh, ow)
-    shown = np.where(order <= step_index, out, None)
-    if hide:
-        shown[i, j] = "?"
-    oclass = np.where(order < step_index, "", np.where(order == step_index, "cur", "todo")).astype(object)
-    result = gh.grid(shown, classes=oclass, cell=gh.cell_size(oh, ow, 420, 64, 28), name="output",
-                     title=f"Output ({oh} × {ow})")
+    result = stepper.output_grid(out, step_index, 420, (i, j) if hide else None)
     items = [("pad", "padding"), ("win", "in the window")]
     items += [("best", "the maximum")] if mode == "max" else []
     items += [("cur", "the output cell being written"), ("todo", "still to come")]

@@ -43,28 +43,15 @@ stepper.control(bar, "selectbox", "Dilation", "dil", options=[1, 2, 3], width=13
 rows, cols, ksize = (int(st.session_state[key]) for key in ("rows", "cols", "k"))
 
 
-image_preset = stepper.image_preset(rows, cols)
-
-kernel_preset = stepper.kernel_preset(ksize)
-
 with st.expander("✏️ Sizes and the numbers themselves (click a cell to type)"):
     s = st.columns(2)
     stepper.control(s[0], "select_slider", "Input rows", "rows", options=list(range(1, 7)))
     stepper.control(s[1], "select_slider", "Input columns", "cols", options=list(range(1, 7)))
     try:
-        x = stepper.grids("x", image_preset, (1, rows, cols))
-        w = stepper.grids("w", kernel_preset, (1, ksize, ksize))
+        x, w = stepper.input_and_kernel((1, rows, cols), ksize, [1, 1])
         problem = None
     except ValueError as err:  # e.g. an even-sized Sobel kernel
         problem = str(err)
-    if problem is None:
-        left, right = st.columns(2)
-        with left:
-            st.markdown("**Input**")
-            x = stepper.editors("x", x, image_preset, [""], disabled=urlstate.locked("x"))
-        with right:
-            st.markdown("**Kernel**")
-            w = stepper.editors("w", w, kernel_preset, [""], disabled=urlstate.locked("w"))
 if problem:
     stepper.error(problem)
 
