@@ -200,6 +200,18 @@ def test_teacher_links_hide_and_lock_controls():
     assert working(at).startswith("Output cell (0, 0)")
 
 
+@pytest.mark.parametrize("params, side_by_side", [
+    ({}, {"x_editor_0", "w_editor_0"}),  # one channel: input and kernel side by side
+    ({"chans": "2", "rows": "4", "cols": "4"}, {"x_editor_0", "x_editor_1", "w_editor_0", "w_editor_1"}),
+    ({"chans": "3", "rows": "8", "cols": "8"}, set()),  # 3 x (8 + 1) grid columns cannot share one row: they stack
+])
+def test_channel_editors_sit_side_by_side_only_when_their_grids_fit(params, side_by_side):
+    at = run_page("convolution.py", params)
+    editors = {d.key.rsplit("_v", 1)[0] for d in at.data_editor if d.key.startswith(("x_editor", "w_editor"))}
+    in_columns = {d.key.rsplit("_v", 1)[0] for col in at.columns for d in col.data_editor}
+    assert len(editors) == 2 * int(params.get("chans", 1)) and editors & in_columns == side_by_side
+
+
 def test_true_convolution_shows_the_rotated_kernel():
     at = run_page("convolution.py", {"mode": "conv"})
     g = grids(at)
