@@ -207,10 +207,10 @@ def output_grid(out: np.ndarray, k: int, width: int, hidden: tuple[int, int] | N
                    title=f"Output ({oh} × {ow})")
 
 
-def quiz_toggle(where) -> bool:  # noqa: ANN001 (a container)
+def quiz_toggle(where, cell: str = "the output cell") -> bool:  # noqa: ANN001 (a container)
     """The 'Predict each cell first' switch; put `"quiz": False` in the page's urlstate.init."""
     return bool(control(where, "toggle", "🤔 Predict each cell first", "quiz",
-                        help="At every step, work out the output cell by hand and lock it in; then the page shows "
+                        help=f"At every step, work out {cell} by hand and lock it in; then the page shows "
                              "the cell and its working."))
 
 
@@ -220,11 +220,12 @@ def guess(question: tuple, k: int) -> float | None:
     return None if said is None else said[0]
 
 
-def prediction(question: tuple, k: int, cell: tuple[int, int], truth: float, hint: str, why: str) -> None:
+def prediction(question: tuple, k: int, cell: tuple[int, int], truth: float, hint: str, why: str,
+               grid: str = "Output") -> None:
     """Below a step's figures: a box to lock a value in while there is none, then whether it was right."""
     said = guess(question, k)
     if said is None:
-        predict.ask((question, k), lambda: [st.number_input(f"🤔 Output cell {cell} =", value=None, step=1.0,
+        predict.ask((question, k), lambda: [st.number_input(f"🤔 {grid} cell {cell} =", value=None, step=1.0,
                                                             format="%g", placeholder=hint)],
                     "🔒 Lock in and show the working", "Type a number first.")
     elif mark_answer(np.array([truth]), np.array([said]))[0] == "right":

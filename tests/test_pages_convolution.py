@@ -113,7 +113,7 @@ def tensor(a: np.ndarray) -> torch.Tensor:
 
 # ---------------------------------------------------------------------------------------------- convolution
 def _lock_in(at: AppTest, value: float | None) -> None:
-    box = next(n for n in at.number_input if n.label.startswith("🤔 Output cell"))
+    box = next(n for n in at.number_input if n.label.startswith("🤔"))  # "🤔 Output cell (i, j) =" or "Canvas"
     box.set_value(value)
     next(b for b in at.button if b.label.startswith("🔒")).click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -336,6 +336,33 @@ def test_transposed_check_answer_explains_with_the_gathered_sum():
     assert cells_with(grids(at)["answer"], "wrong") == {(1, 1)}
     assert "Cell (1, 1): you wrote 5, the answer is 4 0×1 + 1×1 + 1×1 + 2×1 = 4" in page_text(at)
     assert "Step 1 of 4: input cell (0, 0)" in page_text(at)
+
+
+def test_predicting_a_transposed_step_asks_for_a_sum_where_blocks_overlap():
+    at = run_page("transposed.py", {"quiz": "1", "kernel": "Sobel x", "pad": "1", "step": "3"})
+    g = grids(at)
+    x, w = values(g["input"]), values(g["kernel"])
+    scattered = x.copy()
+    scattered.flat[4:] = 0  # after step 3: input cells 0-3, row by row, have painted the canvas (nothing cut off)
+    canvas = F.conv_transpose2d(tensor(scattered), tensor(w), stride=2)[0, 0].numpy()
+    before = F.conv_transpose2d(tensor(np.where(np.arange(9).reshape(3, 3) < 3, x, 0)), tensor(w), stride=2)
+    # input cell (1, 0) paints rows 2-4, columns 0-2; row 2 already holds the first row's blocks: (2, 0) is asked
+    assert g["canvas"][(2, 0)][1] == "?" and {text for _, text in g["block"].values()} == {"?"}
+    assert g["canvas"][(1, 2)][1] == f"{before[0, 0, 1, 2].item():g}" and working(at).endswith("?")  # as it was
+    assert at.button(key="step_play").disabled
+    _lock_in(at, canvas[2, 0] + 1)
+    assert f"cell (2, 0) is **{canvas[2, 0]:g}**" in at.error[0].value
+    assert f"It held {before[0, 0, 2, 0].item():g}" in at.error[0].value
+    shown = values(grids(at)["canvas"])
+    reached = ~np.isnan(shown)  # rows 0-2 by the first row of input cells, rows 2-4 columns 0-2 by cell (1, 0)
+    assert reached.sum() == 3 * 7 + 2 * 3 and reached[:3].all() and reached[3:5, :3].all()
+    np.testing.assert_array_equal(shown[reached], canvas[reached])  # now revealed, as conv_transpose2d has them
+    at.button(key="step_next").click().run()
+    asked = next(n.label for n in at.number_input if n.label.startswith("🤔"))
+    assert asked == "🤔 Canvas cell (2, 2) =", asked  # input cell (1, 1): rows 2-4, columns 2-4, (2, 2) overlaps
+    scattered.flat[4] = x[1, 1]
+    _lock_in(at, F.conv_transpose2d(tensor(scattered), tensor(w), stride=2)[0, 0, 2, 2].item())
+    assert "right." in at.success[0].value and not at.error
 
 
 def test_transposed_refuses_output_padding_as_large_as_the_stride():

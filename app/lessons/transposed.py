@@ -10,7 +10,7 @@ from cnnviz import kernels
 from cnnviz.stepping import TransposedConv, fmt, transposed_size_text
 
 urlstate.init({"image": "Gradient", "rows": 3, "cols": 3, "x": "", "kernel": "Box blur", "k": 3, "w": "",
-               "stride": 2, "pad": 0, "opad": 0, "dil": 1, "step": 0},
+               "stride": 2, "pad": 0, "opad": 0, "dil": 1, "step": 0, "quiz": False},
               allowed={"image": kernels.IMAGES, "rows": range(1, 7), "cols": range(1, 7), "kernel": kernels.KERNELS,
                        "k": range(1, 6), "stride": range(1, 5), "pad": range(0, 4), "opad": range(0, 4),
                        "dil": range(1, 4), "step": range(0, 10**4)})
@@ -40,6 +40,7 @@ stepper.control(bar, "selectbox", "Output padding", "opad", options=[0, 1, 2, 3]
                      "It picks the output size when several input sizes would give the same conv output.")
 stepper.control(bar, "selectbox", "Dilation", "dil", options=[1, 2, 3], width=130,
                 help="Gaps between the kernel's taps.")
+quiz = stepper.quiz_toggle(bar, "what one cell of the block holds after the step")
 rows, cols, ksize = (int(st.session_state[key]) for key in ("rows", "cols", "k"))
 
 
@@ -68,6 +69,9 @@ st.markdown(f"**Output size:** {size}" + (" (the same for the columns)" if rows 
                                           f";  {transposed_size_text(cols, ksize, stride, pad, opad, dil, 'columns')}"))
 
 
+question = ("tconv", x.tobytes(), w.tobytes(), x.shape, w.shape, stride, pad, opad, dil)
+
+
 def draw(k: int) -> None:
     """The input cell being scattered, value × kernel, and the canvas with everything added so far."""
     step = tconv.step(k)
@@ -81,7 +85,13 @@ def draw(k: int) -> None:
     block = np.zeros((ch, cw), dtype=bool)
     block[np.ix_(step.rows, step.cols)] = True
     crop = tconv.crop_mask
+    overlaps = [(r, q) for r in step.rows for q in step.cols if seen[r, q] > 0]
+    asked = overlaps[0] if overlaps else (step.rows[0], step.cols[0])  # the one to predict: a sum, when there is one
+    hide = quiz and stepper.guess(question, k) is None  # the block and the new sums wait for the student's answer
     shown = np.where(hits > 0, canvas, None)  # cells nothing has reached yet stay blank
+    if hide:  # the canvas as it was before this step, the asked cell to be worked out
+        shown = np.where(seen > 0, before, None)
+        shown[asked] = "?"
     cclass = gh.classes_for((ch, cw), pad=crop, hit=block, todo=(hits == 0) & ~crop)
     kcell = gh.cell_size(ksize, ksize, 260, 56, 30)
     canvas_title = "Output so far" if not crop.any() else f"Canvas (hatched: cut off by padding {pad})"
@@ -89,16 +99,16 @@ def draw(k: int) -> None:
     scatter = [gh.grid(x[0], classes=inp_class, cell=cell, name="input", title="Input"), gh.op("×"),
                gh.grid(w[0], classes=np.full((ksize, ksize), "kern", dtype=object), cell=kcell,
                        name="kernel", title="Kernel"), gh.op("="),
-               gh.grid(step.contribution, classes=np.full((ksize, ksize), "hit", dtype=object), cell=kcell,
+               gh.grid(np.full((ksize, ksize), "?", dtype=object) if hide else step.contribution,
+                       classes=np.full((ksize, ksize), "hit", dtype=object), cell=kcell,
                        name="block", title=f"{fmt(step.value)} × kernel")]
     painted = [gh.op("→"),
                gh.grid(shown, classes=cclass, cell=gh.cell_size(ch, cw, 620, 60, 26, height=480), name="canvas",
                        title=canvas_title)]
-    if crop.any() and k == tconv.n_steps - 1:
+    if crop.any() and k == tconv.n_steps - 1 and not hide:
         painted += [gh.op("→"), gh.grid(out, cell=gh.cell_size(oh, ow, 480, 60, 26), name="output",
                                         title=f"Output ({oh} × {ow})")]
     lines = list(step.lines)
-    overlaps = [(r, q) for r in step.rows for q in step.cols if seen[r, q] > 0]
     if overlaps:
         sums = [f"({r}, {q}): {fmt(before[r, q])} + {fmt(canvas[r, q] - before[r, q])} = "
                 f"{fmt(canvas[r, q])}" for r, q in overlaps[:6]]
@@ -106,11 +116,17 @@ def draw(k: int) -> None:
     legend = [("cur", "the input cell being scattered"), ("hit", "where value × kernel is added"),
               ("todo", "nothing added yet")] + ([("pad", "cut off by padding")] if crop.any() else [])
     stepper.show(gh.legend(legend), gh.row(*scatter, *painted), gh.working(
-        lines, head=f"Step {k + 1} of {tconv.n_steps}: input cell ({i}, {j})", result=False))
-
+        ["?"] if hide else lines, head=f"Step {k + 1} of {tconv.n_steps}: input cell ({i}, {j})", result=False))
+    if quiz:
+        tap = step.rows.index(asked[0]), step.cols.index(asked[1])  # the kernel weight that lands on the cell
+        added, was, now = f"{fmt(step.value)} × {fmt(w[0][tap])}", fmt(before[asked]), fmt(canvas[asked])
+        why = (f"It held {was} and gets {added}: {was} + {added} = {now}." if seen[asked] > 0 else
+               f"Nothing was there yet, so it holds {added} = {now}.")
+        stepper.prediction(question, k, asked, canvas[asked], "what was there + value × its kernel weight", why,
+                           grid="Canvas" if crop.any() else "Output")
 
 stepper.stepped("step", tconv.n_steps, draw, lambda n: "input cell ({1}, {2})".format(*tconv.source(n)),
-                noun="input cell")
+                noun="input cell", play=not quiz)
 
 st.divider()
 st.subheader("✍️ Check my answer")
