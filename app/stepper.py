@@ -98,7 +98,7 @@ def editors(text_key: str, current: np.ndarray, preset: Callable[[int], np.ndarr
 
 
 def input_and_kernel(shape: tuple[int, int, int], ksize: int, widths: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """The (C, H, W) input and kernel grids now in use (presets or the student's edits), edited side by side.
+    """The (C, H, W) input and kernel grids now in use (presets or the student's edits), with their editors.
 
     Raises:
         ValueError: a preset that cannot be made at this size (an even-sized Sobel kernel): no editors then.

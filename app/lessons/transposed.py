@@ -125,6 +125,7 @@ def draw(k: int) -> None:
         stepper.prediction(question, k, asked, canvas[asked], "what was there + value × its kernel weight", why,
                            grid="Canvas" if crop.any() else "Output")
 
+
 stepper.stepped("step", tconv.n_steps, draw, lambda n: "input cell ({1}, {2})".format(*tconv.source(n)),
                 noun="input cell", play=not quiz)
 
