@@ -129,7 +129,8 @@ def test_an_uploaded_image_is_never_written_to_disk(tmp_path: Path, monkeypatch:
     content = photo_bytes(2)
     upload(at, "mine.png", content)
     assert at.session_state[IMAGE_KEY]["source"] == "upload"
-    for label in [t.label for t in at.tabs]:  # every view draws the upload: feature maps, filters, Grad-CAM...
+    views = [o.content for o in at.button_group(key="view").proto.options]
+    for label in views:  # every view draws the upload: feature maps, filters, Grad-CAM...
         at.session_state["view"] = label
         at.run()
         assert not at.exception, [e.message for e in at.exception]

@@ -200,7 +200,7 @@ def test_guess_first_hides_the_answer_until_the_student_commits() -> None:
     """Predict-then-reveal: nothing that gives the answer away is shown before the guess is locked in."""
     at = page(model="cifar_cnn", img="sample:cat", guess="1")
     no_trouble(at)
-    assert "network says" not in text(at) and not bars(at) and not at.tabs
+    assert "network says" not in text(at) and not bars(at) and not at.button_group
     submit = next(b for b in at.button if b.label.startswith("Lock in my guess"))
     submit.click().run()
     assert any("Pick a class first" in w.value for w in at.warning) and "network says" not in text(at)
@@ -213,13 +213,24 @@ def test_guess_first_hides_the_answer_until_the_student_commits() -> None:
     next(s for s in at.selectbox if s.label == "My guess").set_value(classes[wrong])
     next(b for b in at.button if b.label.startswith("Lock in my guess")).click().run()
     no_trouble(at)
-    assert f"<b>{classes[int(probs.argmax())]}</b>" in text(at) and at.tabs  # revealed, views and all
+    assert f"<b>{classes[int(probs.argmax())]}</b>" in text(at) and at.button_group  # revealed, views and all
     said = " ".join(i.value for i in at.info)
     assert f"You said **{classes[wrong]}**; the network gave it {probs[wrong]:.1%} (number 10 of 10)" in said
     assert "The picture is labelled **cat**" in said  # the sample photo's CIFAR-10 class
     at.session_state["view"] = "🔥 Where it looks"
     at.run()
     assert "network says" in text(at) and not any(b.label.startswith("Lock in") for b in at.button)  # kept
+
+
+@needs_checkpoint("cifar_cnn")
+def test_a_teacher_link_locks_or_hides_the_view_switch() -> None:
+    at = page(model="cifar_cnn", img="sample:cat", view="🔥 Where it looks", lock="view")
+    no_trouble(at)
+    switch = at.button_group(key="view")
+    assert switch.proto.disabled and switch.value == "🔥 Where it looks" and "**Grad-CAM** asks" in text(at)
+    at = page(model="cifar_cnn", img="sample:cat", view="🔥 Where it looks", hide="view")
+    no_trouble(at)
+    assert not at.button_group and "**Grad-CAM** asks" in text(at)  # the view alone, with no way to leave it
 
 
 @needs_checkpoint("cifar_cnn")

@@ -78,7 +78,7 @@ def test_inside_a_model_reads_an_uploaded_photo_and_shows_where_it_looks(app):
     expect(grids.last.locator("img")).to_be_visible()
     assert grids.last.locator("img").evaluate("i => i.complete && i.naturalWidth > 0 && i.clientHeight > 20")
 
-    app.page.get_by_role("tab", name=re.compile("Where it looks")).click()
+    app.page.get_by_role("radio", name=re.compile("Where it looks")).click()
     app.wait()
     expect(app.page.get_by_text(re.compile(r"Grad-CAM for")).first).to_be_visible()
     assert app.query()["view"].endswith("Where it looks")
