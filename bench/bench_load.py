@@ -37,7 +37,6 @@ import streamlit_browser as sb  # noqa: E402  (the browser tests' helpers: start
 
 TIMEOUT_MS = 120_000
 TARGET_P95_S = 3.0
-SPEED_QUIET_MS = 80  # speed_ms() on the 2-core development machine at its fastest (it measured 76-158 ms)
 ACTIONS = ("open", "upload + feature maps", "Grad-CAM")
 
 
@@ -144,8 +143,9 @@ async def student(browser, url: str, model: str, n: int, take: int, room: Class,
 
 
 async def round_of(url: str, model: str, students: int, take: int, shots: Path | None, server_pids: set[int]
-                   ) -> tuple[Class, float, float, float]:
-    """The class's figures, the wall seconds, and the CPU seconds the app and everything else used in the round.
+                   ) -> tuple[Class, float, float, float, float]:
+    """The class's figures, the wall seconds, the CPU seconds the app and everything else used in the round, and
+    the CPU seconds the host gave other machines while this one wanted them.
 
     `take` numbers the round: every round uploads photos the app has not seen, so nothing comes from its caches.
     """
@@ -154,11 +154,12 @@ async def round_of(url: str, model: str, students: int, take: int, shots: Path |
     room = Class(students, server_pids)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(sb.CHROMIUM), args=sb.CHROMIUM_ARGS, headless=True)
-        app0, busy0, start = cpu_seconds(server_pids), machine_cpu(), time.perf_counter()
+        app0, busy0, stolen0, start = cpu_seconds(server_pids), machine_cpu(), stolen_cpu(), time.perf_counter()
         await asyncio.gather(*(student(browser, url, model, n, take, room, shots) for n in range(students)))
         wall, app, busy = time.perf_counter() - start, cpu_seconds(server_pids) - app0, machine_cpu() - busy0
+        stolen = stolen_cpu() - stolen0
         await browser.close()
-    return room, wall, app, busy - app
+    return room, wall, app, busy - app, stolen
 
 
 def cpu_seconds(pids: set[int]) -> float:
@@ -185,16 +186,37 @@ def peak_memory_mb(pids: set[int]) -> float:
     return max(peaks)
 
 
+def cpu_ticks() -> list[int]:
+    """The whole machine's CPU time so far (all cores; /proc/stat): user, nice, system, idle, iowait, irq,
+    softirq, steal, in clock ticks."""
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
 def machine_cpu() -> float:
-    """CPU seconds the whole machine has been busy (all cores; /proc/stat): the app, the browser, anything else."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
+    """CPU seconds the whole machine has been busy: the app, the browser, anything else."""
+    user, nice, system, _idle, _iowait, irq, softirq, _steal = cpu_ticks()
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def stolen_cpu() -> float:
+    """CPU seconds this virtual machine's cores were ready to run but the host ran other machines ("steal"):
+    a shared host's share of the latency, which no change to the app can remove."""
+    return cpu_ticks()[7] / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_model() -> str:
+    """The processor's name: the fixed task's time depends on it (76-158 ms on one kind, ~215 ms on another)."""
+    names = [x.split(":", 1)[1].strip() for x in Path("/proc/cpuinfo").read_text().splitlines()
+             if x.startswith("model name")]
+    return names[0] if names else "an unknown processor"
 
 
 def speed_ms() -> float:
-    """CPU milliseconds of a fixed single-thread task (median of 5): a shared machine is up to 2x slower at times.
+    """CPU milliseconds of a fixed single-thread task (median of 5), before and after the rounds: a shared
+    machine is up to 2x slower at times.
 
-    It misses some slowdowns (81 ms while a burst needed 7.5 CPU-s instead of 5): each burst's CPU seconds tell.
+    It misses some slowdowns (81 ms while a burst needed 7.5 CPU-s instead of 5): each burst's CPU seconds and
+    the host's steal tell.
     """
     def once() -> float:
         t, h = time.process_time(), b""
@@ -225,10 +247,10 @@ def cpu_use(timings: list[float], cpu: list[tuple[float, float]]) -> str:
     return f"{busy:.1f} s (app {app:.1f} s), {busy / timings[slowest]:.1f} of {os.cpu_count()} cores busy"
 
 
-def report(title: str, room: Class, wall: float, app_cpu: float, rest_cpu: float) -> list[float]:
+def report(title: str, room: Class, wall: float, app_cpu: float, rest_cpu: float, stolen: float) -> list[float]:
     """Print a round's latencies and CPU; return the latencies the target is about."""
     print(f"\n{title}: {wall:.1f} s in all, {len(room.errors)} error(s); CPU used: app {app_cpu:.1f} s, "
-          f"browsers and this script {rest_cpu:.1f} s")
+          f"browsers and this script {rest_cpu:.1f} s; taken by the host for other machines (steal) {stolen:.1f} s")
     alone = len(room.cpu["open"]) == 1
     print(f"  {'action':24} {'n':>3} {'p50 s':>7} {'p95 s':>7} {'max s':>7}   "
           + ("CPU: app, browser" if alone else "CPU of the machine until the last student was done"))
@@ -265,23 +287,25 @@ def main() -> None:
         url = server.url
     try:
         server_pids = set(server.pids()) if server else set()
-        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the run; a fixed "
-              f"task took {speed_ms():.0f} ms of CPU ({SPEED_QUIET_MS} ms when this kind of machine is quiet): "
-              "other work on the machine slows every figure below")
+        print(f"machine: {os.cpu_count()} cores of {cpu_model()}, load average {os.getloadavg()[0]:.1f} before the "
+              f"run; a fixed task took {speed_ms():.0f} ms of CPU (see it again after the rounds): other work on "
+              "the machine slows every figure below")
         asyncio.run(round_of(url, args.model, 1, 0, None, server_pids))  # warm: model and PyTorch loaded once
         alone, *alone_rest = asyncio.run(round_of(url, args.model, 1, 1, None, server_pids))
         base = report("baseline: one student alone (warm server)", alone, *alone_rest)
-        load, rooms = [], []
+        load, rooms, stolen = [], [], 0.0
         for r in range(args.rounds):
             room, *rest = asyncio.run(round_of(url, args.model, args.students, r + 2, shots, server_pids))
             load += report(f"round {r + 1}: {args.students} students, each action started by all of them in the same "
                            "instant", room, *rest)
             rooms.append(room)
+            stolen += rest[3]
             if server:
                 print(f"app CPU per student (open + upload + Grad-CAM): {rest[1] / args.students:.2f} s; the "
                       f"browsers, which in class run on the students' own machines, used {rest[2]:.1f} s of this "
                       "machine's CPU")
-        print(f"\nthe fixed task after the rounds: {speed_ms():.0f} ms of CPU")
+        print(f"\nthe fixed task after the rounds: {speed_ms():.0f} ms of CPU; the host took {stolen:.1f} s of this "
+              f"machine's CPU for other machines during the rounds (steal)")
         log_errors = server.log().count("Traceback") if server else 0
         if server:
             print(f"the app's peak resident memory after every round: {peak_memory_mb(server_pids):,.0f} MB")
