@@ -29,7 +29,8 @@ CSS = f"""<style>
 table.cv-grid {{border-collapse: collapse; font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace;
   font-variant-numeric: tabular-nums; margin: 0; border: none;}}
 table.cv-grid td {{border: 1px solid #adb5bd; text-align: center; vertical-align: middle; padding: 0 4px;
-  position: relative; background: #fff; color: #212529; line-height: 1;}}
+  position: relative; background: #fff; color: #212529; line-height: 1; min-width: var(--cv-side);
+  height: var(--cv-side);}}
 table.cv-grid th {{font-size: 13px; color: #868e96; font-weight: 400; border: none; padding: 1px 4px;
   background: none; text-align: center;}}
 table.cv-grid td .cv-note {{position: absolute; right: 3px; bottom: 2px; font-size: 0.5em; color: {BLUE};
@@ -116,10 +117,13 @@ def grid(values: np.ndarray | Sequence[Sequence[Any]], *, classes: np.ndarray | 
         raise ValueError(f"grid() needs a 2-D array, got shape {vals.shape}")
     rows, cols = vals.shape
     font = max(12, round(cell * 0.42))
+    # On a narrow screen (a student's phone) cells shrink to share its width, less the page's margins, the row
+    # numbers and a scroll bar (Streamlit's cells are border-box); on a projector `cell` holds.
+    side = f"min({cell}px, calc((100vw - 4.5rem) / {cols}))"
     out = [f'<div class="cv-fig" data-grid="{html.escape(name)}">']
     if title:
         out.append(f'<div class="cv-title">{html.escape(title)}</div>')
-    out.append(f'<table class="cv-grid" style="font-size: {font}px">')
+    out.append(f'<table class="cv-grid" style="--cv-side: {side}; font-size: clamp(10px, 0.42 * {side}, {font}px)">')
     if labels:
         out.append("<tr><th></th>" + "".join(f"<th>{c + col_offset}</th>" for c in range(cols)) + "</tr>")
     for r in range(rows):
@@ -129,8 +133,7 @@ def grid(values: np.ndarray | Sequence[Sequence[Any]], *, classes: np.ndarray | 
             note = ("" if notes is None or not notes[r, c]
                     else f'<span class="cv-note">{html.escape(str(notes[r, c]))}</span>')
             attr = f' class="{html.escape(cls)}"' if cls else ""
-            out.append(f'<td{attr} data-cell="{r},{c}" style="min-width: {cell}px; height: {cell}px">'
-                       f"{html.escape(fmt(vals[r, c]))}{note}</td>")
+            out.append(f'<td{attr} data-cell="{r},{c}">{html.escape(fmt(vals[r, c]))}{note}</td>')
         out.append("</tr>")
     out.append("</table>")
     if subtitle:

@@ -45,6 +45,29 @@ def test_predicting_a_convolution_cell_reveals_it_once_locked_in(app):
     app.assert_clean()
 
 
+PHONE = {"width": 390, "height": 844}  # a student's phone, on the hosted copy
+
+
+@pytest.mark.parametrize("stem, params", [("convolution", {"pad": "2"}), ("transposed", {})])
+def test_a_phone_shows_every_grid_whole(app, stem, params):
+    if stem not in PAGES:
+        pytest.skip(f"app/lessons/{stem}.py is not written yet")
+    app.open(stem, **params)
+    grids = app.page.locator("table.cv-grid")
+    widths = "ts => ts.map(t => t.getBoundingClientRect().width)"
+    projector = grids.evaluate_all(widths)
+    assert max(projector) > PHONE["width"]  # the widest grid needs to shrink to fit a phone
+    app.page.set_viewport_size(PHONE)
+    app.wait()
+    rights = grids.evaluate_all("ts => ts.map(t => t.getBoundingClientRect().right)")
+    assert max(rights) <= PHONE["width"], rights  # before, 10 cells of 44 px ran off a 390 px screen
+    phone = grids.evaluate_all(widths)
+    assert all(p <= w + 0.5 for p, w in zip(phone, projector))  # smaller where needed, never bigger
+    cells = app.page.locator("table.cv-grid td").evaluate_all("ds => ds.map(d => d.getBoundingClientRect().width)")
+    assert min(cells) >= 24  # still a number a finger can point at
+    app.assert_clean()
+
+
 def digit_png() -> bytes:
     """A dark 7 written on light paper, 300x300, as a phone photo of a handwritten digit would look."""
     image = Image.new("RGB", (300, 300), (235, 232, 225))
