@@ -1,7 +1,10 @@
 """Every page that exists opens in a real browser with its heading and without an error."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import streamlit
 
 from streamlit_browser import existing_pages
 
@@ -29,4 +32,22 @@ def test_the_sidebar_lists_every_page_and_moves_between_them(app):
     app.wait()
     assert app.query() == {}  # the sidebar's links leave the last page's settings behind
     assert app.page.locator("h1").first.is_visible()
+    app.assert_clean()
+
+
+def test_a_running_page_shows_a_still_hourglass_instead_of_the_running_figure(app):
+    """Streamlit's figure is redrawn 5 times a second in every browser while a page runs; the app's style stills it."""
+    static = Path(streamlit.__file__).parent / "static"
+    bundle = "".join(f.read_text(errors="ignore") for f in static.rglob("index*.js"))
+    for test_id in ("stStatusWidget", "stStatusWidgetRunningIcon"):  # what the style targets is still Streamlit's
+        assert f"`{test_id}`" in bundle or f'"{test_id}"' in bundle, test_id
+    app.open()
+    widget = app.page.evaluate("""() => {  // the widget as Streamlit draws it during a run, on a real page
+        const w = document.createElement("div"); w.dataset.testid = "stStatusWidget";
+        w.innerHTML = '<div data-testid="stStatusWidgetRunningIcon"></div><button>Stop</button>';
+        document.querySelector("header").appendChild(w);
+        const icon = w.firstChild;
+        return [getComputedStyle(w, "::before").content, getComputedStyle(icon).display];
+    }""")
+    assert widget == ['"⏳"', "none"]
     app.assert_clean()
