@@ -123,7 +123,7 @@ def grid(values: np.ndarray | Sequence[Sequence[Any]], *, classes: np.ndarray | 
     out = [f'<div class="cv-fig" data-grid="{html.escape(name)}">']
     if title:
         out.append(f'<div class="cv-title">{html.escape(title)}</div>')
-    out.append(f'<table class="cv-grid" style="--cv-side: {side}; font-size: clamp(10px, 0.42 * {side}, {font}px)">')
+    out.append(f'<table class="cv-grid" style="--cv-side: {side}; font-size: clamp(10px, 0.42 * var(--cv-side), {font}px)">')
     if labels:
         out.append("<tr><th></th>" + "".join(f"<th>{c + col_offset}</th>" for c in range(cols)) + "</tr>")
     for r in range(rows):
