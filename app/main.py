@@ -53,5 +53,6 @@ st.html("<style>[data-testid='stImage'] {gap: 0.5rem 1rem;} .st-key-layer_maps [
         "[data-testid='stStatusWidget'] {display: flex; flex-direction: row; align-items: center;} "
         "[data-testid='stStatusWidget']::before {content: '⏳'; margin-right: 0.4rem;}</style>")
 urlstate.apply_teacher_mode()
+state.tidy_sessions()
 page.run()
 state.sidebar_footer()  # after the page, so warming PyTorch up never delays the first lesson

@@ -86,6 +86,24 @@ def session_gone(grace_s: float) -> Callable[[], bool]:
     return gone_for(lambda: server.is_active_session(session_id), grace_s)
 
 
+def tidy_sessions() -> None:
+    """Have the process's janitor watch this session, so its memory is freed once its tab has closed."""
+    from streamlit import runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is not None and runtime.exists():  # AppTest and scripts run without a server: nothing to tidy
+        _janitor().watch(ctx.session_id)
+
+
+@st.cache_resource(show_spinner=False)
+def _janitor() -> Any:
+    """The one janitor thread of this server process (app/janitor.py)."""
+    from app.janitor import streamlit_janitor
+
+    return streamlit_janitor()
+
+
 def gone_for(is_active: Callable[[], bool], grace_s: float,
              clock: Callable[[], float] = time.monotonic) -> Callable[[], bool]:
     """A check that turns true once `is_active` has kept answering False for `grace_s` seconds."""

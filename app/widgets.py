@@ -124,8 +124,10 @@ def _from_url(token: str) -> dict[str, Any] | None:
     if kind == "sample" and rest in samples.names():
         return {"source": "sample", "name": rest}
     if kind == "test":
+        from cnnviz import data
+
         name, _, index = rest.rpartition(":")
-        if name and index.isdigit():
+        if name in data.known() and index.isdigit():  # a link names a data set this server lists, never a path
             return {"source": "test", "dataset": name, "index": int(index)}
     st.toast(f"The link's image `{token}` is not one this app knows; showing a sample instead.", icon="⚠️")
     return None

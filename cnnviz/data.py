@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +19,8 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".g
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 SPLITS = ("train", "test")
+KNOWN = ("mnist", "cifar10")  # torchvision can fetch these when online; other sets must be on disk
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a data set is a folder directly in the data folder
 Progress = Callable[[float], None]
 
 
@@ -97,6 +99,7 @@ def load(name: str, split: str = "train", root: Path | None = None, download: bo
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     root = Path(root or paths.data_dir())
+    check_name(name, root)
     if download is None:
         download = os.environ.get("CNNVIZ_DOWNLOAD", "1") != "0"
     folder = _image_folder(root, name, split)
@@ -112,6 +115,26 @@ def load(name: str, split: str = "train", root: Path | None = None, download: bo
     )
 
 
+def check_name(name: str, root: Path | None = None) -> None:
+    """Refuse a name that is not a data set this server lists, so a link or form never reaches another folder.
+
+    Raises:
+        DatasetUnavailable: `name` is a path, a hidden or odd name, or neither MNIST, CIFAR-10 nor a folder
+            of the data folder; the message lists the data sets there are.
+    """
+    if name in KNOWN:
+        return
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or name not in available(root):
+        shown = str(name)[:40]
+        raise DatasetUnavailable(f"{shown!r} is not a data set here. The data sets are: "
+                                 f"{', '.join(known(root))}.")
+
+
+def known(root: Path | None = None) -> list[str]:
+    """Every data set name `load` accepts: MNIST, CIFAR-10 and the ImageFolder trees of the data folder."""
+    return list(KNOWN) + [name for name in available(root) if name not in KNOWN]
+
+
 def available(root: Path | None = None) -> list[str]:
     """Names of the data sets present under the data folder (nothing is downloaded)."""
     root = Path(root or paths.data_dir())
@@ -122,7 +145,7 @@ def available(root: Path | None = None) -> list[str]:
         found.append("cifar10")
     if root.is_dir():
         for child in sorted(root.iterdir()):
-            if _image_folder(root, child.name, "train") and child.name not in found:
+            if _NAME.fullmatch(child.name) and _image_folder(root, child.name, "train") and child.name not in found:
                 found.append(child.name)
     return found
 
@@ -201,16 +224,14 @@ def _decode_all(files: list[Path], progress: Progress | None) -> torch.Tensor:
 
 
 def _cache_file(name: str, split: str, folder: Path, classes: list[str]) -> Path:
-    """Where the decoded split lives: beside the data when writable, else in the user cache.
+    """Where the decoded split lives: always the cache folder, so cnnviz never writes into the data folder.
 
-    The key changes when a class folder gains or loses files (its mtime changes), without listing 60,000 files.
+    The key names the folder and changes when a class folder gains or loses files (its mtime changes),
+    without listing 60,000 files.
     """
     stamps = "|".join(f"{c}:{(folder / c).stat().st_mtime_ns}" for c in classes)
     key = hashlib.sha1(f"{folder.resolve()}|{stamps}".encode()).hexdigest()[:12]
-    filename = f".cnnviz-{name}-{split}-{key}.pt"
-    beside = folder.parent
-    writable = os.access(beside, os.W_OK) and bool(beside.stat().st_mode & stat.S_IWUSR)
-    return beside / filename if writable else paths.cache_dir() / filename
+    return paths.cache_dir() / f"{name}-{split}-{key}.pt"
 
 
 def _atomic_save(obj: object, path: Path) -> None:

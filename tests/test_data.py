@@ -39,16 +39,34 @@ def test_image_folder_decodes_exact_pixels_and_sorted_classes(tmp_path: Path) ->
     assert (ds.images[6] == 200).all()  # grey image converted to RGB and resized to the first image's size
 
 
-def test_image_folder_cache_is_written_beside_writable_data_and_reused(tmp_path: Path) -> None:
-    _tree(tmp_path)
-    first = data.load("toys", "train", root=tmp_path)
-    caches = list((tmp_path / "toys").glob(".cnnviz-toys-train-*.pt"))
-    assert len(caches) == 1
-    Image.new("RGB", (6, 8)).save(tmp_path / "toys" / "train" / "ant" / "0.png")  # an edit in place keeps the cache
-    again = data.load("toys", "train", root=tmp_path)
+def test_image_folder_cache_is_written_in_the_cache_folder_and_reused(tmp_path: Path, monkeypatch) -> None:
+    _tree(tmp_path / "data")
+    monkeypatch.setenv("CNNVIZ_CACHE_DIR", str(tmp_path / "cache"))
+    first = data.load("toys", "train", root=tmp_path / "data")
+    assert len(list((tmp_path / "cache").glob("toys-train-*.pt"))) == 1
+    assert not [p for p in (tmp_path / "data").rglob("*") if p.suffix != ".png" and p.is_file()]  # data untouched
+    Image.new("RGB", (6, 8)).save(tmp_path / "data" / "toys" / "train" / "ant" / "0.png")  # an edit keeps the cache
+    again = data.load("toys", "train", root=tmp_path / "data")
     assert torch.equal(first.images, again.images)
-    Image.new("RGB", (6, 8)).save(tmp_path / "toys" / "train" / "ant" / "new.png")  # a new file: decode again
-    assert len(data.load("toys", "train", root=tmp_path)) == len(first) + 1
+    Image.new("RGB", (6, 8)).save(tmp_path / "data" / "toys" / "train" / "ant" / "new.png")  # a new file: decode
+    assert len(data.load("toys", "train", root=tmp_path / "data")) == len(first) + 1
+
+
+@pytest.mark.parametrize("name", ["/elsewhere", "../elsewhere", "toys/../../elsewhere", ".hidden", "", "a" * 65])
+def test_a_name_outside_the_data_folder_is_refused_before_anything_is_read(tmp_path: Path, name: str) -> None:
+    outside = tmp_path / "elsewhere"
+    _tree(outside)  # outside/toys/train/<class>/*.png: a tree of the right shape, outside the data folder
+    (tmp_path / "data" / "inner").mkdir(parents=True)
+    before = sorted(tmp_path.rglob("*"))
+    name = name.replace("/elsewhere", str(outside / "toys")) if name == "/elsewhere" else name
+    with pytest.raises(data.DatasetUnavailable, match="not a data set here"):
+        data.load(name, "train", root=tmp_path / "data" / "inner")
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written anywhere
+
+
+def test_known_lists_the_torchvision_sets_and_the_folders_there_are(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    assert data.known(tmp_path) == ["mnist", "cifar10", "toys"]
 
 
 def test_missing_data_set_names_it_the_folder_and_the_fix(tmp_path: Path) -> None:

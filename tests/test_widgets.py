@@ -122,6 +122,18 @@ def test_a_bad_link_falls_back_to_a_sample(page) -> None:
     assert any("not one this app knows" in t.value for t in at.toast)
 
 
+def test_a_link_naming_a_folder_elsewhere_reads_and_writes_nothing_there(page, tmp_path: Path) -> None:
+    outside = tmp_path / "x"  # a folder of the shape a data set has, outside the data folder
+    for split in ("train", "test"):
+        (outside / split / "cat").mkdir(parents=True)
+        Image.new("RGB", (32, 32), (255, 0, 0)).save(outside / split / "cat" / "0.png")
+    before = sorted(outside.rglob("*"))
+    at = page(model="cifar_cnn", img=f"test:{outside}:0")
+    assert chosen(at)["source"] == "sample"
+    assert any("not one this app knows" in t.value for t in at.toast)
+    assert sorted(outside.rglob("*")) == before  # no tensor cache written beside it
+
+
 def test_mnist_models_show_every_digit_step_and_feed_their_result(page) -> None:
     import models
     from cnnviz import digits, samples
