@@ -129,13 +129,13 @@ def visible_runs() -> list[Any]:
     return [run for run in list_runs() if share or run.info().get("owner") in (None, me)]
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def training_slots(n: int) -> threading.BoundedSemaphore:
     """At most `n` training runs at once in this server process (every session shares the CPU/GPU)."""
     return threading.BoundedSemaphore(max(1, n))
 
 
-@st.cache_resource(show_spinner="Loading the data set (first time: decoding images)…")
+@st.cache_resource(show_spinner="Loading the data set (first time: decoding images)…", max_entries=8)
 def dataset(name: str, split: str) -> Any:
     """A whole data split as uint8 tensors, shared read-only by every session."""
     from cnnviz import data
@@ -143,7 +143,7 @@ def dataset(name: str, split: str) -> Any:
     return data.load(name, split)
 
 
-@st.cache_resource(show_spinner="Splitting the data set and computing its mean and std…")
+@st.cache_resource(show_spinner="Splitting the data set and computing its mean and std…", max_entries=4)
 def explore_splits(name: str) -> Any:
     """Train / validation / test of data set `name` as training splits them (test None when absent)."""
     from cnnviz import data, explore
@@ -155,9 +155,9 @@ def explore_splits(name: str) -> Any:
     return explore.splits(dataset(name, "train"), test)
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=64)
 def checkpoint_meta(path: str, mtime_ns: int) -> dict[str, Any]:
-    """A checkpoint's meta (arch, dataset, classes, mean, std, card); `mtime_ns` renews it after retraining."""
+    """A checkpoint's meta (arch, dataset, classes, mean, std, card), each caller its own copy; `mtime_ns` renews it."""
     from cnnviz import checkpoint
 
     return checkpoint.load(path)[1]
@@ -196,7 +196,7 @@ def predictions(checkpoint: str, dataset_name: str, limit: int = 0, progress: An
 
 
 # --- Inside a model: models from run files, untrained copies, per-image results ----------------------------
-@st.cache_resource(show_spinner="Loading the model…")
+@st.cache_resource(show_spinner="Loading the model…", max_entries=8)
 def file_model(path: str, mtime_ns: int) -> tuple[Any, dict[str, Any]]:
     """(model, meta) of any checkpoint file (runs trained in the app), once per file version, shared read-only."""
     import models
@@ -207,7 +207,7 @@ def file_model(path: str, mtime_ns: int) -> tuple[Any, dict[str, Any]]:
     return model, meta
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def untrained_model(arch: str, arch_args: str, input_shape: tuple[int, ...], seed: int = 0) -> Any:
     """A freshly initialised network of a checkpoint's architecture (`arch_args` as JSON), always the same seed."""
     import json
@@ -230,7 +230,7 @@ def untrained_model(arch: str, arch_args: str, input_shape: tuple[int, ...], see
     return model.eval()
 
 
-@st.cache_resource(show_spinner="Loading ResNet18's ImageNet weights…")
+@st.cache_resource(show_spinner="Loading ResNet18's ImageNet weights…", max_entries=1)
 def imagenet_resnet18(path: str) -> Any:
     """torchvision's ResNet18 with the ImageNet weights in file `path` (torchvision's cache), shared read-only."""
     from torchvision.models import resnet18
@@ -266,7 +266,7 @@ def probabilities(model_key: str, image_hash: str, _model: Any, _x: Any) -> Any:
     """Softmax of the model's output for one input, as a NumPy vector."""
     from cnnviz import features
 
-    return features.predict(_model, _x)[0].numpy()
+    return features.probabilities(_model, _x)[0].numpy()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

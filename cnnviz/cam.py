@@ -9,11 +9,10 @@ Grad-CAM (Selvaraju et al., 2017) for class c at layer A with K channels:
 
 The model is never changed: no parameter gets a gradient (`torch.autograd.grad` asks only for dScore/dA,
 and `requires_grad` of the parameters is left as it is, even False on a cached model, because the input
-carries the gradient), every module's training flag is restored and the hook is removed in `finally`.
+carries the gradient), every module's training flag is restored and `features.capture` removes its hook.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,25 +67,9 @@ def grad_cam(model: nn.Module, x: torch.Tensor, layer: str | None = None, target
     """
     x = x.unsqueeze(0) if x.dim() == 3 else x
     layer = layer or features.last_conv(model)
-    module = dict(model.named_modules()).get(layer)
-    if module is None:
-        raise KeyError(f"No layer named {layer!r} in {type(model).__name__}")
-    kept: dict[str, torch.Tensor] = {}
-    owner = threading.get_ident()
-
-    def hook(_m: nn.Module, _inputs: tuple, output: torch.Tensor) -> torch.Tensor | None:
-        if threading.get_ident() != owner:  # another session's pass through the same shared model
-            return None
-        kept["a"] = output
-        return output.clone()  # the rest of the network gets a copy, so an in-place ReLU cannot alter A
-
-    with features._HOOK_LOCK, features.evaluating(model), torch.enable_grad():
-        handle = module.register_forward_hook(hook)
-        try:
-            scores = model(x.detach().clone().requires_grad_(True))  # (1, classes)
-        finally:
-            handle.remove()
-        a = kept.get("a")
+    with features.capture(model, [layer], keep_graph=True) as kept, features.evaluating(model), torch.enable_grad():
+        scores = model(x.detach().clone().requires_grad_(True))  # (1, classes)
+        a = kept.get(layer)
         if a is None or a.dim() != 4:
             raise ValueError(f"Layer {layer!r} does not output (1, K, h, w) feature maps")
         target = int(scores[0].argmax()) if target is None else int(target)

@@ -2,12 +2,14 @@
 
 Layers are addressed by their `named_modules()` names ("conv1", "layer1.0.relu"), so any `nn.Module` works.
 The model is never changed: it runs in eval mode under `torch.no_grad()` and every module's training flag
-is put back. A model shared between sessions (Streamlit's `st.cache_resource`) is hooked under a lock, so
-two sessions never see each other's activations.
+is put back. A model shared between sessions (Streamlit's `st.cache_resource`) is hooked under its own lock
+(`model_lock`), so two sessions never see each other's activations, while sessions on different models run
+side by side.
 """
 from __future__ import annotations
 
 import threading
+import weakref
 from contextlib import contextmanager
 from typing import Iterable, Iterator
 
@@ -19,12 +21,22 @@ ACTIVATION = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CEL
               nn.Hardswish, nn.Hardtanh, nn.Sigmoid, nn.Tanh, nn.Softplus)
 POOL = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool2d, nn.LPPool2d)
 
-# One lock for every hooked forward pass in cnnviz (hooks also check the thread, so a plain forward
-# pass by another session on the same shared model, which holds no lock, is never recorded).
-_HOOK_LOCK = threading.RLock()
+# One lock per model, made when first asked for and gone with the model (hooks also check the thread, so a
+# plain forward pass by another session on the same shared model, which holds no lock, is never recorded).
+_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
 
 __all__ = ["CONV", "ACTIVATION", "POOL", "leaf_layers", "kind", "map_layers", "conv_layers", "last_conv",
-           "capture", "extract", "evaluating", "predict"]
+           "model_lock", "capture", "extract", "evaluating", "probabilities"]
+
+
+def model_lock(model: nn.Module) -> threading.RLock:
+    """The lock of `model`: hooked passes through one model take turns, passes through different models do not."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(model)
+        if lock is None:
+            lock = _LOCKS[model] = threading.RLock()
+        return lock
 
 
 def leaf_layers(model: nn.Module) -> list[str]:
@@ -92,12 +104,15 @@ def _resolve(model: nn.Module, layers: Iterable[str] | None) -> dict[str, nn.Mod
 
 
 @contextmanager
-def capture(model: nn.Module, layers: Iterable[str] | None = None) -> Iterator[dict[str, torch.Tensor]]:
+def capture(model: nn.Module, layers: Iterable[str] | None = None,
+            keep_graph: bool = False) -> Iterator[dict[str, torch.Tensor]]:
     """Hook `layers` (all leaves when None); inside the block, forward passes fill the yielded dict.
 
-    Each entry is the layer's output detached, copied (so a later in-place ReLU cannot change it) and on the
-    CPU. A module called twice in one pass (torchvision's BasicBlock reuses `relu`) keeps its last output.
-    Every hook is removed when the block ends, also when it raises.
+    By default each entry is the layer's output detached, copied (so a later in-place ReLU cannot change it)
+    and on the CPU. With `keep_graph` each entry is the output itself, still in the autograd graph, so a
+    gradient can be taken with respect to it (Grad-CAM, attribution); the rest of the network then gets a copy.
+    A module called twice in one pass (torchvision's BasicBlock reuses `relu`) keeps its last output.
+    The model's lock is held, and every hook is removed when the block ends, also when it raises.
     """
     targets = _resolve(model, layers)
     outputs: dict[str, torch.Tensor] = {}
@@ -105,16 +120,21 @@ def capture(model: nn.Module, layers: Iterable[str] | None = None) -> Iterator[d
     owner = threading.get_ident()
 
     def hook_for(name: str):
-        def hook(_module: nn.Module, _inputs: tuple, output: object) -> None:
+        def hook(_module: nn.Module, _inputs: tuple, output: object) -> torch.Tensor | None:
             if threading.get_ident() != owner:  # another session's forward pass on the same shared model
-                return
+                return None
             if isinstance(output, (tuple, list)):  # e.g. an RNN; keep the first tensor
                 output = next((o for o in output if isinstance(o, torch.Tensor)), None)
-            if isinstance(output, torch.Tensor):
-                outputs[name] = output.detach().to("cpu", copy=True)
+            if not isinstance(output, torch.Tensor):
+                return None
+            if keep_graph:
+                outputs[name] = output
+                return output.clone()  # an in-place op further on must not alter the kept tensor
+            outputs[name] = output.detach().to("cpu", copy=True)
+            return None
         return hook
 
-    with _HOOK_LOCK:
+    with model_lock(model):
         try:
             for name, module in targets.items():
                 handles.append(module.register_forward_hook(hook_for(name)))
@@ -145,7 +165,7 @@ def extract(model: nn.Module, x: torch.Tensor, layers: Iterable[str] | None = No
     return {n: outputs[n] for n in order if n in outputs}
 
 
-def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def probabilities(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Softmax probabilities (B, classes) of a plain forward pass: eval mode, no gradients, model unchanged."""
-    with _HOOK_LOCK, evaluating(model), torch.no_grad():
+    with model_lock(model), evaluating(model), torch.no_grad():
         return torch.softmax(model(x), dim=1)

@@ -150,10 +150,56 @@ def test_another_threads_forward_pass_is_not_recorded() -> None:
     assert outputs["fc"].shape == (1, 3)
 
 
-def test_predict_is_the_softmax_of_an_eval_forward_pass() -> None:
+def test_probabilities_are_the_softmax_of_an_eval_forward_pass() -> None:
     net = tiny_net().train()
     x = torch.randn(2, 3, 8, 8)
-    probs = features.predict(net, x)
+    probs = features.probabilities(net, x)
     with torch.no_grad():
         torch.testing.assert_close(probs, torch.softmax(tiny_net().eval()(x), dim=1))
     assert net.training and torch.allclose(probs.sum(1), torch.ones(2))
+
+
+class _Slow(nn.Module):
+    """A layer that takes 0.3 s and logs when each thread enters and leaves it."""
+
+    def __init__(self, log: list) -> None:
+        super().__init__()
+        self.log = log
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import threading
+        import time
+
+        self.log.append(("in", threading.get_ident(), time.perf_counter()))
+        time.sleep(0.3)
+        self.log.append(("out", threading.get_ident(), time.perf_counter()))
+        return x
+
+
+def _two_sessions(first: nn.Module, second: nn.Module) -> None:
+    """Two sessions, each extracting every layer of its model at the same moment."""
+    import threading
+
+    start = threading.Barrier(2)
+
+    def session(model: nn.Module) -> None:
+        start.wait()
+        out = features.extract(model, torch.randn(1, 4))
+        assert set(out) == {"0", "1"}  # its own layers, each captured once
+
+    threads = [threading.Thread(target=session, args=(m,)) for m in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def test_sessions_on_two_models_run_side_by_side_and_on_one_model_take_turns() -> None:
+    log: list = []
+    a, b = nn.Sequential(_Slow(log), nn.Linear(4, 2)), nn.Sequential(_Slow(log), nn.Linear(4, 2))
+    _two_sessions(a, b)
+    assert [kind for kind, _, _ in log[:2]] == ["in", "in"]  # both inside their models at once
+    log.clear()
+    _two_sessions(a, a)
+    assert [kind for kind, _, _ in log] == ["in", "out", "in", "out"]  # one shared model: hooks never interleave
+    assert features.model_lock(a) is features.model_lock(a) and features.model_lock(a) is not features.model_lock(b)
