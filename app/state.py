@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -82,6 +81,8 @@ def session_gone(grace_s: float) -> Callable[[], bool]:
     ctx = get_script_run_ctx()
     if ctx is None or not runtime.exists():
         return lambda: False
+    from app.sessions import gone_for
+
     server, session_id = runtime.get_instance(), ctx.session_id
     return gone_for(lambda: server.is_active_session(session_id), grace_s)
 
@@ -98,22 +99,10 @@ def tidy_sessions() -> None:
 
 @st.cache_resource(show_spinner=False)
 def _janitor() -> Any:
-    """The one janitor thread of this server process (app/janitor.py)."""
-    from app.janitor import streamlit_janitor
+    """The one janitor thread of this server process (app/sessions.py)."""
+    from app.sessions import streamlit_janitor
 
     return streamlit_janitor()
-
-
-def gone_for(is_active: Callable[[], bool], grace_s: float,
-             clock: Callable[[], float] = time.monotonic) -> Callable[[], bool]:
-    """A check that turns true once `is_active` has kept answering False for `grace_s` seconds."""
-    last_seen = [clock()]
-
-    def gone() -> bool:
-        if is_active():
-            last_seen[0] = clock()
-        return clock() - last_seen[0] > grace_s
-    return gone
 
 
 def visible_runs() -> list[Any]:
@@ -212,13 +201,11 @@ def untrained_model(arch: str, arch_args: str, input_shape: tuple[int, ...], see
     """A freshly initialised network of a checkpoint's architecture (`arch_args` as JSON), always the same seed."""
     import json
 
-    import torch
-
     import models
+    from cnnviz.train import seeded
 
     args = json.loads(arch_args)
-    with torch.random.fork_rng(devices=[]):  # a fixed seed without touching the sessions' global RNG
-        torch.manual_seed(seed)
+    with seeded(seed):  # a fixed seed without touching the sessions' global RNG
         if arch == "custom":
             from cnnviz import netspec
 
@@ -307,7 +294,9 @@ def zoo_layer_table(name: str) -> tuple[Any, int]:
 
 @st.cache_data(show_spinner="Building the network in PyTorch and running it once…", max_entries=64)
 def described_layer_table(layers_text: str, input_shape: tuple[int, ...]) -> tuple[Any, int]:
-    """Layer table of the torch model a description builds (raises ValueError like netspec.build), and sum(p.numel())."""
+    """Layer table of the torch model a description builds (raises ValueError like netspec.build),
+    and sum(p.numel()).
+    """
     from cnnviz import arithmetic, netspec
 
     model = netspec.build(netspec.parse(layers_text), input_shape)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,7 @@ BIG_TEXT = """<style>
 
 
 EDITOR_COLUMNS = 10  # grid columns (index included) that fit across a 1366 px page (~75 px each); more: channels stack
+STEPS = range(0, 10**4)  # a step a link may name; `stepped` then keeps it within the lesson's own steps
 
 
 def image_preset(rows: int, cols: int) -> Callable[[int], np.ndarray]:
@@ -60,7 +61,7 @@ def control(where, kind: str, label: str, key: str, **kwargs):  # noqa: ANN001, 
 # ---------------------------------------------------------------------------------------------- editing
 def grids(text_key: str, preset: Callable[[int], np.ndarray], shape: tuple[int, int, int]) -> np.ndarray:
     """The (C, H, W) grids now in use: the edited ones kept in the URL under `text_key`, else the preset."""
-    text = st.session_state.get(text_key, "")
+    text = urlstate.confine(text_key, lambda t: not t or kernels.from_text(t, shape) is not None, "")
     edited = kernels.from_text(text, shape) if text else None
     if edited is not None:
         return edited
@@ -83,7 +84,9 @@ def editors(text_key: str, current: np.ndarray, preset: Callable[[int], np.ndarr
     side_by_side = len(base) > 1 and len(base) * (base.shape[2] + 1) <= EDITOR_COLUMNS
     cols = st.columns(len(base)) if side_by_side else [st.container() for _ in base]
     out = base.copy()
-    config = {str(j): st.column_config.NumberColumn(str(j), step=1, width="small") for j in range(base.shape[2])}
+    lo, hi = kernels.CELLS.start, kernels.CELLS.stop - 1
+    config = {str(j): st.column_config.NumberColumn(str(j), step=1, width="small", min_value=lo, max_value=hi)
+              for j in range(base.shape[2])}
     for c, (col, title) in enumerate(zip(cols, titles)):
         frame = pd.DataFrame(base[c], columns=[str(j) for j in range(base.shape[2])])
         with col:
@@ -91,7 +94,7 @@ def editors(text_key: str, current: np.ndarray, preset: Callable[[int], np.ndarr
                                     column_config=config, disabled=disabled, row_height=38, width="content")
             if title:
                 st.caption(title)
-        out[c] = np.nan_to_num(edited.to_numpy(dtype=np.float64), nan=0).round().astype(np.int64)
+        out[c] = np.clip(np.nan_to_num(edited.to_numpy(dtype=np.float64), nan=0).round(), lo, hi).astype(np.int64)
     presets = np.stack([preset(c) for c in range(base.shape[0])])
     st.session_state[text_key] = "" if np.array_equal(out, presets) else kernels.to_text(out)
     return out
@@ -129,7 +132,9 @@ def reset_text(*keys: str) -> Callable[[], None]:
 
 # ---------------------------------------------------------------------------------------------- stepping
 def _clamp(key: str, n: int) -> None:
-    st.session_state[key] = int(min(max(int(st.session_state.get(key, 0)), 0), n - 1))
+    """The step within 0..n-1: a link's step past the end shows the last one, with the link's note."""
+    step = int(st.session_state.get(key, 0))
+    urlstate.confine(key, range(n), int(min(max(step, 0), n - 1)))
 
 
 def _move(key: str, n: int, delta: int | None) -> Callable[[], None]:

@@ -12,7 +12,13 @@ Back and Forward rerun the page with an older address, and the controls follow i
 A link is user input: a value that does not parse, is not finite, or fails `allowed` (a collection of valid
 values, e.g. `range(0, 6)` for that slider, or a predicate) falls back to the default with a short toast,
 so an edited or stale link never crashes a page:
-    urlstate.init({"pad": 1, "preset": "Sobel x"}, allowed={"pad": range(0, 6), "preset": PRESETS})
+    PADDINGS = range(0, 6)                                                  # one range for the link and the widget
+    urlstate.init({"pad": 1, "preset": "Sobel x"}, allowed={"pad": PADDINGS, "preset": PRESETS})
+    st.slider("Padding", PADDINGS.start, PADDINGS.stop - 1, key="pad")
+A number without a rule would reach its widget unchecked (a slider raises on a value past its end), so `init`
+refuses one. A predicate may read a key seeded before it (`st.session_state`). A range known only later (the
+steps of a lesson, a data set's classes, a model's layers) is checked where it is known, with the same note:
+    urlstate.confine("step", range(n_steps), min(st.session_state["step"], n_steps - 1))
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 _KEYS = "_urlstate_keys"  # this page's key -> its default, as URL text
 _PENDING = "_urlstate_pending"  # key -> (text or None, default): this run's writes, until publish()
 _OWNER = "_urlstate_owner"  # key -> the page whose init last seeded it
+_LINKED = "_urlstate_linked"  # key -> the link's text this run's init seeded it from, until publish()
 RESERVED = ("teacher", "lock", "hide")  # teacher=1 hides the sidebar; lock=a,b disables; hide=a,b hides
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -61,6 +68,11 @@ def _ok(value: Any, rule: Container[Any] | Callable[[Any], bool] | None) -> bool
         return False
 
 
+def _is_number(value: Any) -> bool:
+    """Whether a default is a number (a bool is a switch, not a number: it parses to True or False only)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _format(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
@@ -75,24 +87,33 @@ def init(defaults: dict[str, Any],
 
     Args:
         defaults: widget key -> default value; the default's type decides how the URL text is parsed.
-        allowed: optional widget key -> valid values (a container such as `range(0, 6)` or a list of
-            options) or a predicate; a URL value outside it falls back to the default.
+        allowed: widget key -> valid values (a container such as `range(0, 6)` or a list of options) or a
+            predicate; a URL value outside it falls back to the default. Every number needs one (the widget's
+            own range); text without one is free text that the page checks itself.
     Raises:
-        ValueError: a key clashes with the teacher-mode parameters (`teacher`, `lock`, `hide`).
+        ValueError: a key clashes with the teacher-mode parameters (`teacher`, `lock`, `hide`), or a number
+            has no rule in `allowed`.
     """
     clash = set(defaults) & set(RESERVED)
     if clash:
         raise ValueError(f"urlstate keys {sorted(clash)} are reserved for teacher mode")
     allowed = allowed or {}
+    unruled = [key for key, default in defaults.items() if _is_number(default) and key not in allowed]
+    if unruled:
+        raise ValueError(f"urlstate keys {unruled} hold numbers but have no range in `allowed`: a link could "
+                         "put any number into their widgets")
     page = _page()
     owner = st.session_state.setdefault(_OWNER, {})
     st.session_state[_KEYS] = {key: _format(default) for key, default in defaults.items()}
     st.session_state[_PENDING] = {}  # what a run that stopped before publish() left is the past
+    linked = st.session_state[_LINKED] = {}
     for key, default in defaults.items():
         # A value left by another page that uses the same key ("norm", "pad", "view"...) is not this page's:
         # seed it again, so a page never starts from another page's setting.
         if key not in st.session_state or owner.get(key) != page or history_step():
-            st.session_state[key] = _from_url(key, default, allowed.get(key))
+            st.session_state[key], from_link = _from_url(key, default, allowed.get(key))
+            if from_link:
+                linked[key] = _format(st.session_state[key])
         owner[key] = page
 
 
@@ -102,20 +123,41 @@ def _page() -> str:
     return ctx.page_script_hash if ctx is not None else ""
 
 
-def _from_url(key: str, default: Any, rule: Container[Any] | Callable[[Any], bool] | None) -> Any:
-    """The URL's value for `key`, or `default` (with a toast saying so) when it is missing or impossible."""
+def _from_url(key: str, default: Any, rule: Container[Any] | Callable[[Any], bool] | None) -> tuple[Any, bool]:
+    """(the URL's value for `key`, True), or (`default`, False), with a toast when the URL's is impossible."""
     raw = st.query_params.get(key)
     if raw is None:
-        return default
+        return default, False
     try:
         value = _parse(raw, default)
     except ValueError:
         value = None
     if value is None or not _ok(value, rule):
-        shown = raw[:40].replace("`", "")
-        st.toast(f"The link's value `{key}={shown}` is not possible here; showing `{_format(default)}`.")
-        return default
-    return value
+        _refuse(key, raw, default)
+        return default, False
+    return value, True
+
+
+def _refuse(key: str, raw: str, shown: Any) -> None:
+    """Tell the student that the link asked for something impossible, and what the page shows instead."""
+    st.toast(f"The link's value `{key}={raw[:40].replace('`', '')}` is not possible here; showing "
+             f"`{_format(shown)[:40].replace('`', '')}`.")
+
+
+def confine(key: str, allowed: Container[Any] | Callable[[Any], bool], fallback: Any) -> Any:
+    """Keep `key` inside a range known only now (a lesson's steps, a data set's classes, a model's layers).
+
+    A value outside it becomes `fallback` (e.g. the nearest end, or the first option); when the link that opened
+    this run said so, with the same note as `init`. Returns the value kept.
+    """
+    value = st.session_state.get(key)
+    if _ok(value, allowed):
+        return value
+    linked = st.session_state.get(_LINKED, {}).get(key)
+    if linked is not None and linked == _format(value):
+        _refuse(key, linked, fallback)
+    st.session_state[key] = fallback
+    return fallback
 
 
 def set_default(key: str, value: Any) -> None:
@@ -127,6 +169,7 @@ def publish() -> None:
     """Write this page's values, and those the pickers gave `write`, into the address bar in one step."""
     keys = st.session_state.get(_KEYS, {})
     write({key: _format(st.session_state[key]) for key in keys if key in st.session_state}, keys)
+    st.session_state.pop(_LINKED, None)  # a link's values are judged in the run that opened it
     pending = st.session_state.pop(_PENDING, {})
     now = st.query_params.to_dict()
     # a key not in the address yet stays out while it holds its default

@@ -5,11 +5,8 @@ import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from cnnviz import data  # noqa: E402
+from cnnviz import data
 
 
 def timed_load(split: str) -> float:

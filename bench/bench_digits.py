@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import argparse
 import io
-import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+import models
+from cnnviz import digits, samples
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image, ImageOps  # noqa: E402
-
-import models  # noqa: E402
-from cnnviz import digits, samples  # noqa: E402
 
 
 def photo(digit: int, seed: int, rng: np.random.Generator, fonts: list[str]) -> tuple[Image.Image, str]:
@@ -84,7 +82,8 @@ def main() -> None:
               f"{right[~pen].float().mean().item():>9.1%}")
     base, ours = accuracy["resize"], accuracy["MNIST steps"]
     print(f"baseline (plain resize): {base:.1%}   MNIST preprocessing: {ours:.1%}   "
-          f"ratio: {ours / max(base, 1e-9):.1f}x   (vs resize + invert: {ours / max(accuracy['resize + invert'], 1e-9):.2f}x)")
+          f"ratio: {ours / max(base, 1e-9):.1f}x   "
+          f"(vs resize + invert: {ours / max(accuracy['resize + invert'], 1e-9):.2f}x)")
     print(f"preprocessing time: {1000 * prep_seconds / args.n:.1f} ms per picture")
     mnist_check(model, to_tensor)
 

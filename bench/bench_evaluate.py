@@ -17,17 +17,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
+import models
+from cnnviz import data, evaluation, train
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("CNNVIZ_DOWNLOAD", "0")
 if "CNNVIZ_DATA_DIR" not in os.environ and (ROOT.parent / "shared" / "datasets").is_dir():
     os.environ["CNNVIZ_DATA_DIR"] = str(ROOT.parent / "shared" / "datasets")
-os.environ.setdefault("CNNVIZ_CACHE_DIR", str(ROOT / ".cache"))
-
-import torch  # noqa: E402
-
-import models  # noqa: E402
-from cnnviz import data, evaluation, train  # noqa: E402
+os.environ.setdefault("CNNVIZ_CACHE_DIR", str(ROOT / ".cache"))  # read when first used, not at import
 
 
 def timed(fn):

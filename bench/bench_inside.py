@@ -18,23 +18,21 @@ import io
 import logging
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from PIL import Image
 
-import models  # noqa: E402
-from cnnviz import data, features, render  # noqa: E402
+import models
+from cnnviz import data, features, render
+
+ROOT = Path(__file__).resolve().parent.parent
 
 TARGET_MS = {"cifar_cnn": 150, "cifar_cnn_plus": 150, "resnet18@224": 400}
 BASELINE_MAPS = 192  # maps the baseline draws per network (then scaled to all)

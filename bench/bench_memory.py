@@ -14,12 +14,10 @@ Figure: the process's peak resident set (VmHWM). Target: under 1.5 GB.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("CNNVIZ_DOWNLOAD", "0")
 
 MODELS = ["mnist_cnn", "cifar_cnn", "cifar_cnn_plus", "resnet18"]
@@ -46,10 +44,10 @@ def check(at, what: str) -> None:
 
 
 def main() -> None:
+    import torch
     from streamlit.testing.v1 import AppTest
 
     import cnnviz.device  # noqa: F401  what the server's start-up thread imports (app/state.py), done here first
-    import torch
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     idle = AppTest.from_file(MAIN, default_timeout=300)

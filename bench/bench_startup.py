@@ -59,7 +59,8 @@ def time_to_first_page(script: Path, browser) -> tuple[float, float]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         baseline = Path(tmp) / "eager_torch_main.py"  # what a naive app does: import torch at the top
-        baseline.write_text(f"import torch, torchvision  # noqa\nimport runpy\nrunpy.run_path({str(ROOT / 'app' / 'main.py')!r}, run_name='__main__')\n")
+        baseline.write_text(f"import torch, torchvision  # noqa\nimport runpy\n"
+                            f"runpy.run_path({str(ROOT / 'app' / 'main.py')!r}, run_name='__main__')\n")
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         time_to_first_page(ROOT / "app" / "main.py", browser)  # warm the disk cache for both
         ours = [time_to_first_page(ROOT / "app" / "main.py", browser) for _ in range(3)]

@@ -17,17 +17,14 @@ import math
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import torch
+import torch.nn.functional as F
+from torch import nn
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
-
-import models  # noqa: E402
-from cnnviz import data, paths, train  # noqa: E402
-from cnnviz.device import describe, pick_device  # noqa: E402
+import models
+from cnnviz import data, paths, train
+from cnnviz.device import describe, pick_device
 
 # (model, data set, batch size, augmentation): the settings FACTS.md measured the two pipelines with.
 CASES = [("cifar_cnn", "cifar10", 64, ("flip", "crop")), ("mnist_cnn", "mnist", 100, ())]

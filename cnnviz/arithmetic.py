@@ -10,9 +10,10 @@ imports torch when called. The size rules are PyTorch's own (checked against tor
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import index
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 OPS = ("conv", "maxpool", "avgpool", "transposed")
 OP_TITLES = {"conv": "Convolution", "maxpool": "Max pooling", "avgpool": "Average pooling",

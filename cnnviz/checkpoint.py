@@ -35,11 +35,16 @@ def load(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a checkpoint back as (float32 state dict, meta), or raise CheckpointError saying why."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"No checkpoint at {path}: train the model first (Train page or `python -m models.train`).")
+        raise CheckpointError(
+            f"No checkpoint at {path}: train the model first (Train page or `python -m models.train`)."
+        )
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
-        raise CheckpointError(f"The checkpoint {path.name} is damaged or not a PyTorch file ({exc}). Retrain it or restore the file.") from exc
+        raise CheckpointError(
+            f"The checkpoint {path.name} is damaged or not a PyTorch file ({exc}). "
+            "Retrain it or restore the file."
+        ) from exc
     if not isinstance(blob, dict) or blob.get("format") != FORMAT or "state_dict" not in blob:
         raise CheckpointError(f"{path.name} is not a cnnviz checkpoint (format {FORMAT}).")
     state = {k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()}

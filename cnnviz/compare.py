@@ -6,8 +6,9 @@ rows, so the Compare page only has to draw them.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from cnnviz.runs import Run
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -46,7 +46,7 @@ class ImageSet:
         """(C, H, W) of one image."""
         return tuple(self.images.shape[1:])  # type: ignore[return-value]
 
-    def subset(self, indices: torch.Tensor | list[int]) -> "ImageSet":
+    def subset(self, indices: torch.Tensor | list[int]) -> ImageSet:
         """The same split restricted to `indices` (in that order)."""
         idx = torch.as_tensor(indices, dtype=torch.long)
         return ImageSet(self.name, self.split, self.images[idx], self.labels[idx], self.classes)
@@ -111,7 +111,8 @@ def load(name: str, split: str = "train", root: Path | None = None, download: bo
         return _load_torchvision("cifar10", split, root, download)
     raise DatasetUnavailable(
         f"Data set {name!r} ({split} split) was not found: looked for an ImageFolder tree at "
-        f"{root / name / split}/<class>/<image>. Put the images there or set CNNVIZ_DATA_DIR to the folder that holds it."
+        f"{root / name / split}/<class>/<image>. "
+        "Put the images there or set CNNVIZ_DATA_DIR to the folder that holds it."
     )
 
 
@@ -177,7 +178,10 @@ def _load_torchvision(name: str, split: str, root: Path, download: bool) -> Imag
         images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 3, 32, 32)
         return ImageSet(name, split, images, torch.tensor(ds.targets), list(ds.classes))
     except Exception as exc:  # torchvision raises RuntimeError offline, URLError/OSError on network faults
-        layout = "MNIST/raw/*-ubyte" if name == "mnist" else "cifar10/{train,test}/<class>/*.png or cifar-10-batches-py/"
+        if name == "mnist":
+            layout = "MNIST/raw/*-ubyte"
+        else:
+            layout = "cifar10/{train,test}/<class>/*.png or cifar-10-batches-py/"
         how = "the download failed" if download else "downloading is switched off (CNNVIZ_DOWNLOAD=0)"
         raise DatasetUnavailable(
             f"Data set {name!r} ({split} split) is not in {root} and {how}: {exc}. "
@@ -195,7 +199,9 @@ def _load_image_folder(name: str, split: str, folder: Path, progress: Progress |
     files = [(f, label) for label, c in enumerate(classes)
              for f in sorted((folder / c).iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
     if not files:
-        raise DatasetUnavailable(f"Data set {name!r}: no images under {folder}/<class>/ (looked for {sorted(IMAGE_SUFFIXES)}).")
+        raise DatasetUnavailable(
+            f"Data set {name!r}: no images under {folder}/<class>/ (looked for {sorted(IMAGE_SUFFIXES)})."
+        )
     images = _decode_all([f for f, _ in files], progress)
     labels = torch.tensor([label for _, label in files], dtype=torch.long)
     _atomic_save({"images": images, "labels": labels, "classes": classes}, cache)

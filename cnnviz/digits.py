@@ -38,7 +38,8 @@ class DigitSteps:
     array: np.ndarray             # (28, 28) uint8, white ink on black: the network's input
     inverted: bool                # the input was dark ink on light paper
     found_ink: bool               # False for a blank image (the result is then all black)
-    box: tuple[int, int, int, int] | None = field(default=None)  # ink bounding box (left, top, right, bottom) in the working copy
+    # ink bounding box (left, top, right, bottom) in the working copy
+    box: tuple[int, int, int, int] | None = field(default=None)
 
     @property
     def image(self) -> Image.Image:

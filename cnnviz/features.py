@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Iterable, Iterator
 
 import torch
 from torch import nn

@@ -9,7 +9,8 @@ A page passes the result to `st.html`. Cell classes:
 from __future__ import annotations
 
 import html
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -123,7 +124,10 @@ def grid(values: np.ndarray | Sequence[Sequence[Any]], *, classes: np.ndarray | 
     out = [f'<div class="cv-fig" data-grid="{html.escape(name)}">']
     if title:
         out.append(f'<div class="cv-title">{html.escape(title)}</div>')
-    out.append(f'<table class="cv-grid" style="--cv-side: {side}; font-size: clamp(10px, 0.42 * var(--cv-side), {font}px)">')
+    out.append(
+        f'<table class="cv-grid" style="--cv-side: {side}; '
+        f'font-size: clamp(10px, 0.42 * var(--cv-side), {font}px)">'
+    )
     if labels:
         out.append("<tr><th></th>" + "".join(f"<th>{c + col_offset}</th>" for c in range(cols)) + "</tr>")
     for r in range(rows):

@@ -18,6 +18,7 @@ ABOUT_KERNELS = {
 }
 IMAGES = ("Square", "Vertical edge", "Diagonal line", "Random digits", "Checkerboard", "Gradient", "Zeros")
 PICTURES = ("Shapes", "Checkerboard", "Rings", "Noisy steps")
+CELLS = range(-9999, 10000)  # a number one grid cell may hold, typed or in a link: four digits stay readable
 
 
 def _binomial(n: int) -> np.ndarray:
@@ -129,7 +130,8 @@ def to_text(grids: np.ndarray) -> str:
 
 
 def from_text(text: str, shape: tuple[int, int, int]) -> np.ndarray | None:
-    """Parse `to_text` output and fit it to (C, H, W): cropped, or padded with zeros; None when unreadable."""
+    """Parse `to_text` output and fit it to (C, H, W): cropped, or padded with zeros; None when unreadable or
+    when a number is outside `CELLS`."""
     out = np.zeros(shape, dtype=np.int64)
     try:
         chans = [[[int(v) for v in row.split(",")] for row in ch.split(";")] for ch in text.split("|")]
@@ -137,6 +139,8 @@ def from_text(text: str, shape: tuple[int, int, int]) -> np.ndarray | None:
         return None
     if not text or not chans:
         return None
+    if any(v not in CELLS for ch in chans for row in ch for v in row):
+        return None  # a link's 10**30 would not even fit the grid's int64
     for c, ch in enumerate(chans[:shape[0]]):
         for r, row in enumerate(ch[:shape[1]]):
             vals = row[:shape[2]]

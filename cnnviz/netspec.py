@@ -30,8 +30,9 @@ with the same state_dict keys.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 ACTIVATIONS = ("relu", "leakyrelu", "elu", "gelu", "silu", "sigmoid", "tanh")
 TYPES = ("conv", "pool", "globalpool", "bn", *ACTIVATIONS, "dropout", "dropout2d", "flatten", "linear")
@@ -404,14 +405,17 @@ def build(layers: Sequence[dict[str, Any]], input_shape: Sequence[int]) -> Any:
     Raises:
         ValueError: an impossible network, naming the layer and the reason, e.g. "layer 7 (conv3: conv 128 k5):
             its input is 64×4×4, and the kernel (5) is larger than the padded input ...".
+        cnnviz.limits.TooLarge: a network over cnnviz's size limits (a ValueError too), naming the limit.
     """
     from collections import OrderedDict
 
     from torch import nn
 
     from cnnviz.arithmetic import spec_table
+    from cnnviz.limits import check
 
     layers = normalise_all(layers)
+    check(layers, input_shape)  # too large for a shared server: refused before any module or tensor exists
     table = spec_table(layers, input_shape)  # raises on impossible shapes, naming the layer
     shapes = [check_input_shape(input_shape)] + [row["output_shape"] for row in table]
     modules: OrderedDict[str, nn.Module] = OrderedDict()

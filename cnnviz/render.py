@@ -276,7 +276,7 @@ def filters_with_responses(weight: torch.Tensor | np.ndarray, responses: torch.T
     return np.rint(grid * 255).astype(np.uint8)
 
 
-def param_histograms(module: torch.nn.Module, bins: int = 40) -> "pd.DataFrame":
+def param_histograms(module: torch.nn.Module, bins: int = 40) -> pd.DataFrame:
     """Histogram of a layer's weights and of its bias: columns param, start, end, count (one row per bin)."""
     import pandas as pd
 

@@ -36,7 +36,7 @@ class Run:
     path: Path
 
     @classmethod
-    def create(cls, name: str, root: Path | None = None) -> "Run":
+    def create(cls, name: str, root: Path | None = None) -> Run:
         """A new, empty run folder under `root` (default: the runs folder) with a unique safe name."""
         root = Path(root or paths.runs_dir()).resolve()
         stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{safe_name(name)}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +84,7 @@ def _photo_path(sample: Sample) -> Path:
     return _package_dir(sample.package) / sample.path
 
 
-@lru_cache(maxsize=None)
+@cache
 def _package_dir(package: str) -> Path:
     """Where an installed package lives, found without importing it (an impossible path if absent)."""
     spec = importlib.util.find_spec(package)
@@ -95,13 +95,17 @@ def _package_dir(package: str) -> Path:
 
 # ---- digits written on paper ---------------------------------------------------------------------------
 
-def _arc(cx: float, cy: float, rx: float, ry: float, start: float, stop: float, n: int = 24) -> list[tuple[float, float]]:
+def _arc(
+    cx: float, cy: float, rx: float, ry: float, start: float, stop: float, n: int = 24
+) -> list[tuple[float, float]]:
     """Points on an ellipse from angle `start` to `stop` in degrees (0 = right, 90 = down: y grows downwards)."""
     t = np.radians(np.linspace(start, stop, n))
     return list(zip(cx + rx * np.cos(t), cy + ry * np.sin(t)))
 
 
-def _curve(p0: tuple[float, float], p1: tuple[float, float], p2: tuple[float, float], n: int = 16) -> list[tuple[float, float]]:
+def _curve(
+    p0: tuple[float, float], p1: tuple[float, float], p2: tuple[float, float], n: int = 16
+) -> list[tuple[float, float]]:
     """A quadratic Bézier curve from p0 to p2 pulled towards p1."""
     t = np.linspace(0, 1, n)[:, None]
     pts = (1 - t) ** 2 * np.array(p0) + 2 * (1 - t) * t * np.array(p1) + t ** 2 * np.array(p2)

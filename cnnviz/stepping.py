@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Union
 
 import numpy as np
 
 Pair = tuple[int, int]
-Padding = Union[int, tuple[int, int], str]
-Number = Union[int, float]
+Padding = int | tuple[int, int] | str
+Number = int | float
 
 TIMES = "×"
 
@@ -124,15 +123,15 @@ def resolve_padding(padding: Padding, kernel: Pair, stride: Pair, dilation: Pair
 
 
 def _pad(x: np.ndarray, pads: tuple[int, int, int, int], value: Number) -> np.ndarray:
-    t, b, l, r = pads
-    return np.pad(x, ((0, 0), (t, b), (l, r)), constant_values=value)
+    top, bottom, left, right = pads
+    return np.pad(x, ((0, 0), (top, bottom), (left, right)), constant_values=value)
 
 
 def _pad_mask(shape: Pair, pads: tuple[int, int, int, int]) -> np.ndarray:
     """True on the padding cells of a (H, W) grid padded by `pads`."""
-    t, b, l, r = pads
-    mask = np.ones((shape[0] + t + b, shape[1] + l + r), dtype=bool)
-    mask[t:t + shape[0], l:l + shape[1]] = False
+    top, bottom, left, right = pads
+    mask = np.ones((shape[0] + top + bottom, shape[1] + left + right), dtype=bool)
+    mask[top:top + shape[0], left:left + shape[1]] = False
     return mask
 
 
@@ -213,7 +212,7 @@ class Conv:
 
     @classmethod
     def make(cls, image: np.ndarray, kernel: np.ndarray, bias: Number = 0, padding: Padding = 0,
-             stride: int | Pair = 1, dilation: int | Pair = 1, flip: bool = False) -> "Conv":
+             stride: int | Pair = 1, dilation: int | Pair = 1, flip: bool = False) -> Conv:
         """Check the settings and build the convolution.
 
         Args:
@@ -380,7 +379,7 @@ class Pool:
 
     @classmethod
     def make(cls, image: np.ndarray, mode: str, kernel: int | Pair, stride: int | Pair | None = None,
-             padding: int | Pair = 0, count_include_pad: bool = True) -> "Pool":
+             padding: int | Pair = 0, count_include_pad: bool = True) -> Pool:
         """Check the settings and build the pooling.
 
         Args:
@@ -541,7 +540,7 @@ class TransposedConv:
     @classmethod
     def make(cls, image: np.ndarray, kernel: np.ndarray, bias: Number = 0, stride: int | Pair = 1,
              padding: int | Pair = 0, output_padding: int | Pair = 0,
-             dilation: int | Pair = 1) -> "TransposedConv":
+             dilation: int | Pair = 1) -> TransposedConv:
         """Check the settings and build the transposed convolution.
 
         Raises:

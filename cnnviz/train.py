@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnviz import checkpoint
+from cnnviz import checkpoint, limits
 from cnnviz.augment import AUGMENTATIONS, augment
 from cnnviz.data import ImageSet
 from cnnviz.device import describe, pick_device
@@ -230,9 +233,52 @@ def train_one_epoch(model: nn.Module, data: Splits, config: TrainConfig, opt: to
     return (total_loss / seen).item(), correct.item() / seen, False
 
 
-def _seed_everything(seed: int) -> torch.Generator:
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
+_GLOBAL_RNG = threading.Lock()  # guards torch's process-wide generator while one run borrows it
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run the block (building a network: its initial weights) on torch's global generator seeded with `seed`.
+
+    The generator's state is put back afterwards, and one lock keeps two runs that start at once in two threads
+    from drawing from each other's seed. Use it only for short blocks: training itself draws from its own
+    `torch.Generator` (data order, augmentation, dropout), never from the global one, and nothing else in
+    cnnviz draws from the global one outside such a block.
+    """
+    with _GLOBAL_RNG, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+class _SeededDropout(nn.Module):
+    """nn.Dropout or nn.Dropout2d drawing its mask from a run's own generator instead of torch's global one."""
+
+    def __init__(self, p: float, channels: bool, gen: torch.Generator) -> None:
+        super().__init__()
+        self.p, self.channels, self.gen = p, channels, gen
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        shape = (*x.shape[:2], *[1] * (x.dim() - 2)) if self.channels else x.shape  # Dropout2d: whole channels
+        keep = torch.empty(shape).bernoulli_(1 - self.p, generator=self.gen).to(x.device, x.dtype)
+        return x * keep / (1 - self.p) if self.p < 1 else x * 0
+
+
+@contextmanager
+def _dropout_from(model: nn.Module, gen: torch.Generator) -> Iterator[None]:
+    """Swap the model's dropout layers for ones that draw from `gen` during the block (no weights change)."""
+    swapped = []
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) in (nn.Dropout, nn.Dropout2d):
+                setattr(parent, name, _SeededDropout(child.p, isinstance(child, nn.Dropout2d), gen))
+                swapped.append((parent, name, child))
+    try:
+        yield
+    finally:
+        for parent, name, child in swapped:
+            setattr(parent, name, child.train(parent.training))
 
 
 def fit(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None = None,
@@ -251,9 +297,12 @@ def fit(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None = N
 
     Raises:
         TrainingDiverged: the loss became NaN or exploded (the run folder records it).
+        cnnviz.limits.TooLarge: a described network (`config.layers`) whose batch is over the memory limit.
     """
+    if config.layers:
+        limits.check_training(config.layers, data.train.shape, config.batch_size)
     device = device or pick_device()
-    gen = _seed_everything(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)  # this run's own: data order, augmentation, dropout
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -271,8 +320,9 @@ def fit(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None = N
         t0 = time.perf_counter()
         lr = opt.param_groups[0]["lr"]
         try:
-            train_loss, train_acc, stopped = train_one_epoch(model, data, config, opt, sched, gen, epoch,
-                                                             on_batch, should_stop)
+            with _dropout_from(model, gen):
+                train_loss, train_acc, stopped = train_one_epoch(model, data, config, opt, sched, gen, epoch,
+                                                                 on_batch, should_stop)
         except TrainingDiverged as exc:
             if run:
                 run.update(status="diverged", error=str(exc))
@@ -325,7 +375,8 @@ def _finish(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None
     metrics: dict[str, float] = {}
     for split, part in (("train", data.train), ("val", data.val), ("test", data.test)):
         if part is not None and len(part):
-            metrics[f"{split}_loss"], metrics[f"{split}_acc"], preds = evaluate(model, part, data.mean, data.std, device)
+            loss, acc, preds = evaluate(model, part, data.mean, data.std, device)
+            metrics[f"{split}_loss"], metrics[f"{split}_acc"] = loss, acc
     n = len(data.test.classes)
     labels = data.test.labels.cpu()
     confusion = torch.zeros(n, n, dtype=torch.long)

@@ -1,9 +1,10 @@
 """The model zoo: one registry so every page lists, builds, loads and feeds the models the same way."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from PIL import Image
@@ -18,7 +19,9 @@ ZOO_DIR = Path(__file__).resolve().parent
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
-__all__ = ["ZOO", "ZooEntry", "CheckpointError", "names", "build", "load", "load_file", "transform", "card", "input_transform"]
+__all__ = [
+    "ZOO", "ZooEntry", "CheckpointError", "names", "build", "load", "load_file", "transform", "card", "input_transform",
+]
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,11 @@ class ZooEntry:
 
 ZOO: dict[str, ZooEntry] = {e.name: e for e in (
     ZooEntry("mnist_cnn", "MNIST CNN (classic, 21,840 params)", "mnist", (1, 28, 28), MNIST_CLASSES,
-             MNIST_MEAN, MNIST_STD, mnist_cnn.build, "Two 5x5 conv layers and two linear layers: the PyTorch MNIST example."),
+             MNIST_MEAN, MNIST_STD, mnist_cnn.build,
+             "Two 5x5 conv layers and two linear layers: the PyTorch MNIST example."),
     ZooEntry("cifar_cnn", "CIFAR-10 CNN (classic, 390,410 params)", "cifar10", (3, 32, 32), CIFAR10_CLASSES,
-             CIFAR_MEAN, CIFAR_STD, cifar_cnn.build, "Three 5x5 conv layers of 32, 64, 128 filters: the assignment network."),
+             CIFAR_MEAN, CIFAR_STD, cifar_cnn.build,
+             "Three 5x5 conv layers of 32, 64, 128 filters: the assignment network."),
     ZooEntry("cifar_cnn_plus", "CIFAR-10 ResNet-9 (batch norm + residuals, 1.65 M params)", "cifar10", (3, 32, 32),
              CIFAR10_CLASSES, CIFAR_MEAN, CIFAR_STD, cifar_cnn_plus.build,
              "3x3 conv-BN-ReLU blocks with two residual blocks: what batch norm and skip connections add."),

@@ -47,7 +47,9 @@ def _parse(argv: list[str]) -> tuple[train.TrainConfig, argparse.Namespace]:
     args = parser.parse_args(argv)
     dataset = models.ZOO[args.model].dataset
     overrides = {f.name: getattr(args, f.name) for f in fields(train.TrainConfig)
-                 if f.name not in ("model", "dataset", "layers") and getattr(args, f.name, None) is not None and getattr(args, f.name) is not False}
+                 if f.name not in ("model", "dataset", "layers")
+                 and getattr(args, f.name, None) is not None
+                 and getattr(args, f.name) is not False}
     if isinstance(overrides.get("augment"), str):
         overrides["augment"] = tuple(a for a in overrides["augment"].split(",") if a)
     return train.TrainConfig(**{**asdict(train.defaults(dataset, args.model)), **overrides}), args
@@ -66,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     bar = tqdm(total=config.epochs, unit="epoch", dynamic_ncols=True)
 
     def on_batch(p: train.Progress) -> None:
-        bar.set_postfix_str(f"batch {p.batch}/{p.batches} loss {p.loss:.3f} {p.images_per_s:.0f} img/s ETA {p.eta_s / 60:.1f} min")
+        bar.set_postfix_str(
+            f"batch {p.batch}/{p.batches} loss {p.loss:.3f} {p.images_per_s:.0f} img/s ETA {p.eta_s / 60:.1f} min"
+        )
 
     def on_epoch(r: dict[str, float]) -> None:
         bar.update(1)
@@ -74,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
                    f"val loss {r['val_loss']:.3f} acc {r['val_acc']:.3f} | {r['seconds']:.0f} s")
 
     try:
-        torch.manual_seed(config.seed)  # the starting weights follow the seed too
-        result = train.fit(config, build_model(config), splits, run, on_epoch, on_batch,
+        with train.seeded(config.seed):  # the starting weights follow the seed too
+            model = build_model(config)
+        result = train.fit(config, model, splits, run, on_epoch, on_batch,
                            meta=zoo_meta(config.model, config.pretrained))
     except train.TrainingDiverged as exc:
         print(f"\nstopped: {exc}", file=sys.stderr)

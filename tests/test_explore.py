@@ -106,7 +106,8 @@ def test_value_histogram_before_and_after() -> None:
     filled = after[after["share"] > 0]
     # red pixels are 0 or 255: (0 - 0.5) / 0.5 = -1 and (1 - 0.5) / 0.5 = +1, half each
     assert filled["share"].tolist() == pytest.approx([0.5, 0.5])
-    assert filled.iloc[0]["start"] <= -1 <= filled.iloc[0]["end"] and filled.iloc[1]["start"] <= 1 <= filled.iloc[1]["end"]
+    assert filled.iloc[0]["start"] <= -1 <= filled.iloc[0]["end"]
+    assert filled.iloc[1]["start"] <= 1 <= filled.iloc[1]["end"]
 
 
 def test_tile_places_enlarged_images_on_a_grid() -> None:
@@ -124,7 +125,8 @@ def test_tile_places_enlarged_images_on_a_grid() -> None:
 
 def test_class_pictures_have_one_tile_per_class() -> None:
     data = fake()
-    assert explore.class_examples(data, target=8).size == (3 * (8 + 4) + 4, 8 + 4 + 4 + 18 + 6)  # a caption row of 18 px text
+    # a caption row of 18 px text
+    assert explore.class_examples(data, target=8).size == (3 * (8 + 4) + 4, 8 + 4 + 4 + 18 + 6)
     rows = explore.class_rows(data, 4, target=8)
     assert rows.size[1] == 3 * (8 + 4) + 4
     grid = explore.normalisation_grid(data, [0, 1], [0.5, 0.2, 0.75], [0.5, 1.0, 0.5], target=8)

@@ -235,7 +235,7 @@ def test_empty_file() -> None:
 
 
 def test_text_file_named_png() -> None:
-    message = refused("Homework 1: answers\n1. a convolution is ...\n".encode())
+    message = refused(b"Homework 1: answers\n1. a convolution is ...\n")
     assert "text, not a picture" in message
 
 

@@ -93,7 +93,8 @@ def _offline(*args: object, **kwargs: object) -> None:
 
 def test_imagenet_weights_from_torchvision_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """torchvision loads a state dict already sitting in its cache under the expected file name."""
-    from torchvision.models import ResNet18_Weights, resnet18 as tv_resnet18
+    from torchvision.models import ResNet18_Weights
+    from torchvision.models import resnet18 as tv_resnet18
 
     torch.manual_seed(3)
     reference = tv_resnet18(weights=None)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,28 @@ def test_impossible_description_names_the_layer_without_a_traceback():
     assert 'line 2 ("conv 8 k3 x9")' in _texts(at, "error")[0]
 
 
+@pytest.mark.parametrize("shape, net, limit", [
+    ("3x4096x4096", "conv 4096 k3 p1",  # the audit's link: 256 GiB of activations for one image
+     "Layer 1 (conv1: conv 4096 k3 p1) makes 4096 × 4096 × 4096 activations (256 GiB) for one image; cnnviz allows "
+     "at most 512 MiB per image."),
+    ("3x256x256", "conv 16 k3 p1; flatten; linear 100000",  # 1,048,576 × 100,000 weights: 419 GB
+     "Layer 3 (fc1: linear 100000) has 100,000 outputs; cnnviz allows at most 65,536 units per linear layer."),
+])
+def test_a_link_to_a_network_too_large_for_the_server_shows_the_limit_without_building_it(shape, net, limit):
+    start = time.perf_counter()
+    at = _open(part="table", src="describe", shape=shape, net=net)
+    assert time.perf_counter() - start < 3  # arithmetic only: nothing the size of the network is allocated
+    _clean(at)
+    errors = _texts(at, "error")
+    assert len(errors) == 1 and errors[0].startswith("**This network is too large for cnnviz.**") and limit in errors[0]
+    assert not at.dataframe and not _texts(at, "success")
+
+    at.text_area(key="net").input("conv 8 k3 p1\nrelu\npool max 2\nflatten\nlinear 10")  # the page goes on working
+    at.text_input(key="shape").input("1x8x8").run()
+    _clean(at)
+    assert not _texts(at, "error") and "1,370" in _texts(at, "success")[0]
+
+
 def test_preset_and_quiz_mode():
     at = _open(part="table")
     at.selectbox(key="preset").set_value("mnist_cnn").run()
@@ -188,7 +211,6 @@ def test_calculator_and_solver_do_not_import_torch():
     """The arithmetic parts must show without PyTorch (its import takes seconds); only the table needs it."""
     script = f"""
 import sys
-sys.path.insert(0, {str(ROOT)!r})
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file({PAGE!r}, default_timeout=60).run()
 assert not at.exception

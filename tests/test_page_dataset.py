@@ -53,6 +53,7 @@ def test_an_image_folder_set(tmp_path, monkeypatch, fresh_caches) -> None:
     # every image is one flat colour (apple red, kiwi green, sky blue), so a channel's mean over the training
     # part is the share of its class there; that part leaves out the seeded 10% that training holds out
     import torch
+
     from cnnviz import data
 
     labels = data.load("toy", "train").labels

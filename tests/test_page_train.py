@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import models
-from cnnviz import data
+from cnnviz import data, netspec
 from cnnviz.runs import list_runs
 from tests.conftest import ROOT, needs_data
 
@@ -144,3 +144,40 @@ def test_a_custom_network_is_checked_before_training() -> None:
     (run,) = list_runs()
     model, meta = models.load_file(run.checkpoint)  # a custom network rebuilds itself from its checkpoint
     assert meta["arch"] == "custom" and sum(p.numel() for p in model.parameters()) == 4 * 9 + 4 + 13 * 13 * 4 * 10 + 10
+
+
+def custom_network(at: AppTest, layers: str) -> None:
+    """Choose "your own network" on the page and type `layers` into its description."""
+    if "Your own network (layer description)" not in at.selectbox(key="net").options:
+        pytest.skip("cnnviz.netspec is not installed")
+    at.selectbox(key="net").set_value("custom").run()
+    at.text_area(key="layers").set_value(layers).run()
+    assert not at.exception
+
+
+@pytest.mark.parametrize("layers, limit", [
+    ("conv 8 k3\nrelu\nflatten\nlinear 100000\nrelu\nlinear 10",
+     "Layer 4 (fc1: linear 100000) has 100,000 outputs; cnnviz allows at most 65,536 units per linear layer."),
+    ("conv 64 k3 p1\nrelu\nflatten\nlinear 16384\nrelu\nlinear 10",  # 822 M parameters
+     "Layer 4 (fc1: linear 16384) has 822,099,968 parameters (3.06 GiB); cnnviz allows at most 30,000,000 parameters."),
+])
+def test_a_network_over_the_limits_is_not_offered_start(layers: str, limit: str) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    custom_network(at, layers)
+    assert any(m.value.startswith("❌") and limit in m.value for m in at.markdown)
+    assert "Fix the network description first." in [w.value for w in at.warning]
+    assert at.button(key="start").disabled
+
+
+def test_a_training_batch_over_the_memory_limit_is_not_offered_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CNNVIZ_MAX_BATCH_MB", "1")  # a hosted copy's bound on one batch's activations
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    custom_network(at, netspec.PRESETS["mnist_cnn"].text)  # 51 KiB of activations per image, batch 128
+    warnings = [w.value for w in at.warning]
+    assert any("A training batch of 128 images needs 6.4 MiB" in w and "at most 1 MiB per batch" in w
+               and "at most 20 images" in w for w in warnings), warnings
+    assert at.button(key="start").disabled
+    at.select_slider(key="batch").set_value(16).run()
+    assert not any("per batch" in w.value for w in at.warning)

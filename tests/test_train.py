@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 import models
-from cnnviz import checkpoint, data, train
+from cnnviz import checkpoint, data, limits, netspec, train
 from cnnviz.data import ImageSet
 from cnnviz.runs import Run, list_runs
 from tests.conftest import ROOT, needs_data
@@ -252,6 +252,19 @@ def test_a_killed_process_leaves_a_loadable_checkpoint_and_its_history(tmp_path:
     json.loads((run.path / "run.json").read_text())
 
 
+def test_a_described_network_whose_batch_is_over_the_memory_limit_does_not_train(monkeypatch: pytest.MonkeyPatch
+                                                                                 ) -> None:
+    layers = netspec.parse("conv 64 k3 p1\nrelu\nflatten\nlinear 4")  # 8×8 images: 48.3 KiB of activations each
+    cfg = config(model="custom", layers=layers, batch_size=128)
+    model = netspec.build(layers, (1, 8, 8))
+    before = copy.deepcopy(model.state_dict())
+    monkeypatch.setenv("CNNVIZ_MAX_BATCH_MB", "1")
+    with pytest.raises(limits.TooLarge, match=r"batch of 128 images needs 6.03 MiB .* at most 1 MiB per batch"):
+        train.fit(cfg, model, splits(cfg))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # not a single step was taken
+    train.fit(replace(cfg, batch_size=16, epochs=1), model, splits(cfg))  # 772 KiB a batch: trains
+
+
 def test_config_rejects_nonsense() -> None:
     for bad in ({"optimizer": "rmsprop"}, {"schedule": "cosine"}, {"augment": ("mixup",)}, {"lr": 0},
                 {"val_fraction": 1.0}, {"normalize": "imagenet"}):
@@ -287,3 +300,52 @@ def test_shipped_checkpoints_reach_their_cards_test_accuracy(name: str) -> None:
         pil_preds = model(x).argmax(1)
     tensor_preds = train.predict(model, subset.images[:32], meta["mean"], meta["std"]).argmax(1)
     assert (pil_preds == tensor_preds).float().mean() >= 31 / 32
+
+
+def _dropout_net() -> nn.Sequential:
+    """tiny_net with both kinds of dropout, whose masks must follow the run's seed."""
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Dropout2d(0.3), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Dropout(0.3), nn.Linear(4 * 4 ** 2, 4))
+
+
+def test_two_runs_with_one_seed_in_two_threads_at_once_give_identical_histories() -> None:
+    import threading
+
+    cfg = config(epochs=2, seed=7)
+    histories: dict[int, list] = {}
+    start = threading.Barrier(3)
+
+    def student(k: int, seed: int) -> None:
+        start.wait()
+        with train.seeded(seed):
+            model = _dropout_net()
+        result = train.fit(replace(cfg, seed=seed), model, splits(cfg), device=torch.device("cpu"))
+        histories[k] = _without_seconds(result.history)
+
+    # two students with one seed, and a third with another seed training beside them (dropout in all three)
+    runs = [threading.Thread(target=student, args=(k, seed)) for k, seed in enumerate((7, 7, 8))]
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join()
+    assert histories[0] == histories[1] != histories[2]
+    with train.seeded(cfg.seed):
+        alone = train.fit(cfg, _dropout_net(), splits(cfg), device=torch.device("cpu"))
+    assert _without_seconds(alone.history) == histories[0]  # the same run as one started alone
+
+
+def test_a_seeded_block_leaves_the_global_generator_where_it_was() -> None:
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    with train.seeded(5):
+        torch.rand(100)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_training_puts_the_models_own_dropout_layers_back() -> None:
+    model = _dropout_net()
+    drops = [model[2], model[5]]
+    cfg = config(epochs=1)
+    result = train.fit(cfg, model, splits(cfg), device=torch.device("cpu"))
+    assert [result.model[2], result.model[5]] == drops and drops[0].training == result.model.training

@@ -7,24 +7,22 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.errors import AppTestError
 
 from app import urlstate, widgets
 from cnnviz import data
-from streamlit.testing.v1 import AppTest
-from streamlit.testing.v1.errors import AppTestError
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "app" / "lessons"
 
 # A tiny page written the way every cnnviz page is told to use urlstate.
-LESSON = textwrap.dedent(f"""
-    import sys
-    sys.path.insert(0, {str(ROOT)!r})
+LESSON = textwrap.dedent("""
     import streamlit as st
     from app import urlstate
 
-    urlstate.init({{"pad": 1, "rate": 0.5, "preset": "Sobel x", "flip": False, "sizes": [3, 5]}},
-                  allowed={{"pad": range(0, 6), "rate": lambda r: 0 <= r <= 1}})
+    urlstate.init({"pad": 1, "rate": 0.5, "preset": "Sobel x", "flip": False, "sizes": [3, 5]},
+                  allowed={"pad": range(0, 6), "rate": lambda r: 0 <= r <= 1})
     urlstate.apply_teacher_mode()
     with st.sidebar:
         st.write("sidebar content")
@@ -34,7 +32,7 @@ LESSON = textwrap.dedent(f"""
     st.selectbox("Preset", ["Sobel x", "Sobel y", "Box blur"], key="preset", disabled=urlstate.locked("preset"))
     st.checkbox("Flip", key="flip", disabled=urlstate.locked("flip"))
     st.multiselect("Sizes", [1, 3, 5, 7], key="sizes", disabled=urlstate.locked("sizes"))
-    st.markdown(f"result: pad={{st.session_state.pad}} preset={{st.session_state.preset}}")
+    st.markdown(f"result: pad={st.session_state.pad} preset={st.session_state.preset}")
     urlstate.publish()
 """)
 DEFAULTS = {"pad": 1, "rate": 0.5, "preset": "Sobel x", "flip": False, "sizes": [3, 5]}
@@ -131,8 +129,7 @@ def test_an_unknown_option_is_left_to_streamlit_and_the_page_still_runs(lesson):
 
 def test_reserved_keys_are_refused(tmp_path: Path):
     script = tmp_path / "clash.py"
-    script.write_text(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"
-                      "from app import urlstate\nurlstate.init({'teacher': 1})\n")
+    script.write_text("from app import urlstate\nurlstate.init({'teacher': 1})\n")
     at = AppTest.from_file(str(script)).run()
     assert at.exception and "reserved" in at.exception[0].message
 
@@ -179,7 +176,7 @@ def test_the_real_entry_page_hides_the_sidebar_in_teacher_mode():
 PAGE_A = """
 import streamlit as st
 from app import urlstate
-urlstate.init({"norm": "dataset", "size": 8})
+urlstate.init({"norm": "dataset", "size": 8}, allowed={"size": range(1, 65)})  # a number always has a range
 st.radio("Normalise by", ["dataset", "half"], key="norm")
 st.slider("Size", 1, 64, key="size")
 urlstate.publish()
@@ -200,8 +197,8 @@ def two_pages(tmp_path: Path) -> AppTest:
     (tmp_path / "a.py").write_text(PAGE_A)
     (tmp_path / "b.py").write_text(PAGE_B)
     main = tmp_path / "main.py"
-    main.write_text(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nimport streamlit as st\n"
-                    f"st.navigation([st.Page({str(tmp_path / 'a.py')!r}), st.Page({str(tmp_path / 'b.py')!r})]).run()\n")
+    pages = f"st.Page({str(tmp_path / 'a.py')!r}), st.Page({str(tmp_path / 'b.py')!r})"
+    main.write_text(f"import streamlit as st\nst.navigation([{pages}]).run()\n")
     at = AppTest.from_file(str(main), default_timeout=30)
     at.run()
     return at

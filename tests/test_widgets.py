@@ -16,13 +16,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # A tiny page that uses the widgets the way the Inside-a-model page does; it keeps the tensor it was shown
 # in session_state so the test can compare it with an independent computation.
-PAGE = textwrap.dedent(f"""
-    import sys
-    sys.path.insert(0, {str(ROOT)!r})
+PAGE = textwrap.dedent("""
     import streamlit as st
     from app import urlstate, widgets
 
-    urlstate.init({{}})
+    urlstate.init({})
     model = widgets.model_picker()
     st.session_state["test.model"] = model
     if st.session_state.get("test.show_picker", True):

@@ -5,13 +5,14 @@ shown (it checks the table against a real torch model).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
 from app import predict, state, urlstate
 from cnnviz import arithmetic as ar
-from cnnviz import netspec
+from cnnviz import limits, netspec
 
 PARTS = {"size": "📏 Output size", "solve": "🔍 Solve backwards", "table": "📋 Network table"}
 SOURCES = {"describe": "✏️ Describe a network", "zoo": "🦁 A zoo model"}
@@ -37,9 +38,18 @@ DEFAULTS: dict[str, Any] = {
     # network table
     "src": "describe", "preset": DEFAULT_PRESET, **preset_defaults(DEFAULT_PRESET), "zoo": "cifar_cnn", "quiz": False,
 }
+
+
+def zoo_model(name: str) -> bool:
+    """Whether a link's `zoo=` names a zoo model (PyTorch comes with the zoo: imported only for such a link)."""
+    import models
+
+    return name in models.names()
+
+
 ALLOWED: dict[str, Any] = {
-    "part": PARTS, "op": ar.OPS, "sop": ar.OPS, "src": SOURCES, "preset": netspec.PRESETS,
-    "unk": ("kernel", "padding", "stride", "dilation", "output_padding"),
+    "part": PARTS, "op": ar.OPS, "sop": ar.OPS, "src": SOURCES, "preset": netspec.PRESETS, "zoo": zoo_model,
+    "unk": lambda name: name in ar.SETTINGS[st.session_state["sop"]],  # the settings of the operation it solves
     **{key: NUMBER for key in ("h", "w", "sin", "sout")},
     **{key: range(1, 65) for key in ("k", "kw", "s", "sw", "sk", "ss")},
     **{key: SMALL for key in ("p", "pw", "sp", "opad", "opadw", "sopad")},
@@ -168,7 +178,7 @@ def size_calculator() -> None:
                          "Work it out by hand: how big is the output?")
         if said is None:
             return
-    for i, (col, (axis, size, settings)) in enumerate(zip(st.columns(len(axes)), axes)):
+    for i, (col, (axis, size, _settings)) in enumerate(zip(st.columns(len(axes)), axes)):
         with col:
             e = worked[axis]
             if isinstance(e, ValueError):
@@ -377,6 +387,10 @@ def described_table() -> None:
         layers = netspec.parse(st.session_state["net"])
         shape = netspec.parse_shape(st.session_state["shape"])
         table = ar.spec_table(layers, shape)
+        limits.check(layers, shape)  # before the torch model below is built and run
+    except limits.TooLarge as exc:
+        st.error(f"**This network is too large for cnnviz.** {exc}", icon="🚫")
+        return
     except ValueError as exc:
         st.error(f"**This network cannot work.** {exc}", icon="🚫")
         return

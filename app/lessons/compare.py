@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import streamlit as st
 
-from app import state, urlstate
+from app import nav, state, urlstate
 
 st.title("📈 Compare runs")
 st.markdown("#### Put learning curves side by side. Runs with the same recipe and different seeds are drawn as "
@@ -18,8 +17,8 @@ import pandas as pd  # noqa: E402
 import models  # noqa: E402
 from cnnviz import compare, export  # noqa: E402
 
-TRAIN_PAGE = Path(__file__).resolve().parent / "train.py"
 SPLITS = {"validation": "val", "train": "train"}
+CURVES = {"acc": "accuracy", "loss": "loss"}  # what the chart shows, for the switch and for the link alike
 BIG = {"labelFontSize": 16, "titleFontSize": 18}
 
 
@@ -110,8 +109,8 @@ runs = [compare.from_run(r) for r in state.visible_runs()]
 entries = {e.label: e for e in zoo_entries() + runs}
 urlstate.init({"pick": [e.label for e in entries.values() if e.source == "zoo"][:4], "kind": "acc",
                "splits": ["validation", "train"], "band": True},
-              allowed={"kind": ("acc", "loss"), "splits": SPLITS, "band": (True, False)})
-st.session_state["pick"] = [p for p in st.session_state["pick"] if p in entries]
+              allowed={"kind": CURVES, "splits": SPLITS, "band": (True, False)})
+urlstate.confine("pick", entries, [p for p in st.session_state["pick"] if p in entries])  # runs come and go
 
 if not entries:
     st.info("Nothing to compare yet: no shipped checkpoint has a history and no run has been saved. Train a model "
@@ -127,7 +126,7 @@ if not urlstate.hidden("pick"):
 c1, c2, c3 = st.columns([1, 1, 2], vertical_alignment="bottom")
 with c1:
     if not urlstate.hidden("kind"):
-        st.segmented_control("Curve", ["acc", "loss"], key="kind", format_func={"acc": "accuracy", "loss": "loss"}.get,
+        st.segmented_control("Curve", list(CURVES), key="kind", format_func=CURVES.get,
                              disabled=urlstate.locked("kind"))
 with c2:
     if not urlstate.hidden("splits"):
@@ -153,7 +152,8 @@ st.altair_chart(chart(lines, bands, kind, splits), width="stretch")
 st.subheader("Final results, mean ± standard deviation over the runs of each recipe")
 table = pd.DataFrame(compare.summary_rows(groups))
 results = table[["configuration", "seeds", "train_loss", "train_acc", "val_acc", "test_acc"]].rename(columns={
-    "configuration": "recipe (what differs)", "seeds": "runs", "train_loss": "train loss", "train_acc": "train accuracy",
+    "configuration": "recipe (what differs)", "seeds": "runs", "train_loss": "train loss",
+    "train_acc": "train accuracy",
     "val_acc": "validation accuracy", "test_acc": "test accuracy"})
 st.dataframe(results, hide_index=True, width="stretch")
 st.download_button("⬇ Results (CSV)", lambda: export.csv(results), file_name="compare-runs.csv", mime="text/csv",
@@ -162,9 +162,5 @@ st.caption("± is the sample standard deviation over the runs (n − 1 in the de
            "shows its value alone. Runs that were stopped or killed count with the weights they kept; a run "
            "without final figures shows –.")
 
-if TRAIN_PAGE.is_file():
-    try:
-        st.page_link(str(TRAIN_PAGE), label="🏋️ Train another run (change the seed to add one to a band)")
-    except Exception:  # the page runs on its own (tests), outside the app's navigation
-        pass
+nav.link("train", "🏋️ Train another run (change the seed to add one to a band)")
 urlstate.publish()

@@ -11,12 +11,15 @@ from cnnviz.stepping import Conv, factor, fmt, size_text
 
 PADDINGS = [str(p) for p in range(7)] + ["same"]
 MODES = {"cross": "Cross-correlation (what PyTorch computes)", "conv": "True convolution (textbook)"}
+# each control's choices, for its widget and for the link alike
+CHANNELS, STRIDES, DILATIONS = [1, 2, 3], [1, 2, 3, 4], [1, 2, 3]
+SIDES, KSIZES, BIASES = list(range(3, 13)), list(range(1, 8)), range(-99, 100)
 
 urlstate.init({"image": "Square", "rows": 6, "cols": 6, "chans": 1, "x": "", "kernel": "Sobel x", "k": 3,
                "w": "", "bias": 0, "pad": "0", "stride": 1, "dil": 1, "mode": "cross", "step": 0, "quiz": False},
-              allowed={"image": kernels.IMAGES, "kernel": kernels.KERNELS, "chans": [1, 2, 3], "pad": PADDINGS,
-                       "stride": [1, 2, 3, 4], "dil": [1, 2, 3], "mode": list(MODES), "rows": range(3, 13),
-                       "cols": range(3, 13), "k": range(1, 8), "bias": range(-99, 100), "step": range(0, 10**4)})
+              allowed={"image": kernels.IMAGES, "kernel": kernels.KERNELS, "chans": CHANNELS, "pad": PADDINGS,
+                       "stride": STRIDES, "dil": DILATIONS, "mode": list(MODES), "rows": SIDES,
+                       "cols": SIDES, "k": KSIZES, "bias": BIASES, "step": stepper.STEPS})
 st.html(stepper.BIG_TEXT)
 
 st.title("🔢 Step through a convolution")
@@ -29,14 +32,14 @@ stepper.control(bar, "selectbox", "Input", "image", options=kernels.IMAGES, on_c
                 width=180)
 stepper.control(bar, "selectbox", "Kernel", "kernel", options=kernels.KERNELS, on_change=stepper.reset_text("w"),
                 width=180, help="; ".join(f"{k}: {v}" for k, v in kernels.ABOUT_KERNELS.items()))
-stepper.control(bar, "selectbox", "Channels", "chans", options=[1, 2, 3], width=130,
+stepper.control(bar, "selectbox", "Channels", "chans", options=CHANNELS, width=130,
                 help="Input channels (a colour image has 3). Each has its own kernel slice; the sums are added, "
                      "then the bias.")
 stepper.control(bar, "selectbox", "Padding", "pad", options=PADDINGS, width=130,
                 help="Rings of zeros around the input. 'same' pads just enough to keep the size (stride 1 only).")
-stepper.control(bar, "selectbox", "Stride", "stride", options=[1, 2, 3, 4], width=130,
+stepper.control(bar, "selectbox", "Stride", "stride", options=STRIDES, width=130,
                 help="How far the kernel jumps.")
-stepper.control(bar, "selectbox", "Dilation", "dil", options=[1, 2, 3], width=130,
+stepper.control(bar, "selectbox", "Dilation", "dil", options=DILATIONS, width=130,
                 help="Gaps between the kernel's taps: dilation 2 skips every other cell.")
 mode_col, size_col = st.columns([1, 1], vertical_alignment="center")
 stepper.control(mode_col, "radio", "Mode", "mode", options=list(MODES), format_func=MODES.get, horizontal=True,
@@ -55,10 +58,11 @@ chans, rows, cols, ksize = (int(st.session_state[k]) for k in ("chans", "rows", 
 
 with st.expander("✏️ Sizes, bias and the numbers themselves (click a cell to type)"):
     s = st.columns(4)
-    stepper.control(s[0], "select_slider", "Input rows", "rows", options=list(range(3, 13)))
-    stepper.control(s[1], "select_slider", "Input columns", "cols", options=list(range(3, 13)))
-    stepper.control(s[2], "select_slider", "Kernel size", "k", options=list(range(1, 8)))
-    stepper.control(s[3], "number_input", "Bias", "bias", step=1, min_value=-99, max_value=99)
+    stepper.control(s[0], "select_slider", "Input rows", "rows", options=SIDES)
+    stepper.control(s[1], "select_slider", "Input columns", "cols", options=SIDES)
+    stepper.control(s[2], "select_slider", "Kernel size", "k", options=KSIZES)
+    stepper.control(s[3], "number_input", "Bias", "bias", step=1, min_value=BIASES.start,
+                    max_value=BIASES.stop - 1)
     try:
         x, w = stepper.input_and_kernel((chans, rows, cols), ksize, [3, 2])
         problem = None

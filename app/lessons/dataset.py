@@ -11,7 +11,6 @@ st.markdown("Before training, look at the data: how many images of each class, w
 from cnnviz import data, explore, export  # noqa: E402  (PyTorch: imported after the title is on screen)
 
 
-
 def readable(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
     """Axis, legend and header text large and dark enough for a projector."""
     return (chart.configure_axis(labelFontSize=15, titleFontSize=16, labelColor="#222", titleColor="#222")
@@ -26,14 +25,18 @@ NO_DATA = (
     "then reload this page."
 )
 
+SPLITS = ("train", "validation", "test")  # a data set without test images has only the first two
+PER_ROW = range(4, 17)  # random images of each class in a row, for the slider and for the link alike
+SEEDS = range(0, 2**32)  # the random sample's number (NumPy takes no negative seed)
+
 names = data.available()
 if not names:
     st.info(NO_DATA.format(folder=data.paths.data_dir()))
     st.stop()
 
-urlstate.init({"ds": names[0], "split": "train", "per_class": 8, "cls": "all classes", "seed": 0})
-if st.session_state["ds"] not in names:
-    st.session_state["ds"] = names[0]
+urlstate.init({"ds": names[0], "split": "train", "per_class": 8, "cls": "all classes", "seed": 0},
+              allowed={"ds": names, "split": SPLITS, "per_class": PER_ROW, "seed": SEEDS})
+urlstate.confine("ds", names, names[0])  # a data set this session saw may have gone since
 
 if not urlstate.hidden("ds"):
     st.selectbox("Data set", names, key="ds", disabled=urlstate.locked("ds"))
@@ -70,8 +73,7 @@ if (spread["max"] > 1.5 * spread["min"].clip(lower=1)).any():
 # ---- images ---------------------------------------------------------------------------------------------
 parts = {"train": splits.train, "validation": splits.val, "test": splits.test}
 parts = {k: v for k, v in parts.items() if v is not None and len(v)}
-if st.session_state["split"] not in parts:
-    st.session_state["split"] = "train"
+urlstate.confine("split", parts, "train")
 st.header("What do the images look like?")
 if not urlstate.hidden("split"):
     st.radio("Images from the split", list(parts), key="split", horizontal=True, disabled=urlstate.locked("split"))
@@ -84,15 +86,15 @@ st.image(explore.class_examples(shown, target=112))
 
 st.subheader("Random images of each class")
 classes = ["all classes", *shown.classes]
-if st.session_state["cls"] not in classes:
-    st.session_state["cls"] = "all classes"
+urlstate.confine("cls", classes, "all classes")
 left, mid, right = st.columns([2, 2, 1], vertical_alignment="bottom")
 with left:
     if not urlstate.hidden("cls"):
         st.selectbox("Class", classes, key="cls", disabled=urlstate.locked("cls"))
 with mid:
     if not urlstate.hidden("per_class"):
-        st.slider("Images per row", 4, 16, key="per_class", disabled=urlstate.locked("per_class"))
+        st.slider("Images per row", PER_ROW.start, PER_ROW.stop - 1, key="per_class",
+                  disabled=urlstate.locked("per_class"))
 with right:
     st.button("🎲 New random images", on_click=lambda: st.session_state.update(seed=st.session_state["seed"] + 1),
               disabled=urlstate.locked("seed"))

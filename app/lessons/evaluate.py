@@ -5,22 +5,24 @@ from pathlib import Path
 
 import altair as alt
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
-from app import state, urlstate
+from app import nav, state, urlstate
 
 st.title("🎯 Evaluate a model")
 st.markdown("How good is the network, and **where** does it go wrong? Click a square of the confusion matrix "
             "to see exactly those test images.")
 
-import models  # noqa: E402  (PyTorch: imported after the title is on screen)
 import pandas as pd  # noqa: E402
+
+import models  # noqa: E402  (PyTorch: imported after the title is on screen)
 from app.widgets import model_picker  # noqa: E402
 from cnnviz import data, evaluation, explore, export  # noqa: E402
 
-INSIDE = Path(__file__).resolve().parent / "inside.py"
 GALLERY_SIZE = 24   # images per gallery page
 COLUMNS = 8         # images per gallery row
+VIEWS = ["counts", "row %"]  # the confusion matrix's numbers, for the switch and for the link alike
+WHO = {"all": "all disagreements", "A": "only A right", "B": "only B right", "neither": "neither right"}
+PAGE_NUMBERS = range(1, 10**6)  # a gallery page a link may name; `pager` then keeps it within the gallery
 NO_DATA = ("The test images of **{ds}** are not on this computer, so the galleries cannot be shown. To get them, "
            "set the environment variable `CNNVIZ_DATA_DIR` to a folder holding `MNIST/raw/*-ubyte` (MNIST) or "
            "`cifar10/{{train,test}}/<class>/*.png` / `cifar-10-batches-py/` (CIFAR-10), or allow the download "
@@ -67,13 +69,7 @@ def evaluate(path: Path, title: str, ds: str, limit: int):
 def open_inside(ds: str, index: int, model: str) -> None:
     """Show test image `index` on the Inside-a-model page, with the model evaluated here."""
     st.session_state["cnnviz.image"] = {"source": "test", "dataset": ds, "index": int(index)}
-    if not INSIDE.is_file():
-        st.warning("The Inside-a-model page is not installed in this copy of cnnviz.")
-        return
-    try:
-        st.switch_page(str(INSIDE), query_params={"img": f"test:{ds}:{int(index)}", "model": model})
-    except StreamlitAPIException:  # this page runs on its own, outside the app's navigation
-        st.warning("Open this page through the app (streamlit run app/main.py) to jump to Inside a model.")
+    nav.go("inside", img=f"test:{ds}:{int(index)}", model=model)
 
 
 def show_gallery(frame, test, key: str, caption, model: str) -> None:
@@ -104,7 +100,7 @@ def first_page_when(key: str, shown: tuple) -> None:
 def pager(frame: pd.DataFrame, key: str) -> pd.DataFrame:
     """The rows of the gallery page kept under `key`, with a page box and what it holds when there are several."""
     rows, page, pages = evaluation.page_of(frame, st.session_state[key], GALLERY_SIZE)
-    st.session_state[key] = page  # a page past the end (an edited link, fewer images) becomes the last one
+    urlstate.confine(key, range(1, pages + 1), page)  # a page past the end (a link, fewer images): the last one
     if pages > 1:
         box, text = st.columns([1, 5], vertical_alignment="bottom")
         if not urlstate.hidden(key):
@@ -208,21 +204,24 @@ def card_view(meta: dict, ds: str, title: str, stem: str) -> None:
     with right:
         st.subheader("Confusion matrix")
         normalised = view_toggle()
-        st.altair_chart(readable(confusion_chart(evaluation.confusion_table(matrix, classes), classes, normalised, None)))
+        table = evaluation.confusion_table(matrix, classes)
+        st.altair_chart(readable(confusion_chart(table, classes, normalised, None)))
         downloads(matrix, classes, normalised, f"{title} on {ds} (model card)", stem)
 
 
 def view_toggle() -> bool:
-    if st.session_state.get("view") not in ("counts", "row %"):
-        st.session_state["view"] = "counts"
+    urlstate.confine("view", VIEWS, VIEWS[0])
     if not urlstate.hidden("view"):
-        st.segmented_control("Show", ["counts", "row %"], key="view", disabled=urlstate.locked("view"),
+        st.segmented_control("Show", VIEWS, key="view", disabled=urlstate.locked("view"),
                              help="row %: each row adds up to 100%, the share of that true class given each answer")
     return st.session_state.get("view") == "row %"
 
 
+# The classes come with the model: "true", "pred" and "gclass" are checked once it is known.
 urlstate.init({"view": "counts", "true": "", "pred": "", "cpage": 1, "kind": "confident_mistakes",
-               "gclass": "all classes", "gpage": 1, "compare": False, "who": "all", "dpage": 1})
+               "gclass": "all classes", "gpage": 1, "compare": False, "who": "all", "dpage": 1},
+              allowed={"view": VIEWS, "kind": evaluation.GALLERIES, "who": WHO, "cpage": PAGE_NUMBERS,
+                       "gpage": PAGE_NUMBERS, "dpage": PAGE_NUMBERS})
 choice = model_picker("model", "Model")
 path, title = resolve(choice)
 meta = meta_of(path, title)
@@ -275,8 +274,8 @@ counts[range(len(classes)), range(len(classes))] = -1  # show the most frequent 
 t, q = divmod(int(counts.argmax()), len(classes))
 urlstate.set_default("true", classes[t])
 urlstate.set_default("pred", classes[q])
-if st.session_state["true"] not in classes or st.session_state["pred"] not in classes:
-    st.session_state["true"], st.session_state["pred"] = classes[t], classes[q]
+urlstate.confine("true", classes, classes[t])
+urlstate.confine("pred", classes, classes[q])
 matrix_key = f"matrix-{st.session_state.setdefault('_evaluate_matrix', 0)}"
 picked = st.session_state.get(matrix_key, {}).get("selection", {}).get("cell") or []
 if picked and {"true", "predicted"} <= set(picked[0]):  # a click on the matrix picks the cell to show
@@ -318,8 +317,7 @@ a, b = st.columns([3, 1])
 if not urlstate.hidden("kind"):
     a.radio("Show", list(evaluation.GALLERIES), key="kind", format_func=evaluation.GALLERIES.get,
             horizontal=True, disabled=urlstate.locked("kind"))
-if st.session_state["gclass"] not in ["all classes", *classes]:
-    st.session_state["gclass"] = "all classes"
+urlstate.confine("gclass", ["all classes", *classes], "all classes")
 if not urlstate.hidden("gclass"):
     b.selectbox("True class", ["all classes", *classes], key="gclass", disabled=urlstate.locked("gclass"))
 kind, gclass = st.session_state["kind"], st.session_state["gclass"]
@@ -364,8 +362,7 @@ if st.session_state["compare"]:
             tooltip=["outcome", alt.Tooltip("images:Q", format=",")])
         labels = base.mark_text(align="left", dx=5, fontSize=15).encode(text=alt.Text("images:Q", format=","))
         st.altair_chart(readable((bars + labels).properties(height=240)), width="stretch")
-        who_labels = {"all": "all disagreements", "A": "only A right", "B": "only B right", "neither": "neither right"}
-        st.radio("Where they disagree", list(who_labels), key="who", format_func=who_labels.get, horizontal=True,
+        st.radio("Where they disagree", list(WHO), key="who", format_func=WHO.get, horizontal=True,
                  disabled=urlstate.locked("who"))
         who = st.session_state["who"]
         rows = evaluation.disagreements(p, pb, None if who == "all" else who)

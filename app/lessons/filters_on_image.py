@@ -12,9 +12,10 @@ from cnnviz.stepping import Conv, fmt
 
 SOURCES = {"pattern": "🔷 Pattern", "picture": "🖼️ Photo, test image or upload"}
 SHOW_SIDE = 420  # px: pictures are shown about this wide (small ones enlarged by whole pixels)
+KSIZES = list(range(1, 8))  # the kernel sizes, for the widget and for the link alike
 
 urlstate.init({"src": "pattern", "pic": "Shapes", "kernel": "Sobel x", "k": 3, "w": "", "view": "signed"},
-              allowed={"src": list(SOURCES), "pic": kernels.PICTURES, "kernel": kernels.KERNELS, "k": range(1, 8),
+              allowed={"src": list(SOURCES), "pic": kernels.PICTURES, "kernel": kernels.KERNELS, "k": KSIZES,
                        "view": list(kernels.VIEWS)})
 st.html(stepper.BIG_TEXT)
 
@@ -26,7 +27,7 @@ c = st.columns([1.6, 1.2, 0.8, 1.6])
 stepper.control(c[0], "radio", "Picture", "src", options=list(SOURCES), format_func=SOURCES.get)
 stepper.control(c[1], "selectbox", "Kernel", "kernel", options=kernels.KERNELS, on_change=stepper.reset_text("w"),
                 help="; ".join(f"{k}: {v}" for k, v in kernels.ABOUT_KERNELS.items()))
-stepper.control(c[2], "selectbox", "Size", "k", options=list(range(1, 8)))
+stepper.control(c[2], "selectbox", "Size", "k", options=KSIZES)
 stepper.control(c[3], "radio", "Show the response", "view", options=list(kernels.VIEWS),
                 format_func=kernels.VIEWS.get)
 ksize = int(st.session_state["k"])

@@ -24,19 +24,24 @@ CAM_SIDE = 256  # px: each of the three Grad-CAM pictures (the model's view is d
 KIND = {"conv": "convolution", "activation": "activation", "pool": "pooling"}
 NORMS = {"channel": "each map on its own scale", "layer": "one scale for the whole layer"}
 SORTS = {"index": "channel number", "mean": "strongest first (mean activation)"}
+VIEWS = ["🗺️ Feature maps", "🔍 One map up close", "🧩 Filters", "🔥 Where it looks",
+         "🎲 Untrained vs trained"]
+OPACITY = (0.0, 1.0)  # the heat map's opacity over the picture, for the slider and for the link alike
 
 LAYER_MAPS = "layer_maps"  # the container of every layer's grid (styled by app/main.py as `.st-key-layer_maps`)
 
-urlstate.init({"guess": False, "imagenet": False, "view": "🗺️ Feature maps", "norm": "channel", "cmap": "viridis",
+# Layers, channels and classes depend on the model: `valid` and `one_map` check them once it is known.
+urlstate.init({"guess": False, "imagenet": False, "view": VIEWS[0], "norm": "channel", "cmap": "viridis",
                "sort": "index", "layer": "", "ch": 0, "flayer": "", "cam_layer": "", "cam_class": -1, "opacity": 0.5,
-               "cmp_layer": ""})
+               "cmp_layer": ""},
+              allowed={"view": VIEWS, "norm": NORMS, "cmap": render.COLORMAPS, "sort": SORTS,
+                       "ch": lambda c: c >= 0, "cam_class": lambda c: c >= -1,  # -1: the predicted class
+                       "opacity": lambda o: OPACITY[0] <= o <= OPACITY[1]})
 
 
 def valid(key: str, options: list, fallback):
-    """`key`'s value (from the URL or the session) if `options` holds it, else `fallback`, kept from now on."""
-    if st.session_state.get(key) not in options:
-        st.session_state[key] = fallback
-    return st.session_state[key]
+    """`key`'s value (from the URL or the session) if `options` holds it, else `fallback` (noted if a link asked)."""
+    return urlstate.confine(key, options, fallback)
 
 
 def choose(label: str, key: str, options: list, fallback, **kwargs):
@@ -215,11 +220,8 @@ with chart:
 if guess is not None:
     guess_feedback(guess, probs, classes, widgets.chosen_label(classes))
 
+
 # ---- the views ----------------------------------------------------------------------------------------------
-VIEWS = ["🗺️ Feature maps", "🔍 One map up close", "🧩 Filters", "🔥 Where it looks",
-         "🎲 Untrained vs trained"]
-
-
 @dataclass(frozen=True)
 class Subject:
     """What every view looks at: the model, its untrained twin, and the image exactly as fed to them."""
@@ -294,8 +296,7 @@ def one_map(s: Subject, pictures: list[render.LayerPicture]) -> None:
         layer = choose("Layer", "layer", names, names[0],
                        format_func=lambda n: f"{n} ({' × '.join(map(str, shapes[n]))})")
         count = shapes[layer][0]
-        if not 0 <= int(st.session_state.get("ch", 0)) < count:
-            st.session_state["ch"] = 0
+        urlstate.confine("ch", range(count), 0)
         if not urlstate.hidden("ch"):
             st.number_input(f"Channel (0–{count - 1}; the number in each tile's corner)", 0, count - 1, step=1,
                             key="ch", disabled=urlstate.locked("ch"))
@@ -367,7 +368,7 @@ def filters_view(s: Subject) -> None:
 
 def cam_view(s: Subject) -> None:
     """Grad-CAM: which places in a conv layer's maps raised a class's score, beside the raw activations."""
-    classes, best = s.classes, s.best
+    classes = s.classes
     layer, target = cam_settings(s)
     result = state.grad_cam(s.model_key, s.key, layer, target, s.model, s.x1)
     h, w = result.heat.shape
@@ -416,7 +417,7 @@ def cam_settings(s: Subject) -> tuple[str, int]:
             choose("Explain the class", "cam_class", targets, -1,
                    format_func=lambda i: f"predicted: {classes[best]}" if i == -1 else classes[i])
             if "opacity" in shown:
-                st.slider("Heat map opacity", 0.0, 1.0, step=0.05, key="opacity",
+                st.slider("Heat map opacity", *OPACITY, step=0.05, key="opacity",
                           disabled=urlstate.locked("opacity"))
     return layer, target
 

@@ -10,11 +10,13 @@ from cnnviz import kernels
 from cnnviz.stepping import Pool, size_text
 
 MODES = {"max": "Max pooling", "avg": "Average pooling"}
+# each control's choices, for its widget and for the link alike
+SIDES, WINDOWS, STRIDES, PADDINGS = list(range(2, 13)), [1, 2, 3, 4, 5], [1, 2, 3, 4, 5], [0, 1, 2]
 
 urlstate.init({"image": "Random digits", "rows": 6, "cols": 6, "x": "", "pool": "max", "k": 2, "stride": 2,
                "pad": 0, "incl": True, "step": 0, "quiz": False},
-              allowed={"image": kernels.IMAGES, "rows": range(2, 13), "cols": range(2, 13), "pool": list(MODES),
-                       "k": range(1, 6), "stride": range(1, 6), "pad": range(0, 3), "step": range(0, 10**4)})
+              allowed={"image": kernels.IMAGES, "rows": SIDES, "cols": SIDES, "pool": list(MODES),
+                       "k": WINDOWS, "stride": STRIDES, "pad": PADDINGS, "step": stepper.STEPS})
 st.html(stepper.BIG_TEXT)
 
 st.title("🔽 Pooling")
@@ -25,11 +27,11 @@ bar = st.container(horizontal=True, gap="medium", vertical_alignment="bottom")  
 stepper.control(bar, "selectbox", "Input", "image", options=kernels.IMAGES, on_change=stepper.reset_text("x"),
                 width=180)
 stepper.control(bar, "selectbox", "Pooling", "pool", options=list(MODES), format_func=MODES.get, width=190)
-stepper.control(bar, "selectbox", "Window", "k", options=[1, 2, 3, 4, 5], width=130,
+stepper.control(bar, "selectbox", "Window", "k", options=WINDOWS, width=130,
                 help="The window is k × k cells.")
-stepper.control(bar, "selectbox", "Stride", "stride", options=[1, 2, 3, 4, 5], width=130,
+stepper.control(bar, "selectbox", "Stride", "stride", options=STRIDES, width=130,
                 help="How far the window jumps; PyTorch's default is the window size (no overlap).")
-stepper.control(bar, "selectbox", "Padding", "pad", options=[0, 1, 2], width=130,
+stepper.control(bar, "selectbox", "Padding", "pad", options=PADDINGS, width=130,
                 help="At most half the window. Max pooling pads with -∞ (never the maximum); average pooling "
                      "with 0.")
 mode = st.session_state["pool"]
@@ -45,8 +47,8 @@ image_preset = stepper.image_preset(rows, cols)
 
 with st.expander("✏️ Size and the numbers themselves (click a cell to type)"):
     s = st.columns(2)
-    stepper.control(s[0], "select_slider", "Input rows", "rows", options=list(range(2, 13)))
-    stepper.control(s[1], "select_slider", "Input columns", "cols", options=list(range(2, 13)))
+    stepper.control(s[0], "select_slider", "Input rows", "rows", options=SIDES)
+    stepper.control(s[1], "select_slider", "Input columns", "cols", options=SIDES)
     x = stepper.grids("x", image_preset, (1, rows, cols))
     x = stepper.editors("x", x, image_preset, [""], disabled=urlstate.locked("x"))
 

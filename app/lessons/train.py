@@ -11,12 +11,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from app import state, urlstate
+from app import nav, state, urlstate
 
 st.title("🏋️ Train a model")
 st.markdown("#### Choose the data, a network and a recipe, press **Start**, and watch the network learn: "
@@ -28,7 +27,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 import models  # noqa: E402
-from cnnviz import data, train  # noqa: E402
+from cnnviz import data, limits, train  # noqa: E402
 from cnnviz.runs import Run  # noqa: E402
 
 try:
@@ -36,10 +35,10 @@ try:
 except ImportError:  # the layer-description module is optional: without it, only zoo models are offered
     netspec = None
 
-COMPARE = Path(__file__).resolve().parent / "compare.py"
 JOB = "train.job"           # session_state key of this session's training job
 CUSTOM = "custom"
 DATASETS = ("mnist", "cifar10")
+DATASET_TITLES = {"mnist": "MNIST (handwritten digits)", "cifar10": "CIFAR-10 (small photos)"}
 LR_CHOICES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.2, 0.3, 1.0, 3.0, 10.0]
 WD_CHOICES = [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05]
 BATCH_CHOICES = [16, 32, 64, 128, 256, 512]
@@ -68,6 +67,12 @@ MAX_TRAIN = env_int("CNNVIZ_MAX_TRAIN_IMAGES", 0)            # 0: every training
 MAX_TEST = env_int("CNNVIZ_MAX_TEST_IMAGES", 0)              # 0: the whole test set
 MAX_RUNS = env_int("CNNVIZ_MAX_CONCURRENT_RUNS", 2) or 1     # runs at once in this server, all sessions
 ABANDONED_S = env_int("CNNVIZ_ABANDONED_RUN_S", 60)          # s after its tab closes that a run stops
+# the number boxes' and slider's ranges, for the widgets and for the link alike
+EPOCHS = range(1, MAX_EPOCHS + 1)
+PATIENCE = range(0, 51)                                      # epochs without progress; 0 = off
+VAL_SHARE = (0.05, 0.5)                                      # of the training images, held out
+SEEDS = range(0, 2**31)
+TRAIN_IMAGES = range(1 if MAX_TRAIN else 0, (MAX_TRAIN or 10**7) + 1)  # 0 = all, where the copy has no cap
 
 
 # ---- the background job ---------------------------------------------------------------------------------
@@ -114,7 +119,7 @@ class Job:
             self.metrics, self.best_epoch, self.status = result.metrics, result.best_epoch, result.status
         except train.TrainingDiverged as exc:
             self.error, self.status = str(exc), "diverged"
-        except Exception as exc:  # shown on the page instead of a traceback; the run folder says "interrupted"
+        except Exception as exc:  # noqa: BLE001 (shown on the page, not as a traceback; the run says "interrupted")
             self.error, self.status = f"{type(exc).__name__}: {exc}", "failed"
         finally:
             self.seconds = time.monotonic() - self.started
@@ -184,6 +189,7 @@ def read_layers(text: str, input_shape: tuple[int, ...], classes: int) -> tuple[
     try:
         layers = netspec.parse(text)
         table = spec_table(layers, input_shape)
+        limits.check(layers, input_shape)
     except ValueError as exc:
         return None, f"❌ {exc}"
     out = tuple(table[-1]["output_shape"]) if table else tuple(input_shape)
@@ -204,7 +210,7 @@ def settings(running: bool) -> tuple[train.TrainConfig | None, str]:
     s = st.session_state
     datasets = list(DATASETS) + [d for d in data.available() if d not in DATASETS]
     widget(st.selectbox, "Data set", "data", running, options=datasets, on_change=on_data_change,
-           format_func=lambda d: {"mnist": "MNIST (handwritten digits)", "cifar10": "CIFAR-10 (small photos)"}.get(d, d))
+           format_func=lambda d: DATASET_TITLES.get(d, d))
     if s["net"] not in zoo_for(s["data"]):
         s["net"] = zoo_for(s["data"])[0] if zoo_for(s["data"]) else CUSTOM
     widget(st.selectbox, "Network", "net", running, options=zoo_for(s["data"]), on_change=on_net_change,
@@ -217,7 +223,7 @@ def settings(running: bool) -> tuple[train.TrainConfig | None, str]:
                on_change=on_optimizer_change, help="SGD uses Nesterov momentum 0.9; Adam and AdamW adapt the step "
                                                    "per weight and want a smaller learning rate")
     with c2:
-        widget(st.number_input, "Epochs", "epochs", running, min_value=1, max_value=MAX_EPOCHS, step=1,
+        widget(st.number_input, "Epochs", "epochs", running, min_value=EPOCHS.start, max_value=EPOCHS[-1], step=1,
                help="passes over the training images" + (f" (at most {MAX_EPOCHS} here)" if MAX_EPOCHS < 200 else ""))
     widget(st.select_slider, "Learning rate (peak)", "lr", running, options=LR_CHOICES,
            help="how big a step each update takes; too big and the loss explodes")
@@ -231,20 +237,22 @@ def settings(running: bool) -> tuple[train.TrainConfig | None, str]:
                help="pulls the weights towards zero (L2 regularisation)")
         widget(st.selectbox, "Learning-rate schedule", "sched", running, options=list(SCHEDULES),
                format_func=SCHEDULES.get)
-        widget(st.number_input, "Early stopping: patience (epochs, 0 = off)", "patience", running, min_value=0,
-               max_value=50, help="stop when the validation loss has not improved for this many epochs")
+        widget(st.number_input, "Early stopping: patience (epochs, 0 = off)", "patience", running,
+               min_value=PATIENCE.start, max_value=PATIENCE[-1],
+               help="stop when the validation loss has not improved for this many epochs")
         widget(st.radio, "Normalisation", "norm", running, options=list(NORMALIZE), format_func=NORMALIZE.get,
                horizontal=True)
-        widget(st.slider, "Validation share of the training images", "valfrac", running, min_value=0.05,
-               max_value=0.5, step=0.05, help="held out to measure what the network learned, never trained on")
+        widget(st.slider, "Validation share of the training images", "valfrac", running, min_value=VAL_SHARE[0],
+               max_value=VAL_SHARE[1], step=0.05,
+               help="held out to measure what the network learned, never trained on")
         widget(st.select_slider, "Label smoothing", "smooth", running, options=SMOOTH_CHOICES)
         c1, c2 = st.columns(2)
         with c1:
-            widget(st.number_input, "Seed", "seed", running, min_value=0, max_value=2**31 - 1, step=1,
+            widget(st.number_input, "Seed", "seed", running, min_value=SEEDS.start, max_value=SEEDS[-1], step=1,
                    help="same seed, same settings: the same run again (on the CPU)")
         with c2:
             widget(st.number_input, "Use only this many training images" + (" (0 = all)" if not MAX_TRAIN else ""),
-                   "limit", running, min_value=0 if not MAX_TRAIN else 1, max_value=MAX_TRAIN or 10**7, step=1000,
+                   "limit", running, min_value=TRAIN_IMAGES.start, max_value=TRAIN_IMAGES[-1], step=1000,
                    help="a smaller set trains faster (the validation share is taken from it)")
     if MAX_EPOCHS < 200 or MAX_TRAIN:
         st.caption(f"This copy allows at most {MAX_EPOCHS} epochs" +
@@ -273,6 +281,8 @@ def settings(running: bool) -> tuple[train.TrainConfig | None, str]:
             augment=tuple(a for a in AUGMENT if a in (s["aug"] or [])), normalize=s["norm"],
             val_fraction=float(s["valfrac"]), label_smoothing=float(s["smooth"]), seed=int(s["seed"]),
             train_limit=limit, test_limit=MAX_TEST)
+        if layers is not None:
+            limits.check_training(layers, shape, config.batch_size)  # the batch's memory, before Start is offered
     except ValueError as exc:
         return None, str(exc)
     return config, ""
@@ -295,10 +305,10 @@ def launch(config: train.TrainConfig) -> str:
     except data.DatasetUnavailable as exc:
         return f"{how_to_get(config.dataset)}\n\n({exc})"
     splits = train.make_splits(config, train_set, test_set)
-    torch.manual_seed(config.seed)  # the initial weights follow the seed too
     try:
-        model, meta, title = build(config, train_set)
-    except Exception as exc:  # e.g. ImageNet weights unavailable offline
+        with train.seeded(config.seed):  # the initial weights follow the seed too
+            model, meta, title = build(config, train_set)
+    except (OSError, RuntimeError, ValueError) as exc:  # e.g. ImageNet weights unavailable offline, a bad layer
         return str(exc)
     job = start_job(config, title, model, splits, meta)
     if job is None:
@@ -456,11 +466,7 @@ def downloads(job: Job) -> None:
     if run.checkpoint.is_file():
         c2.download_button("⬇ Checkpoint (.pt)", run.checkpoint.read_bytes, file_name=f"{run.name}.pt",
                            mime="application/octet-stream", on_click="ignore", width="stretch")
-    if COMPARE.is_file():
-        try:
-            c3.page_link(str(COMPARE), label="📈 Compare runs")
-        except Exception:  # the page runs on its own (tests), outside the app's navigation
-            pass
+    nav.link("compare", "📈 Compare runs", c3)
     st.caption(f"Saved in `{run.path}`: settings, history and the best checkpoint, written after every epoch.")
 
 
@@ -484,9 +490,8 @@ net0 = zoo_for(ds)[0]
 urlstate.init({"data": first, "net": net0, "layers": preset_text(ds), "pretrained": False, **recipe(ds, net0)},
               allowed={"lr": LR_CHOICES, "wd": WD_CHOICES, "batch": BATCH_CHOICES, "smooth": SMOOTH_CHOICES,
                        "opt": OPTIMIZERS, "sched": SCHEDULES, "norm": NORMALIZE, "aug": AUGMENT,
-                       "epochs": range(1, MAX_EPOCHS + 1), "patience": range(0, 51),
-                       "valfrac": lambda v: 0.05 <= v <= 0.5, "seed": range(0, 2**31),
-                       "limit": lambda v: 0 <= v <= (MAX_TRAIN or 10**7)})
+                       "epochs": EPOCHS, "patience": PATIENCE, "valfrac": lambda v: VAL_SHARE[0] <= v <= VAL_SHARE[1],
+                       "seed": SEEDS, "limit": TRAIN_IMAGES, "net": lambda n: n in zoo_for(st.session_state["data"])})
 
 job: Job | None = st.session_state.get(JOB)
 running = job is not None and not job.done

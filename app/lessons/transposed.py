@@ -9,11 +9,14 @@ from cnnviz import gridhtml as gh
 from cnnviz import kernels
 from cnnviz.stepping import TransposedConv, fmt, transposed_size_text
 
+# each control's choices, for its widget and for the link alike
+SIDES, KSIZES, STRIDES, PADDINGS, DILATIONS = [1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5], [1, 2, 3, 4], [0, 1, 2, 3], [1, 2, 3]
+
 urlstate.init({"image": "Gradient", "rows": 3, "cols": 3, "x": "", "kernel": "Box blur", "k": 3, "w": "",
                "stride": 2, "pad": 0, "opad": 0, "dil": 1, "step": 0, "quiz": False},
-              allowed={"image": kernels.IMAGES, "rows": range(1, 7), "cols": range(1, 7), "kernel": kernels.KERNELS,
-                       "k": range(1, 6), "stride": range(1, 5), "pad": range(0, 4), "opad": range(0, 4),
-                       "dil": range(1, 4), "step": range(0, 10**4)})
+              allowed={"image": kernels.IMAGES, "rows": SIDES, "cols": SIDES, "kernel": kernels.KERNELS,
+                       "k": KSIZES, "stride": STRIDES, "pad": PADDINGS, "opad": PADDINGS,
+                       "dil": DILATIONS, "step": stepper.STEPS})
 st.html(stepper.BIG_TEXT)
 
 st.title("🔼 Transposed convolution")
@@ -29,16 +32,16 @@ stepper.control(bar, "selectbox", "Input", "image", options=kernels.IMAGES, on_c
                 width=180)
 stepper.control(bar, "selectbox", "Kernel", "kernel", options=kernels.KERNELS, on_change=stepper.reset_text("w"),
                 width=180)
-stepper.control(bar, "selectbox", "Kernel size", "k", options=[1, 2, 3, 4, 5], width=130)
-stepper.control(bar, "selectbox", "Stride", "stride", options=[1, 2, 3, 4], width=130,
+stepper.control(bar, "selectbox", "Kernel size", "k", options=KSIZES, width=130)
+stepper.control(bar, "selectbox", "Stride", "stride", options=STRIDES, width=130,
                 help="How far apart the painted blocks start: the upsampling factor.")
-stepper.control(bar, "selectbox", "Padding", "pad", options=[0, 1, 2, 3], width=130,
+stepper.control(bar, "selectbox", "Padding", "pad", options=PADDINGS, width=130,
                 help="In a transposed convolution padding *removes* this many rows and columns from every "
                      "side of the result.")
-stepper.control(bar, "selectbox", "Output padding", "opad", options=[0, 1, 2, 3], width=160,
+stepper.control(bar, "selectbox", "Output padding", "opad", options=PADDINGS, width=160,
                 help="Adds rows/columns at the bottom and right; must be smaller than the stride or the dilation. "
                      "It picks the output size when several input sizes would give the same conv output.")
-stepper.control(bar, "selectbox", "Dilation", "dil", options=[1, 2, 3], width=130,
+stepper.control(bar, "selectbox", "Dilation", "dil", options=DILATIONS, width=130,
                 help="Gaps between the kernel's taps.")
 quiz = stepper.quiz_toggle(bar, "what one cell of the block holds after the step")
 rows, cols, ksize = (int(st.session_state[key]) for key in ("rows", "cols", "k"))
@@ -46,8 +49,8 @@ rows, cols, ksize = (int(st.session_state[key]) for key in ("rows", "cols", "k")
 
 with st.expander("✏️ Sizes and the numbers themselves (click a cell to type)"):
     s = st.columns(2)
-    stepper.control(s[0], "select_slider", "Input rows", "rows", options=list(range(1, 7)))
-    stepper.control(s[1], "select_slider", "Input columns", "cols", options=list(range(1, 7)))
+    stepper.control(s[0], "select_slider", "Input rows", "rows", options=SIDES)
+    stepper.control(s[1], "select_slider", "Input columns", "cols", options=SIDES)
     try:
         x, w = stepper.input_and_kernel((1, rows, cols), ksize, [1, 1])
         problem = None

@@ -34,7 +34,7 @@ def browser() -> Iterator:
     with sync_playwright() as p:
         try:
             b = sb.launch(p)
-        except Exception as exc:  # a broken or mismatched Chromium is the machine's problem, not the app's
+        except Exception as exc:  # noqa: BLE001 - a broken or mismatched Chromium is the machine's problem, not the app's
             pytest.skip(f"{sb.CHROMIUM} is installed but did not start under Playwright: {exc}")
         yield b
         b.close()

@@ -26,8 +26,8 @@ RUN_TIMEOUT_MS = 60_000  # one script run; the first load of a model or a data s
 
 
 def existing_pages() -> list[tuple[str, str]]:
-    """(url path, title) of each page in app/main.py's PAGES whose file exists, read without running main.py."""
-    tree = ast.parse((ROOT / "app" / "main.py").read_text())
+    """(url path, title) of each page in app/nav.py's PAGES whose file exists, read without running the app."""
+    tree = ast.parse((ROOT / "app" / "nav.py").read_text())
     pages = next(ast.literal_eval(node.value) for node in tree.body
                  if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PAGES")
     found = [(Path(file).stem, title) for _, file, title, _ in pages if (ROOT / "app" / "lessons" / file).is_file()]
@@ -124,7 +124,9 @@ def wait_for_app(page, timeout_ms: int = RUN_TIMEOUT_MS) -> None:
     page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=timeout_ms)
     page.locator("[data-testid='stStatusWidgetRunningIcon']").wait_for(state="detached", timeout=timeout_ms)
     # Elements whose code the browser is still loading show as skeletons for a moment after the run ends.
-    page.wait_for_function("() => !document.querySelector(\"[data-testid='stSkeleton']\")", polling=100, timeout=timeout_ms)
+    page.wait_for_function(
+        "() => !document.querySelector(\"[data-testid='stSkeleton']\")", polling=100, timeout=timeout_ms
+    )
 
 
 def page_url(base: str, path: str = "", **params: str) -> str:

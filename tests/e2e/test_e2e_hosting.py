@@ -9,9 +9,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from PIL import Image
-
 import streamlit_browser as sb
+from PIL import Image
 
 TTL_S = 2  # server.disconnectedSessionTTL for this test's own server (the classroom setting is 120 s)
 

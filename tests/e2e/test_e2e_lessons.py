@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
-
 from streamlit_browser import existing_pages
 
 PAGES = dict(existing_pages())

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 import streamlit
-
 from streamlit_browser import existing_pages
 
 PAGES = existing_pages()

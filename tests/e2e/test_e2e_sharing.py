@@ -1,16 +1,19 @@
-"""A shared link and a teacher-mode link reproduce their view in a fresh browser (another student's, the projector's)."""
+"""A shared link and a teacher-mode link reproduce their view in a fresh browser
+(another student's, the projector's).
+"""
 from __future__ import annotations
 
 import re
 
 import pytest
 from playwright.sync_api import expect
-
 from streamlit_browser import existing_pages
 
 PAGES = existing_pages()
 
-pytestmark = pytest.mark.skipif("convolution" not in dict(PAGES), reason="the convolution lesson is not in app/lessons yet")
+pytestmark = pytest.mark.skipif(
+    "convolution" not in dict(PAGES), reason="the convolution lesson is not in app/lessons yet"
+)
 
 
 def choose(page, label: str, option: str) -> None:

@@ -1,7 +1,7 @@
-"""The janitor releases a session once it has been disconnected for the TTL, and never an active one."""
+"""A session counts as gone only after its grace period; the janitor then frees it, and never an active one."""
 from __future__ import annotations
 
-from app.janitor import Janitor
+from app.sessions import Janitor, gone_for
 
 
 def test_a_session_is_released_once_gone_for_the_ttl_and_only_once() -> None:
@@ -33,3 +33,22 @@ def test_a_dropped_connection_that_comes_back_is_kept() -> None:
     assert janitor.sweep() == []
     active["a"], now[0] = False, 100
     assert janitor.sweep() == [] and released == []  # 35 s since it was last seen
+
+
+def test_a_run_counts_its_session_gone_only_after_the_grace_period():
+    """A closed tab stops its run after `grace_s`; a connection that comes back in time keeps it going."""
+    from app import state
+
+    now, active = [0.0], [True]
+    gone = gone_for(lambda: active[0], grace_s=60, clock=lambda: now[0])
+    assert not gone()
+    active[0] = False
+    now[0] = 59.0
+    assert not gone()  # disconnected, but within the grace period
+    active[0], now[0] = True, 70.0
+    assert not gone()  # back again: the clock starts over
+    active[0], now[0] = False, 129.0
+    assert not gone()
+    now[0] = 131.0
+    assert gone()
+    assert state.session_gone(1.0)() is False  # no Streamlit server here (a script, a test): never gone

@@ -1,4 +1,6 @@
-"""Closed tabs give their memory back: a session disconnected for longer than Streamlit's own
+"""When a browser session is gone: the check a training run polls, and the janitor that frees closed tabs.
+
+Closed tabs give their memory back: a session disconnected for longer than Streamlit's own
 `server.disconnectedSessionTTL` is closed, which frees its uploaded files and its session state.
 
 Streamlit keeps a disconnected session for that long so a dropped connection can resume it, but it only
@@ -12,9 +14,19 @@ import threading
 import time
 from collections.abc import Callable
 
-from app.state import gone_for
-
 SWEEP_S = 10.0  # seconds between sweeps (at most; half the TTL when that is shorter)
+
+
+def gone_for(is_active: Callable[[], bool], grace_s: float,
+             clock: Callable[[], float] = time.monotonic) -> Callable[[], bool]:
+    """A check that turns true once `is_active` has kept answering False for `grace_s` seconds."""
+    last_seen = [clock()]
+
+    def gone() -> bool:
+        if is_active():
+            last_seen[0] = clock()
+        return clock() - last_seen[0] > grace_s
+    return gone
 
 
 class Janitor:

@@ -1,0 +1,48 @@
+"""The app's pages: one list that the sidebar, the links between lessons and the tests all read."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+LESSONS = Path(__file__).resolve().parent / "lessons"
+
+# (section, file under app/lessons, title, icon); the file's stem is the page's address (/convolution).
+PAGES = [
+    ("Start", "home.py", "Welcome", "👋"),
+    ("Convolution", "convolution.py", "Step through a convolution", "🔢"),
+    ("Convolution", "pooling.py", "Pooling", "🔽"),
+    ("Convolution", "transposed.py", "Transposed convolution", "🔼"),
+    ("Convolution", "filters_on_image.py", "Kernels on a picture", "🖼️"),
+    ("Convolution", "arithmetic.py", "Conv arithmetic", "📐"),
+    ("Train", "train.py", "Train a model", "🏋️"),
+    ("Train", "compare.py", "Compare runs", "📈"),
+    ("Inside a model", "inside.py", "Inside a model", "🔬"),
+    ("Evaluate", "dataset.py", "Dataset explorer", "🗂️"),
+    ("Evaluate", "evaluate.py", "Evaluate a model", "🎯"),
+]
+
+
+def page(stem: str) -> Any:
+    """The navigation's page object of lesson `stem` ("inside"): what links and jumps between lessons name."""
+    _, file, title, icon = next(p for p in PAGES if Path(p[1]).stem == stem)
+    return st.Page(str(LESSONS / file), title=title, icon=icon, url_path=stem)
+
+
+def sections() -> dict[str, list[Any]]:
+    """The sidebar's sections, each with its pages in order."""
+    found: dict[str, list[Any]] = {}
+    for section, file, _, _ in PAGES:
+        found.setdefault(section, []).append(page(Path(file).stem))
+    return found
+
+
+def link(stem: str, label: str, where: Any = st) -> None:
+    """A link to another lesson (`where`: a column or container to put it in)."""
+    where.page_link(page(stem), label=label)
+
+
+def go(stem: str, **query: str) -> None:
+    """Open another lesson now, with `query` as its address's parameters."""
+    st.switch_page(page(stem), query_params=query)
