@@ -14,7 +14,8 @@ WARMUP_DELAY_S = 1.0  # let the first page reach the browser before PyTorch's im
 @st.cache_resource(show_spinner=False)
 def _torch_warmup() -> threading.Thread:
     """Import PyTorch once per process in the background, so NumPy-only lessons show at once."""
-    thread = threading.Timer(WARMUP_DELAY_S, lambda: __import__("cnnviz.device"))  # after the first page is sent
+    # started after the first page is sent
+    thread = threading.Timer(WARMUP_DELAY_S, lambda: __import__("cnnviz.training.device"))
     thread.daemon = True
     thread.start()
     return thread
@@ -23,7 +24,7 @@ def _torch_warmup() -> threading.Thread:
 @st.cache_resource(show_spinner=False)
 def device_info() -> dict[str, str]:
     """Compute device and library versions (needs PyTorch imported)."""
-    from cnnviz.device import describe
+    from cnnviz.training.device import describe
 
     return describe()
 
@@ -112,7 +113,7 @@ def visible_runs() -> list[Any]:
     """
     import os
 
-    from cnnviz.runs import list_runs
+    from cnnviz.training.runs import list_runs
 
     share, me = os.environ.get("CNNVIZ_SHARE_RUNS", "0") == "1", session_token()
     return [run for run in list_runs() if share or run.info().get("owner") in (None, me)]
@@ -127,7 +128,7 @@ def training_slots(n: int) -> threading.BoundedSemaphore:
 @st.cache_resource(show_spinner="Loading the data set (first time: decoding images)…", max_entries=8)
 def dataset(name: str, split: str) -> Any:
     """A whole data split as uint8 tensors, shared read-only by every session."""
-    from cnnviz import data
+    from cnnviz.datasets import data
 
     return data.load(name, split)
 
@@ -135,7 +136,7 @@ def dataset(name: str, split: str) -> Any:
 @st.cache_resource(show_spinner="Splitting the data set and computing its mean and std…", max_entries=4)
 def explore_splits(name: str) -> Any:
     """Train / validation / test of data set `name` as training splits them (test None when absent)."""
-    from cnnviz import data, explore
+    from cnnviz.datasets import data, explore
 
     try:
         test = dataset(name, "test")
@@ -147,7 +148,7 @@ def explore_splits(name: str) -> Any:
 @st.cache_data(show_spinner=False, max_entries=64)
 def checkpoint_meta(path: str, mtime_ns: int) -> dict[str, Any]:
     """A checkpoint's meta (arch, dataset, classes, mean, std, card), each caller its own copy; `mtime_ns` renews it."""
-    from cnnviz import checkpoint
+    from cnnviz.training import checkpoint
 
     return checkpoint.load(path)[1]
 
@@ -162,12 +163,12 @@ def predictions(checkpoint: str, dataset_name: str, limit: int = 0, progress: An
     """Test-set predictions of a checkpoint file: from memory, else from the disk cache, else computed once.
 
     `progress` hears the fraction done while computing. Memory is keyed by path, date and size; the disk
-    cache by the file's content (see cnnviz.evaluation), so a retrained checkpoint is evaluated again.
+    cache by the file's content (see cnnviz.results.evaluation), so a retrained checkpoint is evaluated again.
     """
     from pathlib import Path
 
     import models
-    from cnnviz import evaluation
+    from cnnviz.results import evaluation
 
     path = Path(checkpoint).resolve()
     info = path.stat()
@@ -202,14 +203,14 @@ def untrained_model(arch: str, arch_args: str, input_shape: tuple[int, ...], see
     import json
 
     import models
-    from cnnviz.train import seeded
+    from cnnviz.training.train import seeded
 
     args = json.loads(arch_args)
     with seeded(seed):  # a fixed seed without touching the sessions' global RNG
         if arch == "custom":
-            from cnnviz import netspec
+            from cnnviz.nets import builder
 
-            model = netspec.build(args["layers"], tuple(input_shape))
+            model = builder.build(args["layers"], tuple(input_shape))
         else:
             model = models.build(arch, **args)
     for p in model.parameters():
@@ -235,7 +236,7 @@ def imagenet_resnet18(path: str) -> Any:
 def layer_pictures(model_key: str, image_hash: str, norm: str, cmap: str, sort: str, _model: Any,
                    _x: Any) -> list[Any]:
     """The tiled JPEG of every conv/activation/pool layer for one input (the model and input are keyed, not hashed)."""
-    from cnnviz import render
+    from cnnviz.inside import render
 
     return render.layer_pictures(_model, _x, norm, cmap, sort)
 
@@ -243,7 +244,7 @@ def layer_pictures(model_key: str, image_hash: str, norm: str, cmap: str, sort: 
 @st.cache_data(show_spinner=False, max_entries=256)
 def layer_output(model_key: str, image_hash: str, layer: str, _model: Any, _x: Any) -> Any:
     """One layer's output for one input, (C, H, W) or (features,): for the single-channel view."""
-    from cnnviz import features
+    from cnnviz.inside import features
 
     return features.extract(_model, _x, [layer])[layer][0]
 
@@ -251,7 +252,7 @@ def layer_output(model_key: str, image_hash: str, layer: str, _model: Any, _x: A
 @st.cache_data(show_spinner=False, max_entries=256)
 def probabilities(model_key: str, image_hash: str, _model: Any, _x: Any) -> Any:
     """Softmax of the model's output for one input, as a NumPy vector."""
-    from cnnviz import features
+    from cnnviz.inside import features
 
     return features.probabilities(_model, _x)[0].numpy()
 
@@ -259,7 +260,7 @@ def probabilities(model_key: str, image_hash: str, _model: Any, _x: Any) -> Any:
 @st.cache_data(show_spinner=False, max_entries=64)
 def grad_cam(model_key: str, image_hash: str, layer: str, target: int, _model: Any, _x: Any) -> Any:
     """Grad-CAM of one input at one layer for one class (the shared model is left untouched)."""
-    from cnnviz import cam
+    from cnnviz.inside import cam
 
     return cam.grad_cam(_model, _x, layer, target)
 
@@ -267,8 +268,8 @@ def grad_cam(model_key: str, image_hash: str, layer: str, target: int, _model: A
 # --- Images in (app/widgets.py): sample pictures and MNIST-style preprocessing --------------------------------
 @st.cache_data(show_spinner=False, max_entries=32)
 def sample_image(name: str) -> Any:
-    """A sample photo or drawn digit (cnnviz.samples), made once per process; every caller gets its own copy."""
-    from cnnviz import samples
+    """A sample photo or drawn digit (cnnviz.datasets.samples), made once per process; each caller its own copy."""
+    from cnnviz.datasets import samples
 
     return samples.load(name)
 
@@ -276,7 +277,7 @@ def sample_image(name: str) -> Any:
 @st.cache_data(show_spinner=False, max_entries=64)
 def digit_steps(image_key: str, _image: Any) -> Any:
     """MNIST-style preprocessing of one image (every step and the 28x28 result), keyed by the image's hash."""
-    from cnnviz import digits
+    from cnnviz.datasets import digits
 
     return digits.prepare(_image)
 
@@ -286,18 +287,18 @@ def digit_steps(image_key: str, _image: Any) -> Any:
 def zoo_layer_table(name: str) -> tuple[Any, int]:
     """Layer table of an untrained zoo model (sizes and counts do not depend on the weights), and sum(p.numel())."""
     import models
-    from cnnviz import arithmetic
+    from cnnviz.nets import tables
 
     model = models.build(name)
-    return arithmetic.layer_table(model, models.ZOO[name].input_shape), sum(p.numel() for p in model.parameters())
+    return tables.layer_table(model, models.ZOO[name].input_shape), sum(p.numel() for p in model.parameters())
 
 
 @st.cache_data(show_spinner="Building the network in PyTorch and running it once…", max_entries=64)
 def described_layer_table(layers_text: str, input_shape: tuple[int, ...]) -> tuple[Any, int]:
-    """Layer table of the torch model a description builds (raises ValueError like netspec.build),
+    """Layer table of the torch model a description builds (raises ValueError like builder.build),
     and sum(p.numel()).
     """
-    from cnnviz import arithmetic, netspec
+    from cnnviz.nets import builder, netspec, tables
 
-    model = netspec.build(netspec.parse(layers_text), input_shape)
-    return arithmetic.layer_table(model, input_shape), sum(p.numel() for p in model.parameters())
+    model = builder.build(netspec.parse(layers_text), input_shape)
+    return tables.layer_table(model, input_shape), sum(p.numel() for p in model.parameters())

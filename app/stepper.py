@@ -14,9 +14,9 @@ import pandas as pd
 import streamlit as st
 
 from app import predict, urlstate
-from cnnviz import gridhtml as gh
-from cnnviz import kernels
-from cnnviz.stepping import fmt, mark_answer
+from cnnviz.lessons import gridhtml as gh
+from cnnviz.lessons import kernels
+from cnnviz.lessons.stepping import fmt, mark_answer
 
 BIG_TEXT = """<style>
 /* projector: larger widget labels and buttons on the stepped lessons */
@@ -40,7 +40,7 @@ def kernel_preset(size: int) -> Callable[[int], np.ndarray]:
 
 
 def show(*parts: str) -> None:
-    """Draw grids, operators and working (cnnviz.gridhtml parts) as one HTML block."""
+    """Draw grids, operators and working (cnnviz.lessons.gridhtml parts) as one HTML block."""
     st.html(gh.page(*parts))
 
 

@@ -22,7 +22,7 @@ import streamlit as st
 from PIL import Image
 
 from app import state, urlstate
-from cnnviz import images, samples
+from cnnviz.datasets import images, samples
 
 IMAGE = "cnnviz.image"               # the session's chosen image (the contract above)
 _SEEN = "cnnviz.image.seen"          # the selection the picker's widgets were last set from
@@ -124,7 +124,7 @@ def _from_url(token: str) -> dict[str, Any] | None:
     if kind == "sample" and rest in samples.names():
         return {"source": "sample", "name": rest}
     if kind == "test":
-        from cnnviz import data
+        from cnnviz.datasets import data
 
         name, _, index = rest.rpartition(":")
         if name in data.known() and index.isdigit():  # a link names a data set this server lists, never a path
@@ -224,7 +224,7 @@ def _sample_controls(dataset: str, key: str, disabled: bool) -> None:
 
 def _test_set(dataset: str) -> Any:
     """The test split, or None after saying why it is not here."""
-    from cnnviz.data import DatasetUnavailable
+    from cnnviz.datasets.data import DatasetUnavailable
 
     try:
         return state.dataset(dataset, "test")
@@ -235,7 +235,7 @@ def _test_set(dataset: str) -> Any:
 
 
 def _select_test(dataset: str, key: str) -> None:
-    from cnnviz.data import DatasetUnavailable
+    from cnnviz.datasets.data import DatasetUnavailable
 
     try:
         test = state.dataset(dataset, "test")
@@ -374,7 +374,7 @@ def _resolve(selection: dict[str, Any] | None) -> Image.Image | None:
             st.error(f"There is no sample called “{selection['name']}” here.", icon="🚫")
             return None
     if selection.get("source") == "test":
-        from cnnviz.data import DatasetUnavailable
+        from cnnviz.datasets.data import DatasetUnavailable
 
         try:
             test = state.dataset(selection["dataset"], "test")
@@ -505,7 +505,7 @@ def model_spec(model: str) -> dict[str, Any]:
 def model_input(image: Image.Image, model: str) -> tuple[Any, list[Any]]:
     """(the exact (C, H, W) tensor `model` is fed, the MNIST steps that made it or [] for other models).
 
-    For MNIST models the image first goes through `cnnviz.digits.prepare` (invert, crop, 20x20, centre);
+    For MNIST models the image first goes through `cnnviz.datasets.digits.prepare` (invert, crop, 20x20, centre);
     then every model's own transform: colour mode, resize to its input size, scale to 0-1, normalise.
     """
     import models

@@ -6,7 +6,7 @@ import sys
 import tempfile
 import time
 
-from cnnviz import data
+from cnnviz.datasets import data
 
 
 def timed_load(split: str) -> float:

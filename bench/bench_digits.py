@@ -2,11 +2,11 @@
 
 Each picture is a digit written with a pen (drawn stroke by stroke) or printed in one of matplotlib's
 DejaVu fonts, in dark ink on grey paper with uneven light, grain, blur and JPEG compression, at a
-random size, position, pen width and tilt (cnnviz.samples.paper_digit). Three ways into the network:
+random size, position, pen width and tilt (cnnviz.datasets.samples.paper_digit). Three ways into the network:
 
     resize            models.transform("mnist_cnn") as it is: grayscale, resize to 28x28, normalise (baseline)
     resize + invert   the same after turning dark-on-light into light-on-dark (what a careful student adds)
-    MNIST steps       cnnviz.digits.prepare: invert, remove the paper, crop, fit 20x20, centre by mass
+    MNIST steps       cnnviz.datasets.digits.prepare: invert, remove the paper, crop, fit 20x20, centre by mass
 
 Usage: python bench/bench_digits.py [--n 600] [--seed 0]
 """
@@ -22,7 +22,7 @@ import torch
 from PIL import Image, ImageOps
 
 import models
-from cnnviz import digits, samples
+from cnnviz.datasets import digits, samples
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,7 +90,7 @@ def main() -> None:
 
 def mnist_check(model: torch.nn.Module, to_tensor) -> None:  # type: ignore[no-untyped-def]
     """MNIST's own test digits, which are already in MNIST form, must survive the preprocessing."""
-    from cnnviz import data
+    from cnnviz.datasets import data
 
     try:
         test = data.load("mnist", "test", download=False)

@@ -4,7 +4,7 @@ Usage: .venv/bin/python bench/bench_evaluate.py [model] [repeats]   (default cif
 
 Prints the baseline (the first evaluation: hash the file, load the model, predict every test image in
 chunks, write the cache), the second (same checkpoint, read from the disk cache, as after a server
-restart), the page's in-memory hit, and their ratios. The plain engine (`cnnviz.train.evaluate`) is timed
+restart), the page's in-memory hit, and their ratios. The plain engine (`cnnviz.training.train.evaluate`) is timed
 too, to show what the chunked, progress-reporting evaluation costs over it.
 """
 from __future__ import annotations
@@ -20,7 +20,9 @@ from pathlib import Path
 import torch
 
 import models
-from cnnviz import data, evaluation, train
+from cnnviz.datasets import data
+from cnnviz.results import evaluation
+from cnnviz.training import train
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("CNNVIZ_DOWNLOAD", "0")

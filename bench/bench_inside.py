@@ -30,7 +30,8 @@ import torch
 from PIL import Image
 
 import models
-from cnnviz import data, features, render
+from cnnviz.datasets import data
+from cnnviz.inside import features, render
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -47,7 +47,7 @@ def main() -> None:
     import torch
     from streamlit.testing.v1 import AppTest
 
-    import cnnviz.device  # noqa: F401  what the server's start-up thread imports (app/state.py), done here first
+    import cnnviz.training.device  # noqa: F401  what the server's start-up thread imports (app/state.py), done here first
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     idle = AppTest.from_file(MAIN, default_timeout=300)

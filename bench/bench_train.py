@@ -23,8 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 import models
-from cnnviz import data, paths, train
-from cnnviz.device import describe, pick_device
+from cnnviz import paths
+from cnnviz.datasets import data
+from cnnviz.training import train
+from cnnviz.training.device import describe, pick_device
 
 # (model, data set, batch size, augmentation): the settings FACTS.md measured the two pipelines with.
 CASES = [("cifar_cnn", "cifar10", 64, ("flip", "crop")), ("mnist_cnn", "mnist", 100, ())]

@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from cnnviz import checkpoint
-from cnnviz.checkpoint import CheckpointError
-from cnnviz.data import CIFAR10_CLASSES, MNIST_CLASSES
+from cnnviz.datasets.data import CIFAR10_CLASSES, MNIST_CLASSES
+from cnnviz.training import checkpoint
+from cnnviz.training.checkpoint import CheckpointError
 from models import cifar_cnn, cifar_cnn_plus, mnist_cnn, resnet18
 
 ZOO_DIR = Path(__file__).resolve().parent
@@ -75,9 +75,9 @@ def _architecture(meta: dict[str, Any]) -> nn.Module:
     """Rebuild the untrained network a checkpoint's meta describes (zoo name or custom layer list)."""
     arch, args = meta["arch"], dict(meta.get("arch_args", {}))
     if arch == "custom":
-        from cnnviz import netspec
+        from cnnviz.nets import builder
 
-        return netspec.build(args["layers"], tuple(meta["input_shape"]))
+        return builder.build(args["layers"], tuple(meta["input_shape"]))
     return build(arch, **args)
 
 

@@ -10,8 +10,9 @@ import torch
 from tqdm import tqdm
 
 import models
-from cnnviz import checkpoint, data, train
-from cnnviz.runs import Run
+from cnnviz.datasets import data
+from cnnviz.training import checkpoint, train
+from cnnviz.training.runs import Run
 from models import cards
 
 

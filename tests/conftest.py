@@ -22,7 +22,7 @@ def _isolated_runs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 
 def _has(name: str) -> bool:
-    from cnnviz import data
+    from cnnviz.datasets import data
 
     return name in data.available()
 

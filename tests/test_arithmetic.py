@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 import models
-from cnnviz import arithmetic as A
-from cnnviz import netspec
+from cnnviz.lessons import arithmetic as A
+from cnnviz.nets import builder, netspec
+from cnnviz.nets import tables as T
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -275,7 +276,7 @@ def test_layer_table_of_zoo_models_adds_up_to_the_real_parameter_count(name, tot
     torch.manual_seed(0)
     model = models.build(name)
     shape = models.ZOO[name].input_shape
-    table = A.layer_table(model, shape)
+    table = T.layer_table(model, shape)
     assert table.total_params == table[-1]["total_params"] == _params(model)
     if total is not None:
         assert table.total_params == total
@@ -288,7 +289,7 @@ def test_layer_table_of_zoo_models_adds_up_to_the_real_parameter_count(name, tot
 
 
 def test_cifar_cnn_rows_by_hand():
-    rows = {r["name"]: r for r in A.layer_table(models.build("cifar_cnn"), (3, 32, 32))}
+    rows = {r["name"]: r for r in T.layer_table(models.build("cifar_cnn"), (3, 32, 32))}
     conv1 = rows["conv1"]
     assert (conv1["output_shape"], conv1["weights"], conv1["biases"]) == ((32, 32, 32), 32 * 3 * 5 * 5, 32)
     assert conv1["formula"] == "32×3×5×5 + 32"
@@ -308,7 +309,7 @@ def test_receptive_field_of_a_known_stack():
         conv5=nn.Conv2d(2, 2, 1, stride=2),                    # 18, jump 4
         flatten=nn.Flatten(),                                  # 18 + (H−1)·4 with H = 2: 22
     ))
-    table = A.layer_table(model, (1, 32, 30))
+    table = T.layer_table(model, (1, 32, 30))
     got = {r["name"]: (r["receptive_field"], r["jump"]) for r in table}
     assert got["conv2"] == ((5, 5), (1, 1))
     assert got["pool"] == ((6, 6), (2, 2))
@@ -321,7 +322,7 @@ def test_receptive_field_of_a_known_stack():
 
 def test_receptive_field_follows_skip_connections():
     # ResNet18's last conv sees 435 pixels (a published figure); running order alone would be wrong
-    table = A.layer_table(models.build("resnet18"), (3, 32, 32))
+    table = T.layer_table(models.build("resnet18"), (3, 32, 32))
     assert table.receptive_field_exact
     rows = {r["name"]: r for r in table}
     assert rows["layer4.1.conv2"]["receptive_field"] == (435, 435) and rows["layer4.1.conv2"]["jump"] == (32, 32)
@@ -346,7 +347,7 @@ class Branchy(nn.Module):
 
 def test_untraceable_model_still_counts_every_parameter():
     model = Branchy().train()
-    table = A.layer_table(model, (1, 8, 8))
+    table = T.layer_table(model, (1, 8, 8))
     assert table.total_params == _params(model)
     assert not table.receptive_field_exact and any("approximate" in n for n in table.notes)
     assert [r["receptive_field"] for r in table[:2]] == [(3, 3), (5, 5)]
@@ -359,7 +360,7 @@ def test_hooks_are_removed_and_modes_restored_after_an_error():
     model.train()
     model.fc1.eval()  # mixed modes must come back as they were
     with pytest.raises(ValueError, match="at layer conv1"):
-        A.layer_table(model, (3, 28, 28))  # 3 channels into a 1-channel conv
+        T.layer_table(model, (3, 28, 28))  # 3 channels into a 1-channel conv
     assert _no_hooks(model)
     assert model.training and model.conv1.training and not model.fc1.training
 
@@ -368,7 +369,7 @@ def test_hooks_are_removed_and_modes_restored_after_an_error():
 def test_pure_arithmetic_table_agrees_with_the_torch_table(preset):
     p = netspec.PRESETS[preset]
     layers = netspec.parse(p.text)
-    pure = A.spec_table(layers, p.input_shape)
-    real = A.layer_table(netspec.build(layers, p.input_shape), p.input_shape)
-    keys = [k for k in A.COLUMNS]
+    pure = T.spec_table(layers, p.input_shape)
+    real = T.layer_table(builder.build(layers, p.input_shape), p.input_shape)
+    keys = [k for k in T.COLUMNS]
     assert [[r[k] for k in keys] for r in pure] == [[r[k] for k in keys] for r in real]

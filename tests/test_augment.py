@@ -7,7 +7,7 @@ import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 from torchvision.transforms import InterpolationMode
 
-from cnnviz import augment
+from cnnviz.datasets import augment
 
 
 def batch(b: int = 32, c: int = 3, h: int = 12, w: int = 10, seed: int = 0) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""cnnviz.cam: Grad-CAM equals a hand computation, and the model comes back untouched."""
+"""cnnviz.inside.cam: Grad-CAM equals a hand computation, and the model comes back untouched."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import models
-from cnnviz import cam, render
+from cnnviz.inside import cam, render
 
 
 def tiny_cam_net(inplace: bool = False) -> nn.Sequential:
@@ -97,7 +97,7 @@ def test_errors_leave_no_hook_behind() -> None:
 def test_default_layer_is_the_last_conv_with_room_to_show_where() -> None:
     net = models.build("resnet18")
     assert cam.default_layer(net) == "layer4.1.conv2"
-    from cnnviz import features
+    from cnnviz.inside import features
 
     out = features.extract(net, torch.randn(1, 3, 32, 32), features.conv_layers(net))
     shapes = {k: tuple(v.shape) for k, v in out.items()}

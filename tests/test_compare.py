@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cnnviz import compare
-from cnnviz.runs import Run
+from cnnviz.results import compare
+from cnnviz.training.runs import Run
 
 
 def _history(*val_acc: float) -> list[dict[str, float]]:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnviz import data
+from cnnviz.datasets import data
 from tests.conftest import needs_data
 
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]  # from the data set's README

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from cnnviz import digits, samples
+from cnnviz.datasets import digits, samples
 from tests.conftest import needs_data
 
 
@@ -115,7 +115,7 @@ def test_colour_and_tiny_inputs() -> None:
 @needs_data("mnist")
 def test_mnist_digits_stay_almost_as_they_are() -> None:
     """MNIST test images are already in MNIST form: the steps must nearly reproduce them."""
-    from cnnviz import data
+    from cnnviz.datasets import data
 
     test = data.load("mnist", "test", download=False)
     scores = [corr(digits.prepare(test.pil(i)).array, test.images[i, 0].numpy()) for i in range(40)]

@@ -14,8 +14,9 @@ import torch
 from torch import nn
 
 import models
-from cnnviz import checkpoint, evaluation, export, train
-from cnnviz.data import ImageSet
+from cnnviz.datasets.data import ImageSet
+from cnnviz.results import evaluation, export
+from cnnviz.training import checkpoint, train
 from tests.conftest import needs_data
 
 CLASSES = ["cat", "dog", "fox"]
@@ -284,7 +285,7 @@ def test_head_keeps_the_first_images() -> None:
 @needs_data("mnist")
 def test_shipped_mnist_checkpoint_matches_the_training_engine(tmp_path, monkeypatch) -> None:
     import models
-    from cnnviz import data
+    from cnnviz.datasets import data
 
     monkeypatch.setenv("CNNVIZ_CACHE_DIR", str(tmp_path))
     entry = models.ZOO["mnist_cnn"]

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torchvision.transforms.functional as TF
 
-from cnnviz import explore
-from cnnviz.data import ImageSet
+from cnnviz.datasets import explore
+from cnnviz.datasets.data import ImageSet
 from tests.conftest import needs_data
 
 CLASSES = ["a", "b", "c"]
@@ -35,7 +35,7 @@ def test_splits_are_the_training_hold_out() -> None:
     counts = explore.class_counts(s)
     by_split = counts.groupby("split")["count"].sum().to_dict()
     assert by_split == {"train": 54, "validation": 6, "test": 12}
-    # the hold-out cnnviz.train uses: the first 10% of a permutation seeded with the run's seed
+    # the hold-out cnnviz.training.train uses: the first 10% of a permutation seeded with the run's seed
     held_out = torch.randperm(60, generator=torch.Generator().manual_seed(0))[:6]
     expected_val = torch.bincount(train.labels[held_out], minlength=3).tolist()
     val = counts[counts["split"] == "validation"].sort_values("class_index")["count"].tolist()
@@ -135,7 +135,7 @@ def test_class_pictures_have_one_tile_per_class() -> None:
 
 @needs_data("mnist")
 def test_mnist_counts_and_the_famous_mean_and_std() -> None:
-    from cnnviz import data
+    from cnnviz.datasets import data
 
     s = explore.splits(data.load("mnist", "train"), data.load("mnist", "test"))
     counts = explore.class_counts(s)
@@ -149,7 +149,7 @@ def test_mnist_counts_and_the_famous_mean_and_std() -> None:
 
 @needs_data("cifar10")
 def test_cifar10_test_split_one_per_class() -> None:
-    from cnnviz import data
+    from cnnviz.datasets import data
 
     test = data.load("cifar10", "test")
     assert test.class_counts() == [1000] * 10

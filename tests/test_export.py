@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from cnnviz import export
+from cnnviz.results import export
 
 RNG = np.random.default_rng(0)
 GREY = RNG.integers(0, 256, (7, 5), dtype=np.uint8)      # (H, W)

@@ -1,4 +1,4 @@
-"""cnnviz.features: captured layer outputs equal a plain forward pass, and no hook is ever left behind."""
+"""cnnviz.inside.features: captured layer outputs equal a plain forward pass, and no hook is ever left behind."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -10,7 +10,7 @@ from torch import nn
 from torchvision.models import resnet18
 
 import models
-from cnnviz import features
+from cnnviz.inside import features
 
 
 def tiny_net() -> nn.Sequential:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from cnnviz import gridhtml
+from cnnviz.lessons import gridhtml
 
 
 def test_bars_are_as_long_as_their_shares_and_escape_their_labels() -> None:

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFile, ImageOps
 
-from cnnviz import images
-from cnnviz.images import ImageError, decode
+from cnnviz.datasets import images
+from cnnviz.datasets.images import ImageError, decode
 
 
 def encode(image: Image.Image, fmt: str, **kwargs: object) -> bytes:

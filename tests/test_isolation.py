@@ -20,7 +20,7 @@ from hypothesis import strategies as hs
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from cnnviz.runs import Run, list_runs
+from cnnviz.training.runs import Run, list_runs
 from tests.conftest import ROOT, needs_data
 
 MAIN = str(ROOT / "app" / "main.py")

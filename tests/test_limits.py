@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 import models
-from cnnviz import arithmetic, limits, netspec
-from cnnviz.limits import Limits, TooLarge
+from cnnviz.nets import builder, limits, netspec, tables
+from cnnviz.nets.limits import Limits, TooLarge
 
 SMALL = "conv 8 k3 p1\nrelu\npool max 2\nflatten\nlinear 10"  # on 1×8×8
 MIXED = """conv 5 k3 d2 p1 nobias
@@ -60,9 +60,9 @@ def test_a_small_network_by_hand():
 def test_the_footprint_equals_what_torch_allocates(text, shape):
     layers = netspec.parse(text)
     footprint = limits.check(layers, shape)
-    model = netspec.build(layers, shape)
+    model = builder.build(layers, shape)
     assert (footprint.params, footprint.activations, footprint.image_bytes) == torch_footprint(model, shape)
-    assert footprint.mult_adds == arithmetic.layer_table(model, shape).total_mult_adds
+    assert footprint.mult_adds == tables.layer_table(model, shape).total_mult_adds
 
 
 def test_each_limit_admits_its_value_and_refuses_one_more():
@@ -99,12 +99,12 @@ def test_build_refuses_before_any_module_exists(monkeypatch: pytest.MonkeyPatch)
     def no_module(*args: object) -> None:
         raise AssertionError("a module was built for a network over the limits")
 
-    monkeypatch.setattr(netspec, "_module", no_module)
+    monkeypatch.setattr(builder, "_module", no_module)
     start = time.perf_counter()
     with pytest.raises(TooLarge, match="at most 512 MiB per image"):
-        netspec.build(netspec.parse("conv 4096 k3 p1"), (3, 4096, 4096))
+        builder.build(netspec.parse("conv 4096 k3 p1"), (3, 4096, 4096))
     with pytest.raises(ValueError, match="at most 65,536 units"):  # TooLarge is a ValueError: callers need no change
-        netspec.build(netspec.parse("conv 16 k3 p1; flatten; linear 100000"), (3, 256, 256))
+        builder.build(netspec.parse("conv 16 k3 p1; flatten; linear 100000"), (3, 256, 256))
     assert time.perf_counter() - start < 1
 
 

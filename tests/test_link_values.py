@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from cnnviz import kernels
+from cnnviz.lessons import kernels
 from tests.conftest import ROOT, needs_data
 
 MAIN = str(ROOT / "app" / "main.py")

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 import models
-from cnnviz import checkpoint
+from cnnviz.training import checkpoint
 from models import resnet18
 
 # Independent truth: counted by hand from each architecture's layer list.

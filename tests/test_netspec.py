@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import models
-from cnnviz import arithmetic, netspec
+from cnnviz.nets import builder, netspec, tables
 
 
 def _params(model: nn.Module) -> int:
@@ -131,7 +131,7 @@ def test_parse_shape():
 def test_presets_build_the_zoo_networks(name, total):
     preset = netspec.PRESETS[name]
     assert preset.input_shape == models.ZOO[name].input_shape
-    built = netspec.build(netspec.parse(preset.text), preset.input_shape)
+    built = builder.build(netspec.parse(preset.text), preset.input_shape)
     zoo = models.build(name)
     assert _params(built) == _params(zoo) == total
     # same module names and shapes: the zoo's weights load into the described network, outputs agree
@@ -150,16 +150,16 @@ def test_every_preset_either_builds_or_names_its_problem():
         if name == "too_deep":
             expected = r"layer 7 \(conv3: conv 128 k5\): its input is 64×4×4, and the kernel \(5\) is larger than"
             with pytest.raises(ValueError, match=expected):
-                netspec.build(layers, preset.input_shape)
+                builder.build(layers, preset.input_shape)
             continue
-        model = netspec.build(layers, preset.input_shape)
+        model = builder.build(layers, preset.input_shape)
         assert model.eval()(torch.zeros(1, *preset.input_shape)).shape == (1, 10)
 
 
 def test_checkpoint_meta_rebuilds_a_custom_network():
     layers = netspec.parse(netspec.PRESETS["all_conv"].text)
     model = models._architecture({"arch": "custom", "arch_args": {"layers": layers}, "input_shape": [3, 32, 32]})
-    assert _params(model) == _params(netspec.build(layers, (3, 32, 32)))
+    assert _params(model) == _params(builder.build(layers, (3, 32, 32)))
 
 
 @pytest.mark.parametrize("text, shape, match", [
@@ -174,19 +174,19 @@ def test_checkpoint_meta_rebuilds_a_custom_network():
 ])
 def test_impossible_networks_name_the_layer_and_the_reason(text, shape, match):
     with pytest.raises(ValueError, match=match):
-        netspec.build(netspec.parse(text), shape)
+        builder.build(netspec.parse(text), shape)
     with pytest.raises(ValueError, match=match):
-        arithmetic.spec_table(netspec.parse(text), shape)
+        tables.spec_table(netspec.parse(text), shape)
 
 
 def test_build_checks_its_arguments():
     with pytest.raises(ValueError, match="no layers"):
-        netspec.build([], (1, 8, 8))
+        builder.build([], (1, 8, 8))
     with pytest.raises(ValueError, match=r"layer 2: unknown layer type 'softmax2'"):
-        netspec.build([{"type": "relu"}, {"type": "softmax2"}], (1, 8, 8))
+        builder.build([{"type": "relu"}, {"type": "softmax2"}], (1, 8, 8))
     with pytest.raises(ValueError, match="input shape"):
-        netspec.build([{"type": "relu"}], (1, 8))
-    mlp = netspec.build([{"type": "linear", "out": 16}, {"type": "bn"}, {"type": "relu"}, {"type": "linear", "out": 3}],
+        builder.build([{"type": "relu"}], (1, 8))
+    mlp = builder.build([{"type": "linear", "out": 16}, {"type": "bn"}, {"type": "relu"}, {"type": "linear", "out": 3}],
                         (784,))
     assert isinstance(mlp.bn1, nn.BatchNorm1d) and _params(mlp) == 784 * 16 + 16 + 32 + 16 * 3 + 3
 
@@ -261,17 +261,17 @@ def test_random_networks_match_torch(channels, height, width, spatial, flat, fla
     except (RuntimeError, ValueError):
         torch_ok = False
     try:
-        table = arithmetic.spec_table(layers, shape)
+        table = tables.spec_table(layers, shape)
     except ValueError as exc:
         assert not torch_ok, f"we refused what torch accepts: {exc}"
         with pytest.raises(ValueError, match=r"^layer \d+ \("):
-            netspec.build(layers, shape)
+            builder.build(layers, shape)
         return
     assert torch_ok, "torch refused a network we accepted"
-    model = netspec.build(layers, shape)
+    model = builder.build(layers, shape)
     assert table.output_shape == tuple(expected.shape[1:])
     assert table.total_params == _params(model) == _params(oracle)
-    real = arithmetic.layer_table(model, shape)
+    real = tables.layer_table(model, shape)
     assert [r["output_shape"] for r in real] == [r["output_shape"] for r in table]
     assert [r["mult_adds"] for r in real] == [r["mult_adds"] for r in table]
     assert [r["receptive_field"] for r in real] == [r["receptive_field"] for r in table]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz import netspec
+from cnnviz.nets import netspec
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "app" / "lessons" / "arithmetic.py")

@@ -54,7 +54,7 @@ def test_an_image_folder_set(tmp_path, monkeypatch, fresh_caches) -> None:
     # part is the share of its class there; that part leaves out the seeded 10% that training holds out
     import torch
 
-    from cnnviz import data
+    from cnnviz.datasets import data
 
     labels = data.load("toy", "train").labels
     kept = torch.randperm(60, generator=torch.Generator().manual_seed(0))[6:]

@@ -10,7 +10,9 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import models
-from cnnviz import checkpoint, data, evaluation, train
+from cnnviz.datasets import data
+from cnnviz.results import evaluation
+from cnnviz.training import checkpoint, train
 from tests.conftest import ROOT, needs_data
 
 LIMIT = 1000  # test images the page evaluates in these tests (the shipped MNIST model errs on 9 of the first 1,000)

@@ -9,7 +9,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import models
-from cnnviz import data, digits, features, samples
+from cnnviz.datasets import data, digits, samples
+from cnnviz.inside import features
 from tests.conftest import needs_data
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app" / "lessons" / "inside.py")
@@ -171,12 +172,13 @@ def test_resnet18_with_imagenet_weights_in_the_cache_names_imagenet_classes(monk
 
 def test_a_run_trained_in_the_app_opens_from_its_checkpoint() -> None:
     """A run folder with a custom network (as the Train page writes one) is listed and looked inside."""
-    from cnnviz import checkpoint, netspec, runs
+    from cnnviz.nets import builder
+    from cnnviz.training import checkpoint, runs
 
     layers = [{"type": "conv", "out": 6, "kernel": 3}, {"type": "relu"}, {"type": "pool", "kind": "max", "kernel": 2},
               {"type": "flatten"}, {"type": "linear", "out": 10}]
     torch.manual_seed(3)
-    net = netspec.build(layers, (1, 28, 28))
+    net = builder.build(layers, (1, 28, 28))
     run = runs.Run.create("tiny custom")  # under the test's own runs folder (conftest)
     run.update(config={"model": "custom", "dataset": "mnist"}, status="finished")
     checkpoint.save(run.checkpoint, net, {"arch": "custom", "arch_args": {"layers": layers}, "dataset": "mnist",

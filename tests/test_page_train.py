@@ -9,8 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import models
-from cnnviz import data, netspec
-from cnnviz.runs import list_runs
+from cnnviz.datasets import data
+from cnnviz.nets import netspec
+from cnnviz.training.runs import list_runs
 from tests.conftest import ROOT, needs_data
 
 PAGE = str(ROOT / "app" / "lessons" / "train.py")
@@ -126,7 +127,7 @@ def test_a_custom_network_is_checked_before_training() -> None:
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.run()
     if "Your own network (layer description)" not in at.selectbox(key="net").options:
-        pytest.skip("cnnviz.netspec is not installed")
+        pytest.skip("cnnviz.nets.netspec is not installed")
     at.selectbox(key="net").set_value("custom").run()
     assert any("21,840 parameters" in m.value for m in at.markdown)  # the MNIST preset = the zoo's mnist_cnn
     at.text_area(key="layers").set_value("conv 8 k3\nrelu\nflatten\nlinear 7").run()
@@ -149,7 +150,7 @@ def test_a_custom_network_is_checked_before_training() -> None:
 def custom_network(at: AppTest, layers: str) -> None:
     """Choose "your own network" on the page and type `layers` into its description."""
     if "Your own network (layer description)" not in at.selectbox(key="net").options:
-        pytest.skip("cnnviz.netspec is not installed")
+        pytest.skip("cnnviz.nets.netspec is not installed")
     at.selectbox(key="net").set_value("custom").run()
     at.text_area(key="layers").set_value(layers).run()
     assert not at.exception

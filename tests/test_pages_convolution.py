@@ -373,7 +373,7 @@ def test_transposed_refuses_output_padding_as_large_as_the_stride():
 # ---------------------------------------------------------------------------------------------- picture
 @pytest.mark.parametrize("view", ["signed", "abs", "clip"])
 def test_kernels_on_a_picture_shows_the_full_resolution_response_and_its_range(view):
-    from cnnviz import kernels
+    from cnnviz.lessons import kernels
 
     at = run_page("filters_on_image.py", {"pic": "Checkerboard", "kernel": "Sobel y", "view": view})
     pic = kernels.picture("Checkerboard").astype(np.float64)

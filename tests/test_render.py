@@ -1,4 +1,4 @@
-"""cnnviz.render: tiling against torchvision's make_grid, colours against Matplotlib, values against NumPy."""
+"""cnnviz.inside.render: tiling against torchvision's make_grid, colours against Matplotlib, values against NumPy."""
 from __future__ import annotations
 
 import io
@@ -12,7 +12,7 @@ from PIL import Image
 from torch import nn
 from torchvision.utils import make_grid
 
-from cnnviz import render
+from cnnviz.inside import render
 
 rng = np.random.default_rng(0)
 

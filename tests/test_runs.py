@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnnviz import paths, runs
-from cnnviz.runs import HISTORY_FIELDS, Run, list_runs
+from cnnviz import paths
+from cnnviz.training import runs
+from cnnviz.training.runs import HISTORY_FIELDS, Run, list_runs
 
 NASTY = ["../../etc/passwd", "..", ".", "/abs/path", "a/../../b", "..\\..\\win", "~root", "", "   ", "name\x00nul",
          "ünïcödé name", "x" * 500, "-rf", ".hidden"]

@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from cnnviz import kernels, stepping
-from cnnviz.stepping import Conv, Pool, TransposedConv
+from cnnviz.lessons import kernels, stepping
+from cnnviz.lessons.stepping import Conv, Pool, TransposedConv
 
 FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 small = st.integers(1, 3)

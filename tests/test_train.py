@@ -17,9 +17,12 @@ import torch
 from torch import nn
 
 import models
-from cnnviz import checkpoint, data, limits, netspec, train
-from cnnviz.data import ImageSet
-from cnnviz.runs import Run, list_runs
+from cnnviz.datasets import data
+from cnnviz.datasets.data import ImageSet
+from cnnviz.inside import features
+from cnnviz.nets import builder, limits, netspec
+from cnnviz.training import checkpoint, train
+from cnnviz.training.runs import Run, list_runs
 from tests.conftest import ROOT, needs_data
 
 CLASSES = ["top-left", "top-right", "bottom-left", "bottom-right"]
@@ -211,9 +214,9 @@ KILLED_SCRIPT = textwrap.dedent("""
     import sys, time, torch
     sys.path.insert(0, sys.argv[1])
     import models
-    from cnnviz import train
-    from cnnviz.data import ImageSet
-    from cnnviz.runs import Run
+    from cnnviz.training import train
+    from cnnviz.datasets.data import ImageSet
+    from cnnviz.training.runs import Run
     images = torch.randint(0, 256, (256, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     fake = ImageSet("mnist", "train", images, torch.arange(256) % 10, [str(d) for d in range(10)])
     cfg = train.TrainConfig("mnist", "mnist_cnn", epochs=1000, batch_size=64, augment=())
@@ -256,7 +259,7 @@ def test_a_described_network_whose_batch_is_over_the_memory_limit_does_not_train
                                                                                  ) -> None:
     layers = netspec.parse("conv 64 k3 p1\nrelu\nflatten\nlinear 4")  # 8×8 images: 48.3 KiB of activations each
     cfg = config(model="custom", layers=layers, batch_size=128)
-    model = netspec.build(layers, (1, 8, 8))
+    model = builder.build(layers, (1, 8, 8))
     before = copy.deepcopy(model.state_dict())
     monkeypatch.setenv("CNNVIZ_MAX_BATCH_MB", "1")
     with pytest.raises(limits.TooLarge, match=r"batch of 128 images needs 6.03 MiB .* at most 1 MiB per batch"):
@@ -298,7 +301,7 @@ def test_shipped_checkpoints_reach_their_cards_test_accuracy(name: str) -> None:
     x = torch.stack([transform(subset.pil(i)) for i in range(32)])
     with torch.no_grad():
         pil_preds = model(x).argmax(1)
-    tensor_preds = train.predict(model, subset.images[:32], meta["mean"], meta["std"]).argmax(1)
+    tensor_preds = features.logits(model, subset.images[:32], meta["mean"], meta["std"]).argmax(1)
     assert (pil_preds == tensor_preds).float().mean() >= 31 / 32
 
 

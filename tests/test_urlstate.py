@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.errors import AppTestError
 
 from app import urlstate, widgets
-from cnnviz import data
+from cnnviz.datasets import data
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "app" / "lessons"

@@ -93,7 +93,7 @@ def steps(at: AppTest) -> list[str]:
 
 def test_first_visit_shows_a_sample_that_suits_the_model_and_leaves_the_link_as_it_was(page) -> None:
     import models
-    from cnnviz import samples
+    from cnnviz.datasets import samples
 
     at = page(model="cifar_cnn")
     assert chosen(at) == {"source": "sample", "name": "cat"}
@@ -134,7 +134,7 @@ def test_a_link_naming_a_folder_elsewhere_reads_and_writes_nothing_there(page, t
 
 def test_mnist_models_show_every_digit_step_and_feed_their_result(page) -> None:
     import models
-    from cnnviz import digits, samples
+    from cnnviz.datasets import digits, samples
 
     at = page(model="mnist_cnn")
     assert chosen(at) == {"source": "sample", "name": "digit_3"}
@@ -209,7 +209,7 @@ def test_the_choice_survives_a_page_without_the_picker(page) -> None:
 
 @needs_data("cifar10")
 def test_a_test_set_image_by_class_and_number(page) -> None:
-    from cnnviz import data
+    from cnnviz.datasets import data
 
     test = data.load("cifar10", "test", download=False)
     at = page(model="cifar_cnn", img="test:cifar10:1234")
@@ -284,7 +284,7 @@ def test_teacher_mode_can_lock_the_picker(page) -> None:
 
 def test_model_picker_lists_runs_with_a_checkpoint_and_returns_their_path(page) -> None:
     import models
-    from cnnviz import checkpoint, runs
+    from cnnviz.training import checkpoint, runs
 
     run_dir = runs.Run.create("my first cnn")
     run_dir.update(config={"model": "mnist_cnn", "dataset": "mnist"})

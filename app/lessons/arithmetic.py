@@ -11,8 +11,8 @@ from typing import Any
 import streamlit as st
 
 from app import predict, state, urlstate
-from cnnviz import arithmetic as ar
-from cnnviz import limits, netspec
+from cnnviz.lessons import arithmetic as ar
+from cnnviz.nets import limits, netspec, tables
 
 PARTS = {"size": "📏 Output size", "solve": "🔍 Solve backwards", "table": "📋 Network table"}
 SOURCES = {"describe": "✏️ Describe a network", "zoo": "🦁 A zoo model"}
@@ -311,7 +311,7 @@ def show_table(table: Any, quiz: bool, file_name: str) -> None:
     """The layer table as a dataframe, with its totals on top and a CSV of it (made on a click) below."""
     import pandas as pd
 
-    from cnnviz import export
+    from cnnviz.results import export
 
     last_rf = next((r["receptive_field"] for r in reversed(table) if r["jump"] is not None), None)
     m = st.columns(4)
@@ -386,7 +386,7 @@ def described_table() -> None:
     try:
         layers = netspec.parse(st.session_state["net"])
         shape = netspec.parse_shape(st.session_state["shape"])
-        table = ar.spec_table(layers, shape)
+        table = tables.spec_table(layers, shape)
         limits.check(layers, shape)  # before the torch model below is built and run
     except limits.TooLarge as exc:
         st.error(f"**This network is too large for cnnviz.** {exc}", icon="🚫")

@@ -15,7 +15,7 @@ import altair as alt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import models  # noqa: E402
-from cnnviz import compare, export  # noqa: E402
+from cnnviz.results import compare, export  # noqa: E402
 
 SPLITS = {"validation": "val", "train": "train"}
 CURVES = {"acc": "accuracy", "loss": "loss"}  # what the chart shows, for the switch and for the link alike

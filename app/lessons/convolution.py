@@ -5,9 +5,9 @@ import numpy as np
 import streamlit as st
 
 from app import stepper, urlstate
-from cnnviz import gridhtml as gh
-from cnnviz import kernels
-from cnnviz.stepping import Conv, factor, fmt, size_text
+from cnnviz.lessons import gridhtml as gh
+from cnnviz.lessons import kernels
+from cnnviz.lessons.stepping import Conv, factor, fmt, size_text
 
 PADDINGS = [str(p) for p in range(7)] + ["same"]
 MODES = {"cross": "Cross-correlation (what PyTorch computes)", "conv": "True convolution (textbook)"}

@@ -8,7 +8,8 @@ st.title("🗂️ Dataset explorer")
 st.markdown("Before training, look at the data: how many images of each class, what they look like, "
             "and the numbers the network is actually fed.")
 
-from cnnviz import data, explore, export  # noqa: E402  (PyTorch: imported after the title is on screen)
+from cnnviz.datasets import data, explore  # noqa: E402  (PyTorch: imported after the title is on screen)
+from cnnviz.results import export
 
 
 def readable(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:

@@ -16,7 +16,8 @@ import pandas as pd  # noqa: E402
 
 import models  # noqa: E402  (PyTorch: imported after the title is on screen)
 from app.widgets import model_picker  # noqa: E402
-from cnnviz import data, evaluation, explore, export  # noqa: E402
+from cnnviz.datasets import data, explore  # noqa: E402
+from cnnviz.results import evaluation, export
 
 GALLERY_SIZE = 24   # images per gallery page
 COLUMNS = 8         # images per gallery row

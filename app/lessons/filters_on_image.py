@@ -6,9 +6,9 @@ import streamlit as st
 from PIL import Image
 
 from app import stepper, urlstate, widgets
-from cnnviz import gridhtml as gh
-from cnnviz import kernels
-from cnnviz.stepping import Conv, fmt
+from cnnviz.lessons import gridhtml as gh
+from cnnviz.lessons import kernels
+from cnnviz.lessons.stepping import Conv, fmt
 
 SOURCES = {"pattern": "🔷 Pattern", "picture": "🖼️ Photo, test image or upload"}
 SHOW_SIDE = 420  # px: pictures are shown about this wide (small ones enlarged by whole pixels)

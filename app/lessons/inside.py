@@ -17,7 +17,9 @@ st.markdown("Give a trained network one picture and watch what **every layer** m
             "filter lights up, the filters themselves, and the part of the picture the answer came from.")
 
 import models  # noqa: E402  (PyTorch: imported once the title is on screen)
-from cnnviz import cam, export, features, gridhtml, render  # noqa: E402
+from cnnviz.inside import cam, features, render  # noqa: E402
+from cnnviz.lessons import gridhtml
+from cnnviz.results import export
 
 TOP_K = 5  # classes in the prediction chart
 CAM_SIDE = 256  # px: each of the three Grad-CAM pictures (the model's view is drawn 256 wide), side by side

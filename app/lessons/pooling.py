@@ -5,9 +5,9 @@ import numpy as np
 import streamlit as st
 
 from app import stepper, urlstate
-from cnnviz import gridhtml as gh
-from cnnviz import kernels
-from cnnviz.stepping import Pool, size_text
+from cnnviz.lessons import gridhtml as gh
+from cnnviz.lessons import kernels
+from cnnviz.lessons.stepping import Pool, size_text
 
 MODES = {"max": "Max pooling", "avg": "Average pooling"}
 # each control's choices, for its widget and for the link alike

@@ -27,11 +27,13 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 import models  # noqa: E402
-from cnnviz import data, limits, train  # noqa: E402
-from cnnviz.runs import Run  # noqa: E402
+from cnnviz.datasets import data  # noqa: E402
+from cnnviz.nets import limits
+from cnnviz.training import train
+from cnnviz.training.runs import Run  # noqa: E402
 
 try:
-    from cnnviz import netspec
+    from cnnviz.nets import builder, netspec
 except ImportError:  # the layer-description module is optional: without it, only zoo models are offered
     netspec = None
 
@@ -184,7 +186,7 @@ def on_optimizer_change() -> None:
 
 def read_layers(text: str, input_shape: tuple[int, ...], classes: int) -> tuple[list[dict] | None, str]:
     """(layer dicts or None, a one-line verdict) for the custom network description."""
-    from cnnviz.arithmetic import spec_table
+    from cnnviz.nets.tables import spec_table
 
     try:
         layers = netspec.parse(text)
@@ -323,7 +325,7 @@ def build(config: train.TrainConfig, train_set: data.ImageSet) -> tuple[torch.nn
     from models.train import build_model, zoo_meta
 
     if config.model == CUSTOM:
-        model = netspec.build(config.layers, train_set.shape)
+        model = builder.build(config.layers, train_set.shape)
         title = "your network"
         meta = {"arch": CUSTOM, "arch_args": {"layers": config.layers}, "title": f"Custom network ({config.dataset})",
                 "dataset": config.dataset, "input_shape": list(train_set.shape), "classes": list(train_set.classes),

@@ -5,9 +5,9 @@ import numpy as np
 import streamlit as st
 
 from app import stepper, urlstate
-from cnnviz import gridhtml as gh
-from cnnviz import kernels
-from cnnviz.stepping import TransposedConv, fmt, transposed_size_text
+from cnnviz.lessons import gridhtml as gh
+from cnnviz.lessons import kernels
+from cnnviz.lessons.stepping import TransposedConv, fmt, transposed_size_text
 
 # each control's choices, for its widget and for the link alike
 SIDES, KSIZES, STRIDES, PADDINGS, DILATIONS = [1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5], [1, 2, 3, 4], [0, 1, 2, 3], [1, 2, 3]

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from cnnviz import features
+from cnnviz.inside import features
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -3,8 +3,8 @@
 A description is typed by a student or arrives in a link, so nothing else stops "conv 4096 k3 p1" on a
 4096 × 4096 input (256 GiB of activations) or "linear 100000" after a large map (billions of weights) from
 taking a shared classroom server down. `check` works out every layer's output shape and parameter count from
-the description alone (`arithmetic.spec_table`, no torch) and refuses what is too large, naming the limit and
-the layer; `netspec.build` calls it first, so every caller is protected. The memory limits and the parameter
+the description alone (`tables.spec_table`, no torch) and refuses what is too large, naming the limit and
+the layer; `builder.build` calls it first, so every caller is protected. The memory limits and the parameter
 limit can be raised on a teacher's own machine through environment variables (`Limits.from_env`).
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from math import prod
 from typing import Any
 
-from cnnviz import netspec
-from cnnviz.arithmetic import spec_table
+from cnnviz.nets import netspec
+from cnnviz.nets.tables import spec_table
 
 MIB = 2**20
 BYTES_PER_VALUE = 4              # bytes per activation or parameter: float32, what cnnviz runs and trains in
@@ -84,7 +84,7 @@ def check(layers: Sequence[dict[str, Any]], input_shape: Sequence[int], limits: 
 
     Raises:
         TooLarge: over a limit, naming the limit and the first layer that passes it.
-        ValueError: an impossible network or input shape (as `arithmetic.spec_table`).
+        ValueError: an impossible network or input shape (as `tables.spec_table`).
     """
     limits = limits or Limits.from_env()
     layers = netspec.normalise_all(layers)

@@ -7,19 +7,18 @@ import pandas as pd
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from cnnviz.data import ImageSet
-from cnnviz.train import Splits, TrainConfig, make_splits
+from cnnviz.datasets.data import ImageSet
+from cnnviz.datasets.splits import Splits, hold_out
 
 SHOWN_STD = 3.0  # normalised values are coloured from -3 (full blue) to +3 (full red) standard deviations
 
 
 def splits(train: ImageSet, test: ImageSet | None = None, val_fraction: float = 0.1, seed: int = 0) -> Splits:
-    """Train / validation / test exactly as training splits them (the seeded hold-out of `cnnviz.train`).
+    """Train / validation / test exactly as training splits them (the seeded hold-out of `cnnviz.datasets.splits`).
 
     The mean and std in the result come from the training part only, as in training.
     """
-    config = TrainConfig(dataset=train.name, val_fraction=val_fraction, seed=seed, normalize="dataset")
-    return make_splits(config, train, test)  # type: ignore[arg-type]  # test may be absent for ImageFolder sets
+    return hold_out(train, test, val_fraction, seed)  # type: ignore[arg-type]  # ImageFolder sets may lack a test
 
 
 def class_counts(s: Splits) -> pd.DataFrame:

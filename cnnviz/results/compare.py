@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cnnviz.runs import Run
+from cnnviz.training.runs import Run
 
 CURVES = ("train_loss", "val_loss", "train_acc", "val_acc")
 SUMMARY = ("train_loss", "train_acc", "val_acc", "test_acc")

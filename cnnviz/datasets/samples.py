@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from cnnviz import images
+from cnnviz.datasets import images
 
 
 @dataclass(frozen=True)

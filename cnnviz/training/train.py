@@ -14,11 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnviz import checkpoint, limits
-from cnnviz.augment import AUGMENTATIONS, augment
-from cnnviz.data import ImageSet
-from cnnviz.device import describe, pick_device
-from cnnviz.runs import Run
+from cnnviz.datasets.augment import AUGMENTATIONS, augment
+from cnnviz.datasets.data import ImageSet
+from cnnviz.datasets.splits import Splits, hold_out
+from cnnviz.inside import features
+from cnnviz.nets import limits
+from cnnviz.training import checkpoint
+from cnnviz.training.device import describe, pick_device
+from cnnviz.training.runs import Run
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "step", "plateau", "onecycle")
@@ -76,33 +79,10 @@ def defaults(dataset: str, model: str) -> TrainConfig:
     return TrainConfig(dataset, model)
 
 
-@dataclass
-class Splits:
-    """Training, validation and test tensors plus the normalisation computed from the training part."""
-
-    train: ImageSet
-    val: ImageSet | None
-    test: ImageSet
-    mean: list[float]
-    std: list[float]
-
-
 def make_splits(config: TrainConfig, train: ImageSet, test: ImageSet) -> Splits:
-    """Hold out a seeded validation share of `train` and compute the normalisation from the rest."""
-    gen = torch.Generator().manual_seed(config.seed)
-    order = torch.randperm(len(train), generator=gen)
-    if config.train_limit:
-        order = order[: config.train_limit]
-    n_val = int(len(order) * config.val_fraction)
-    val = train.subset(order[:n_val]) if n_val else None
-    train = train.subset(order[n_val:])
-    if config.test_limit:
-        test = test.subset(torch.arange(min(config.test_limit, len(test))))
-    if config.normalize == "half":
-        mean, std = [0.5] * train.shape[0], [0.5] * train.shape[0]
-    else:
-        mean, std = train.channel_stats()
-    return Splits(train, val, test, mean, std)
+    """The splits `config` asks for (its seed, validation share, limits and normalisation)."""
+    return hold_out(train, test, config.val_fraction, config.seed, config.train_limit, config.test_limit,
+                 config.normalize)
 
 
 @dataclass
@@ -139,26 +119,10 @@ def _normalizer(mean: list[float], std: list[float], device: torch.device) -> Ca
     return lambda x: (x - m) / s
 
 
-@torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, mean: list[float], std: list[float],
-            batch_size: int = 500, device: torch.device | None = None) -> torch.Tensor:
-    """Logits of `model` for uint8 images (N, C, H, W), restoring the model's train/eval mode after."""
-    device = device or next(model.parameters()).device
-    norm = _normalizer(mean, std, device)
-    was_training = model.training
-    model.eval()
-    try:
-        out = [model(norm(images[i:i + batch_size].to(device).float() / 255)).float().cpu()
-               for i in range(0, len(images), batch_size)]
-    finally:
-        model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0)
-
-
 def evaluate(model: nn.Module, data: ImageSet, mean: list[float], std: list[float],
              device: torch.device | None = None) -> tuple[float, float, torch.Tensor]:
     """(mean cross-entropy, accuracy, predicted labels) of `model` on `data`; changes nothing."""
-    logits = predict(model, data.images, mean, std, device=device)
+    logits = features.logits(model, data.images, mean, std, device=device)
     loss = F.cross_entropy(logits, data.labels).item()
     preds = logits.argmax(1)
     return loss, (preds == data.labels).float().mean().item(), preds
@@ -297,7 +261,7 @@ def fit(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None = N
 
     Raises:
         TrainingDiverged: the loss became NaN or exploded (the run folder records it).
-        cnnviz.limits.TooLarge: a described network (`config.layers`) whose batch is over the memory limit.
+        cnnviz.nets.limits.TooLarge: a described network (`config.layers`) whose batch is over the memory limit.
     """
     if config.layers:
         limits.check_training(config.layers, data.train.shape, config.batch_size)

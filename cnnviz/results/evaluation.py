@@ -15,9 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnviz import export, paths
-from cnnviz.data import ImageSet
-from cnnviz.train import predict as _predict_logits
+from cnnviz import paths
+from cnnviz.datasets.data import ImageSet
+from cnnviz.inside import features
+from cnnviz.results import export
 
 Progress = Callable[[float], None]
 Loader = Callable[[Path], tuple[nn.Module, dict[str, Any]]]  # checkpoint path -> (model, meta with mean, std)
@@ -81,10 +82,10 @@ def env_limit() -> int:
 
 def predict(model: nn.Module, data: ImageSet, mean: list[float], std: list[float], batch_size: int = 500,
             progress: Progress | None = None) -> Predictions:
-    """Run `model` over all of `data` in chunks (through `cnnviz.train.predict`), reporting the fraction done."""
+    """Run `model` over all of `data` in chunks (through `features.logits`), reporting the fraction done."""
     chunks = []
     for start in range(0, len(data), CHUNK):
-        chunks.append(_predict_logits(model, data.images[start:start + CHUNK], mean, std, batch_size))
+        chunks.append(features.logits(model, data.images[start:start + CHUNK], mean, std, batch_size))
         if progress:
             progress(min(1.0, (start + CHUNK) / len(data)))
     logits = torch.cat(chunks) if chunks else torch.empty(0, len(data.classes))  # (N, K)
