@@ -60,6 +60,36 @@ def _zoo_model(name: str, mtime_ns: int) -> Any:
     return model
 
 
+def model_spec(choice: str) -> Any:
+    """The models.ModelSpec of a zoo name or checkpoint path (a checkpoint's meta read once per file version).
+
+    Raises:
+        models.CheckpointError: a run's checkpoint is missing or damaged.
+    """
+    from pathlib import Path
+
+    import models
+
+    if choice in models.ZOO:
+        return models.spec(choice)
+    path = Path(choice)
+    if not path.is_file():
+        raise models.CheckpointError(f"No checkpoint at {path}.")
+    return models.spec(choice, checkpoint_meta(str(path), path.stat().st_mtime_ns))
+
+
+def trained_model(spec: Any) -> tuple[Any, str]:
+    """(the trained model of `spec`, shared read-only, and a cache key that changes when it is retrained).
+
+    Raises:
+        models.CheckpointError: no readable checkpoint (a zoo model not trained yet, a damaged run).
+    """
+    path = spec.checkpoint
+    mtime = path.stat().st_mtime_ns if path.is_file() else 0
+    model = zoo_model(spec.choice) if spec.in_zoo else file_model(str(path), mtime)[0]
+    return model, f"{spec.choice}:{mtime}"
+
+
 def session_token() -> str:
     """A random id for this browser session: runs trained here record it as their owner."""
     import secrets

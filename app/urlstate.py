@@ -209,6 +209,20 @@ def hidden(key: str) -> bool:
     return key in _listed("hide")
 
 
+def control(widget: str | Callable[..., Any], label: str, key: str, where: Any = st, disabled: bool = False,
+            **kwargs: Any) -> Any:
+    """A widget kept in the URL that obeys teacher mode; returns its value. The one way pages draw such a control.
+
+    `widget` is a Streamlit widget or its name ("slider", "selectbox", ...), drawn in `where` (a column, the
+    sidebar) unless the link hides `key` (`hide=key`), greyed out when the link locks it (`lock=key`) or when
+    `disabled` (e.g. while a run trains). `kwargs` go to the widget.
+    """
+    if not hidden(key):
+        draw = getattr(where, widget) if isinstance(widget, str) else widget
+        draw(label, key=key, disabled=disabled or locked(key), **kwargs)
+    return st.session_state.get(key)
+
+
 def apply_teacher_mode() -> None:
     """Hide the sidebar and its toggle in teacher mode, leaving the lesson alone on the screen."""
     if teacher_mode():

@@ -481,40 +481,16 @@ def _as_option(value: Any, options: dict[str, str]) -> str | None:
 
 # ---- what the model sees ------------------------------------------------------------------------------------
 
-def model_spec(model: str) -> dict[str, Any]:
-    """Title, data set, input shape, classes, mean and std of a zoo name or checkpoint path.
-
-    Raises:
-        models.CheckpointError: a run's checkpoint is missing or damaged.
-    """
-    import models
-
-    if model in models.ZOO:
-        e = models.ZOO[model]
-        return {"title": e.title, "dataset": e.dataset, "input_shape": tuple(e.input_shape), "classes": list(e.classes),
-                "mean": tuple(e.mean), "std": tuple(e.std)}
-    path = Path(model)
-    if not path.is_file():
-        raise models.CheckpointError(f"No checkpoint at {path}.")
-    meta = state.checkpoint_meta(str(path), path.stat().st_mtime_ns)
-    dataset = meta.get("dataset") or meta.get("config", {}).get("dataset", "")
-    return {"title": f"run {path.parent.name}", "dataset": dataset, "input_shape": tuple(meta["input_shape"]),
-            "classes": list(meta.get("classes", [])), "mean": tuple(meta["mean"]), "std": tuple(meta["std"])}
-
-
 def model_input(image: Image.Image, model: str) -> tuple[Any, list[Any]]:
     """(the exact (C, H, W) tensor `model` is fed, the MNIST steps that made it or [] for other models).
 
     For MNIST models the image first goes through `cnnviz.datasets.digits.prepare` (invert, crop, 20x20, centre);
     then every model's own transform: colour mode, resize to its input size, scale to 0-1, normalise.
     """
-    import models
-
-    spec = model_spec(model)
-    to_tensor = models.transform(model) if model in models.ZOO else \
-        models.input_transform(spec["input_shape"], spec["mean"], spec["std"])
+    spec = state.model_spec(model)
+    to_tensor = spec.transform()
     steps: list[Any] = []
-    if spec["dataset"] == "mnist":
+    if spec.dataset == "mnist":
         prepared = state.digit_steps(image_key(image), image)
         steps, image = prepared.steps, prepared.image
     return to_tensor(image), steps
@@ -534,13 +510,13 @@ def show_preprocessing(image: Image.Image, model: str) -> Any:
     Raises:
         models.CheckpointError: `model` is a run whose checkpoint is missing or damaged.
     """
-    spec = model_spec(model)
+    spec = state.model_spec(model)
     x, steps = model_input(image, model)
-    c, h, w = spec["input_shape"]
+    c, h, w = spec.input_shape
     pictures = [(_display(_square(image)), "Your image", images.describe(image))]
     for step in steps:
         pictures.append((_display(_square(step.image)), step.title, step.note))
-    stats = ", ".join(f"{m:.3f}" for m in spec["mean"]), ", ".join(f"{s:.3f}" for s in spec["std"])
+    stats = ", ".join(f"{m:.3f}" for m in spec.mean), ", ".join(f"{s:.3f}" for s in spec.std)
     size = f"already {w}×{h}" if image.size == (w, h) else f"resized to {w}×{h}"
     what = ("the 28×28 result, scaled to 0–1" if steps else
             f"{size}{', made grey' if c == 1 and image.mode != 'L' else ''}, scaled to 0–1") + \

@@ -1,6 +1,7 @@
 """The model zoo: one registry so every page lists, builds, loads and feeds the models the same way."""
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
 __all__ = [
+    "ModelSpec", "spec",
     "ZOO", "ZooEntry", "CheckpointError", "names", "build", "load", "load_file", "transform", "card", "input_transform",
 ]
 
@@ -57,6 +59,54 @@ ZOO: dict[str, ZooEntry] = {e.name: e for e in (
     ZooEntry("resnet18", "ResNet18 (torchvision, 11.2 M params)", "cifar10", (3, 32, 32), CIFAR10_CLASSES,
              CIFAR_MEAN, CIFAR_STD, resnet18.build, "torchvision's ResNet18 with a 10-class head, fed 32x32 images."),
 )}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What every page needs to know about one trained model: read from its checkpoint, the zoo as fallback."""
+
+    choice: str                       # what the model picker returned: a zoo name or a checkpoint path
+    title: str
+    dataset: str
+    input_shape: tuple[int, int, int]  # (C, H, W)
+    classes: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    arch: str                         # zoo architecture name, or "custom" (a network description)
+    arch_args: str                    # the builder's keyword arguments as sorted JSON: hashable, a cache key
+    checkpoint: Path
+
+    @property
+    def in_zoo(self) -> bool:
+        return self.choice in ZOO
+
+    def transform(self) -> Callable[[Image.Image], torch.Tensor]:
+        """PIL image -> this model's normalised input tensor (C, H, W)."""
+        return input_transform(self.input_shape, self.mean, self.std)
+
+    def untrained(self) -> nn.Module:
+        """A freshly initialised network of this architecture (the caller seeds it)."""
+        return _architecture({"arch": self.arch, "arch_args": json.loads(self.arch_args),
+                              "input_shape": list(self.input_shape)})
+
+
+def spec(choice: str, meta: dict[str, Any] | None = None) -> ModelSpec:
+    """The ModelSpec of a zoo name, or of a checkpoint file from its own `meta` (read from the file when None).
+
+    Raises:
+        CheckpointError: `choice` is neither a zoo name nor a readable cnnviz checkpoint.
+    """
+    if choice in ZOO:
+        e = ZOO[choice]
+        return ModelSpec(choice, e.title, e.dataset, tuple(e.input_shape), tuple(e.classes), tuple(e.mean),
+                         tuple(e.std), choice, "{}", e.checkpoint)
+    path = Path(choice)
+    meta = checkpoint.load(path)[1] if meta is None else meta
+    title = f"run {path.parent.name}" if path.name == "checkpoint.pt" else path.stem
+    dataset = meta.get("dataset") or meta.get("config", {}).get("dataset", "")
+    return ModelSpec(choice, title, dataset, tuple(meta["input_shape"]), tuple(meta.get("classes", [])),
+                     tuple(meta["mean"]), tuple(meta["std"]), meta["arch"],
+                     json.dumps(meta.get("arch_args", {}), sort_keys=True), path)
 
 
 def names() -> list[str]:

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torchvision.models import ResNet18_Weights, resnet18
+
+if TYPE_CHECKING:
+    from models import ModelSpec
 
 
 class WeightsUnavailable(RuntimeError):
@@ -48,3 +52,11 @@ def build_pretrained(num_classes: int = 10, path: str | Path | None = None) -> n
 def imagenet_categories() -> list[str]:
     """The 1,000 ImageNet class names from the weights' metadata (shipped with torchvision)."""
     return list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def imagenet_spec(path: Path, mean: tuple[float, ...], std: tuple[float, ...]) -> ModelSpec:
+    """The ModelSpec of torchvision's ResNet18 with the ImageNet weights in file `path` (224 px, 1,000 classes)."""
+    from models import ModelSpec  # the registry imports this module: import it when called
+
+    return ModelSpec("resnet18", "ResNet18 with ImageNet weights (torchvision)", "cifar10", (3, 224, 224),
+                     tuple(imagenet_categories()), mean, std, "resnet18", '{"num_classes": 1000}', Path(path))

@@ -18,14 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 # in session_state so the test can compare it with an independent computation.
 PAGE = textwrap.dedent("""
     import streamlit as st
-    from app import urlstate, widgets
+    from app import state, urlstate, widgets
 
     urlstate.init({})
     model = widgets.model_picker()
     st.session_state["test.model"] = model
     if st.session_state.get("test.show_picker", True):
-        spec = widgets.model_spec(model)
-        image = widgets.image_picker(spec["dataset"])
+        spec = state.model_spec(model)
+        image = widgets.image_picker(spec.dataset)
         st.session_state["test.image"] = image
         if image is not None:
             st.session_state["test.x"] = widgets.show_preprocessing(image, model)

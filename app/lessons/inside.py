@@ -1,6 +1,5 @@
 """Inside a model: one image through every layer — feature maps, filters, where the network looks, predictions."""
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,7 +129,7 @@ with left:
         st.toggle("🤔 Guess first: say what the network will answer before it is shown", key="guess",
                   disabled=urlstate.locked("guess"))
 try:
-    spec = widgets.model_spec(choice)
+    spec = state.model_spec(choice)
 except models.CheckpointError as exc:
     st.error(f"This run's checkpoint cannot be read: {exc} Pick another model, or train the run again on the "
              "Train page.", icon="🚫")
@@ -151,38 +150,26 @@ if choice == "resnet18" and imagenet_file.is_file():
 
 if use_imagenet:
     to_tensor = IMAGENET.transforms()
-    spec = {"title": "ResNet18 with ImageNet weights (torchvision)", "dataset": "cifar10", "input_shape": (3, 224, 224),
-            "classes": models.resnet18.imagenet_categories(), "mean": tuple(to_tensor.mean),
-            "std": tuple(to_tensor.std)}
-    path, arch, arch_args = imagenet_file, "resnet18", {"num_classes": 1000}
-elif choice in models.ZOO:
-    path = models.ZOO[choice].checkpoint
-    arch, arch_args = choice, {}
-else:
-    path = Path(choice)
-    meta = state.checkpoint_meta(str(path), path.stat().st_mtime_ns)
-    arch, arch_args = meta["arch"], meta.get("arch_args", {})
-classes = list(spec["classes"])
-untrained = state.untrained_model(arch, json.dumps(arch_args, sort_keys=True), tuple(spec["input_shape"]))
-untrained_key = f"untrained:{arch}:{json.dumps(arch_args, sort_keys=True)}:0"
+    spec = models.resnet18.imagenet_spec(imagenet_file, tuple(to_tensor.mean), tuple(to_tensor.std))
+classes = list(spec.classes)
+untrained = state.untrained_model(spec.arch, spec.arch_args, spec.input_shape)
+untrained_key = f"untrained:{spec.arch}:{spec.arch_args}:0"
 try:
-    mtime = path.stat().st_mtime_ns if path.is_file() else 0
     if use_imagenet:
-        model = state.imagenet_resnet18(str(path))
+        model, model_key = state.imagenet_resnet18(str(imagenet_file)), "imagenet"
     else:
-        model = state.zoo_model(choice) if choice in models.ZOO else state.file_model(str(path), mtime)[0]
-    model_key, trained = f"{'imagenet' if use_imagenet else choice}:{mtime}", True
+        model, model_key = state.trained_model(spec)
+    trained = True
 except models.CheckpointError:
-    st.error(f"**{spec['title']}** has no trained checkpoint yet (looked for `{shown_path(path)}`). To get it, "
-             "train it on the "
-             f"**Train** page, or run `python -m models.train {arch} --ship` (the zoo's recipes are in "
-             "`models/train_zoo.sh`), then reload. Meanwhile everything below shows the same network "
+    st.error(f"**{spec.title}** has no trained checkpoint yet (looked for `{shown_path(spec.checkpoint)}`). To get "
+             f"it, train it on the **Train** page, or run `python -m models.train {spec.arch} --ship` (the zoo's "
+             "recipes are in `models/train_zoo.sh`), then reload. Meanwhile everything below shows the same network "
              "**untrained** (random weights).", icon="🚫")
     model, model_key, trained = untrained, untrained_key, False
 
 # ---- the image ----------------------------------------------------------------------------------------------
 with right:
-    image = widgets.image_picker(spec["dataset"], preview=False)
+    image = widgets.image_picker(spec.dataset, preview=False)
 if image is None:
     st.info("Pick an image above: a sample photo, a test image, your own upload, the camera or a drawing.")
     st.stop()
@@ -192,14 +179,14 @@ if use_imagenet:  # ImageNet's own recipe: shorter side to 256, centre 224x224, 
     x = to_tensor(image.convert("RGB"))
     original, fed = st.columns(2)
     original.image(image, caption="Your image", width=224)
-    fed.image(render.input_picture(x, spec["mean"], spec["std"]), width=224,
+    fed.image(render.input_picture(x, spec.mean, spec.std), width=224,
               caption="What the model sees: shorter side resized to 256, the centre 224×224 cut out, "
                       "normalised with ImageNet's mean and std")
 else:
     x = widgets.show_preprocessing(image, choice)  # (C, H, W), exactly what the model is fed
 x1 = x[None]  # (1, C, H, W)
 key = digest(x)
-mean, std = spec["mean"], spec["std"]
+mean, std = spec.mean, spec.std
 seen = render.input_picture(x, mean, std, size=256)  # the model's view, enlarged by whole pixels
 
 # ---- what comes out -----------------------------------------------------------------------------------------
@@ -211,7 +198,7 @@ said, chart = st.columns([2, 3], gap="large")
 with said:
     st.markdown(f"<div style='font-size:1.7rem;line-height:1.3'>The {'' if trained else 'untrained '}network "
                 f"says<br><b>{classes[best]}</b><br>{probs[best]:.0%} sure</div>", unsafe_allow_html=True)
-    st.caption(f"{spec['title']} · {len(classes)} classes")
+    st.caption(f"{spec.title} · {len(classes)} classes")
     if choice == "resnet18" and not use_imagenet:
         st.caption("These are the 10 CIFAR-10 classes of the zoo's ResNet18 checkpoint. " + (
             "Switch on the ImageNet weights above for the 1,000 ImageNet classes." if imagenet_file.is_file() else
