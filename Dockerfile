@@ -28,7 +28,7 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu \
  && pip install -r /tmp/requirements-app.txt
 
 COPY --chown=user . .
-RUN pip install --no-deps --no-build-isolation -e .
+RUN pip install --no-deps --no-build-isolation -e . && mkdir -p /home/user/cache/runs && chown -R user /home/user/cache
 USER user
 EXPOSE 7860
 # --server.address 0.0.0.0: reachable from outside the container; the rest comes from .streamlit/config.toml.

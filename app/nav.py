@@ -38,8 +38,18 @@ def sections() -> dict[str, list[Any]]:
     return found
 
 
+def sidebar() -> None:
+    """The page links in the sidebar, section by section. Drawn by hand: Streamlit's own page list puts `div`s
+    between its `ul` and `li`s, which screen readers cannot follow (axe-core: serious `list` and `listitem`)."""
+    with st.sidebar.container(gap=None):
+        for section, pages in sections().items():
+            st.markdown(f"<div class='cv-nav-section'>{section}</div>", unsafe_allow_html=True)
+            for lesson in pages:
+                st.page_link(lesson, width="stretch")
+
+
 def link(stem: str, label: str, where: Any = st) -> None:
-    """A link to another lesson (`where`: a column or container to put it in)."""
+    """A link to another lesson, shown with that lesson's icon (`where`: a column or container to put it in)."""
     where.page_link(page(stem), label=label)
 
 

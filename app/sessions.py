@@ -85,3 +85,31 @@ def streamlit_janitor() -> Janitor:
     threading.Thread(target=janitor.run_forever, args=(min(SWEEP_S, ttl_s / 2),), name="cnnviz-janitor",
                      daemon=True).start()
     return janitor
+
+
+def lost_session() -> bool:
+    """Whether this browser asked to resume a session this server does not hold: the server was restarted, or the
+    replica it was on (behind a proxy) went down. The page is then rebuilt from its link, and private images are gone.
+    """
+    import streamlit as st
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return False
+    # The browser's websocket names the session it wants back in its third subprotocol entry (Streamlit's own use).
+    entries = [e.strip() for e in (st.context.headers.get("Sec-Websocket-Protocol") or "").split(",")]
+    asked = entries[2] if len(entries) >= 3 else ""
+    return bool(asked) and asked != ctx.session_id
+
+
+def tell_if_lost() -> None:
+    """Say once, in words, why a student's page was rebuilt after their server went away (never a blank page)."""
+    import streamlit as st
+
+    if "cnnviz.lost_told" not in st.session_state:
+        st.session_state["cnnviz.lost_told"] = lost_session()
+        if st.session_state["cnnviz.lost_told"]:
+            st.toast("The server you were on went away, so another one took over: the page was rebuilt from its "
+                     "link. An uploaded photo, a drawing or an answer you had typed must be given again.",
+                     icon="🔌", duration="long")

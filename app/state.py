@@ -1,6 +1,7 @@
 """The page edge: every st.cache_* and shared session_state helper lives here, nowhere else."""
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -39,6 +40,8 @@ def sidebar_footer() -> None:
                        f"Python {info['python']} · PyTorch {info['torch']} · torchvision {info['torchvision']}")
         else:
             st.caption("**Compute:** PyTorch is loading in the background…")
+        if os.environ.get("CNNVIZ_REPLICA"):  # one of several servers behind a proxy: say which, for a teacher
+            st.caption(f"**Server:** {os.environ['CNNVIZ_REPLICA']}")
 
 
 def zoo_model(name: str) -> Any:
@@ -332,3 +335,31 @@ def described_layer_table(layers_text: str, input_shape: tuple[int, ...]) -> tup
 
     model = builder.build(netspec.parse(layers_text), input_shape)
     return tables.layer_table(model, input_shape), sum(p.numel() for p in model.parameters())
+
+
+# --- Evaluate and Compare runs: what a checkpoint stores besides its weights ------------------------------------
+def model_meta(spec: Any) -> dict[str, Any]:
+    """The meta in `spec`'s checkpoint (config, model card), read once per file version; each caller its own copy.
+
+    Raises:
+        models.CheckpointError: no readable checkpoint (a zoo model not trained yet, a damaged file).
+    """
+    import models
+
+    path = spec.checkpoint
+    if not path.is_file():
+        raise models.CheckpointError(f"No checkpoint at {path}.")
+    return checkpoint_meta(str(path), path.stat().st_mtime_ns)
+
+
+def zoo_metas() -> dict[str, dict[str, Any]]:
+    """Zoo name -> checkpoint meta of every shipped model whose checkpoint exists and reads, in zoo order."""
+    import models
+
+    metas = {}
+    for name in models.names():
+        try:
+            metas[name] = model_meta(model_spec(name))
+        except models.CheckpointError:
+            continue
+    return metas

@@ -1,21 +1,23 @@
-"""Page-side pieces shared by the stepped lessons (convolution, pooling, transposed convolution).
+"""Page-side pieces shared by the stepped lessons (convolution, pooling, transposed convolution, kernels on a picture).
 
-Grid editors whose edits travel in the URL, the step controls (previous, next, play, slider) and
-"check my answer". NumPy only: these pages must not import PyTorch.
+Grid editors whose edits travel in the URL, the step controls (previous, next, play, slider), the quiz at each
+step and "check my answer"; what they compute lives in cnnviz.lessons (kernels, playback, figures). NumPy only:
+these pages must not import PyTorch.
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import predict, urlstate
+from app import quiz, urlstate
 from cnnviz.lessons import gridhtml as gh
-from cnnviz.lessons import kernels
+from cnnviz.lessons import kernels, playback
+from cnnviz.lessons.figures import Ask
 from cnnviz.lessons.stepping import fmt, mark_answer
 
 BIG_TEXT = """<style>
@@ -51,29 +53,19 @@ def error(message: str) -> None:
     st.stop()
 
 
-def control(where, kind: str, label: str, key: str, **kwargs):  # noqa: ANN001, ANN201 (any widget)
-    """A keyed widget (`kind` is e.g. 'selectbox') that obeys teacher mode: skipped when hidden, locked when asked."""
-    if urlstate.hidden(key):
-        return st.session_state[key]
-    return getattr(where, kind)(label, key=key, disabled=urlstate.locked(key), **kwargs)
-
-
 # ---------------------------------------------------------------------------------------------- editing
 def grids(text_key: str, preset: Callable[[int], np.ndarray], shape: tuple[int, int, int]) -> np.ndarray:
     """The (C, H, W) grids now in use: the edited ones kept in the URL under `text_key`, else the preset."""
     text = urlstate.confine(text_key, lambda t: not t or kernels.from_text(t, shape) is not None, "")
-    edited = kernels.from_text(text, shape) if text else None
-    if edited is not None:
-        return edited
-    return np.stack([preset(c) for c in range(shape[0])])
+    return kernels.edited(text, np.stack([preset(c) for c in range(shape[0])]))
 
 
-def editors(text_key: str, current: np.ndarray, preset: Callable[[int], np.ndarray], titles: list[str],
-            disabled: bool = False) -> np.ndarray:
+def editors(text_key: str, current: np.ndarray, preset: Callable[[int], np.ndarray], titles: list[str]) -> np.ndarray:
     """One `st.data_editor` per channel; edits are stored as URL text under `text_key` and returned.
 
     Each editor keeps showing the grid it started from (its edits pile up in its own state), so several
-    edits in a row all count; a new preset (see `reset_text`) or a new size starts fresh editors.
+    edits in a row all count; a new preset (see `reset_text`) or a new size starts fresh editors. A link that
+    locks `text_key` (`lock=x`) greys them out.
     """
     base_key, version_key = f"{text_key}_base", f"{text_key}_version"
     base = st.session_state.get(base_key)
@@ -83,7 +75,7 @@ def editors(text_key: str, current: np.ndarray, preset: Callable[[int], np.ndarr
     version = st.session_state[version_key]
     side_by_side = len(base) > 1 and len(base) * (base.shape[2] + 1) <= EDITOR_COLUMNS
     cols = st.columns(len(base)) if side_by_side else [st.container() for _ in base]
-    out = base.copy()
+    out, disabled = base.copy(), urlstate.locked(text_key)
     lo, hi = kernels.CELLS.start, kernels.CELLS.stop - 1
     config = {str(j): st.column_config.NumberColumn(str(j), step=1, width="small", min_value=lo, max_value=hi)
               for j in range(base.shape[2])}
@@ -94,9 +86,8 @@ def editors(text_key: str, current: np.ndarray, preset: Callable[[int], np.ndarr
                                     column_config=config, disabled=disabled, row_height=38, width="content")
             if title:
                 st.caption(title)
-        out[c] = np.clip(np.nan_to_num(edited.to_numpy(dtype=np.float64), nan=0).round(), lo, hi).astype(np.int64)
-    presets = np.stack([preset(c) for c in range(base.shape[0])])
-    st.session_state[text_key] = "" if np.array_equal(out, presets) else kernels.to_text(out)
+        out[c] = kernels.typed(edited.to_numpy(dtype=np.float64))
+    st.session_state[text_key] = kernels.edit_text(out, np.stack([preset(c) for c in range(base.shape[0])]))
     return out
 
 
@@ -114,10 +105,10 @@ def input_and_kernel(shape: tuple[int, int, int], ksize: int, widths: list[int])
     left, right = st.columns(widths) if chans == 1 else (st.container(), st.container())
     with left:
         st.markdown("**Input**")
-        x = editors("x", x, image, titles, disabled=urlstate.locked("x"))
+        x = editors("x", x, image, titles)
     with right:
         st.markdown("**Kernel**")
-        w = editors("w", w, kernel, titles, disabled=urlstate.locked("w"))
+        w = editors("w", w, kernel, titles)
     return x, w
 
 
@@ -133,23 +124,21 @@ def reset_text(*keys: str) -> Callable[[], None]:
 # ---------------------------------------------------------------------------------------------- stepping
 def _clamp(key: str, n: int) -> None:
     """The step within 0..n-1: a link's step past the end shows the last one, with the link's note."""
-    step = int(st.session_state.get(key, 0))
-    urlstate.confine(key, range(n), int(min(max(step, 0), n - 1)))
+    urlstate.confine(key, range(n), playback.clamp(st.session_state.get(key, 0), n))
 
 
 def _move(key: str, n: int, delta: int | None) -> Callable[[], None]:
     def _go() -> None:
         st.session_state[f"{key}_playing"] = False
-        cur = int(st.session_state.get(key, 0))
-        st.session_state[key] = 0 if delta is None else int(min(max(cur + delta, 0), n - 1))
+        st.session_state[key] = playback.moved(int(st.session_state.get(key, 0)), n, delta)
     return _go
 
 
 def _toggle_play(key: str, n: int) -> None:
     playing = not st.session_state.get(f"{key}_playing", False)
     st.session_state[f"{key}_playing"] = playing
-    if playing and int(st.session_state.get(key, 0)) >= n - 1:
-        st.session_state[key] = 0  # play again from the start
+    if playing:
+        st.session_state[key] = playback.play_from(int(st.session_state.get(key, 0)), n)
     st.session_state[f"{key}_tick"] = time.monotonic()
 
 
@@ -174,10 +163,11 @@ def stepped(key: str, n: int, draw: Callable[[int], None], describe: Callable[[i
             st.rerun(scope="app")
         if now_playing and time.monotonic() - st.session_state.get(tick_key, 0) >= 0.8 * interval:
             st.session_state[tick_key] = time.monotonic()
-            if st.session_state[key] >= n - 1:
+            step, going_on = playback.tick(st.session_state[key], n)
+            if not going_on:  # the last step: Play stops
                 st.session_state[playing_key] = False
                 st.rerun(scope="app")
-            st.session_state[key] += 1
+            st.session_state[key] = step
         if not urlstate.hidden(key):
             bar = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
             bar.button("", icon=":material/first_page:", key=f"{key}_first", help="Back to the first " + noun,
@@ -198,45 +188,45 @@ def stepped(key: str, n: int, draw: Callable[[int], None], describe: Callable[[i
     _stepper()
 
 
-# ---------------------------------------------------------------------------------------------- predicting
-def output_grid(out: np.ndarray, k: int, width: int, hidden: tuple[int, int] | None = None) -> str:
-    """The output after step `k` (cells filled row by row): those done, the current one ('?' at `hidden` until the
-    student has answered), and those still to come."""
-    oh, ow = out.shape
-    order = np.arange(oh * ow).reshape(oh, ow)
-    shown = np.where(order <= k, out, None)
-    if hidden is not None:
-        shown[hidden] = "?"
-    classes = np.where(order < k, "", np.where(order == k, "cur", "todo")).astype(object)
-    return gh.grid(shown, classes=classes, cell=gh.cell_size(oh, ow, width, 64, 28), name="output",
-                   title=f"Output ({oh} × {ow})")
+# ---------------------------------------------------------------------------------------------- the quiz
+def walk(lesson: Any, scene: Callable[[int, bool], list[str]], ask: Callable[[int], Ask],
+         describe: Callable[[int], str], predicting: bool, noun: str = "output cell") -> None:
+    """A lesson's steps under the step controls: `scene(k, hide)` draws step k (cnnviz.lessons.figures); with
+    `predicting` (the quiz toggle) the student first locks in `ask(k)`, the step's answer and working held back."""
+    question = playback.question(lesson)
+
+    def draw(k: int) -> None:
+        show(*scene(k, predicting and guess(question, k) is None))
+        if predicting:
+            answer_box(question, k, ask(k))
+
+    stepped("step", lesson.n_steps, draw, describe, noun=noun, play=not predicting)
 
 
 def quiz_toggle(where, cell: str = "the output cell") -> bool:  # noqa: ANN001 (a container)
     """The 'Predict each cell first' switch; put `"quiz": False` in the page's urlstate.init."""
-    return bool(control(where, "toggle", "🤔 Predict each cell first", "quiz",
-                        help=f"At every step, work out {cell} by hand and lock it in; then the page shows "
-                             "the cell and its working."))
+    return bool(urlstate.control("toggle", "🤔 Predict each cell first", "quiz", where=where,
+                                 help=f"At every step, work out {cell} by hand and lock it in; then the page "
+                                      "shows the cell and its working."))
 
 
 def guess(question: tuple, k: int) -> float | None:
     """The value the student locked in for step k of `question` (the lesson and all its settings), if any."""
-    said = predict.locked_in((question, k))
+    said = quiz.locked_in((question, k))
     return None if said is None else said[0]
 
 
-def prediction(question: tuple, k: int, cell: tuple[int, int], truth: float, hint: str, why: str,
-               grid: str = "Output") -> None:
+def answer_box(question: tuple, k: int, ask: Ask) -> None:
     """Below a step's figures: a box to lock a value in while there is none, then whether it was right."""
     said = guess(question, k)
     if said is None:
-        predict.ask((question, k), lambda: [st.number_input(f"🤔 {grid} cell {cell} =", value=None, step=1.0,
-                                                            format="%g", placeholder=hint)],
-                    "🔒 Lock in and show the working", "Type a number first.")
-    elif mark_answer(np.array([truth]), np.array([said]))[0] == "right":
+        quiz.ask((question, k), lambda: [st.number_input(f"🤔 {ask.grid} cell {ask.cell} =", value=None, step=1.0,
+                                                         format="%g", placeholder=ask.hint)],
+                 "🔒 Lock in and show the working", "Type a number first.")
+    elif mark_answer(np.array([ask.truth]), np.array([said]))[0] == "right":
         st.success(f"✅ You said {fmt(said)}: right.")
     else:
-        st.error(f"❌ You said {fmt(said)}; cell {cell} is **{fmt(truth)}**. {why}")
+        st.error(f"❌ You said {fmt(said)}; cell {ask.cell} is **{fmt(ask.truth)}**. {ask.why}")
 
 
 # ---------------------------------------------------------------------------------------------- checking
@@ -244,14 +234,13 @@ def check_answer(key: str, truth: np.ndarray, explain: Callable[[int, int], list
                  noun: str = "output") -> None:
     """A blank grid the student fills in; wrong cells are marked and each gets its correct working."""
     rows, cols = truth.shape
-    digest = hashlib.md5(np.asarray(truth, dtype=np.float64).tobytes() + str(truth.shape).encode()).hexdigest()[:10]
     frame = pd.DataFrame(np.full(truth.shape, np.nan), columns=[str(j) for j in range(cols)])
     config = {str(j): st.column_config.NumberColumn(str(j), width="small") for j in range(cols)}
     left, right = st.columns([1, 1.4])
     with left:
         st.markdown(f"Type the {noun} you worked out by hand ({rows} × {cols}); empty cells are not marked.")
-        typed = st.data_editor(frame, key=f"answer_{key}_{digest}", num_rows="fixed", column_config=config,
-                               row_height=38, width="content", placeholder="")
+        typed = st.data_editor(frame, key=f"answer_{key}_{playback.digest(truth)}", num_rows="fixed",
+                               column_config=config, row_height=38, width="content", placeholder="")
     answer = typed.to_numpy(dtype=np.float64)
     marks = mark_answer(truth, answer)
     n_right, n_wrong = int((marks == "right").sum()), int((marks == "wrong").sum())

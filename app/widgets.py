@@ -64,7 +64,8 @@ def image_picker(dataset: str, key: str = "img", preview: bool = True) -> Image.
     _publish(selection, dataset)
     image = _resolve(selection)
     if image is not None and preview and not urlstate.hidden(key):
-        st.image(_display(image), caption=describe(selection, image), width=DISPLAY_SIDE)
+        st.image(_display(image), caption=describe(selection, image), width=DISPLAY_SIDE,
+                 alt=describe(selection, image))
     return image
 
 
@@ -524,9 +525,9 @@ def show_preprocessing(image: Image.Image, model: str) -> Any:
     pictures.append((images.tensor_picture(x.numpy(), DISPLAY_SIDE), "What the model sees",
                      f"Tensor {c}×{h}×{w}, values {float(x.min()):.2f} to {float(x.max()):.2f}: {what}."))
     # One image list and one caption, not a picture, a title and a note per step: every element costs each
-    # browser CPU when a whole class uploads at once (see map_controls in app/lessons/inside.py for the figure).
+    # browser CPU when a whole class uploads at once (see map_controls in app/views/inside.py for the figure).
     st.image([p for p, _, _ in pictures], caption=[t for _, t, _ in pictures],
-             width=DISPLAY_SIDE if len(pictures) < 4 else STEP_SIDE)
+             width=DISPLAY_SIDE if len(pictures) < 4 else STEP_SIDE, alt=[t for _, t, _ in pictures])
     notes: dict[str, list[str]] = {}  # note -> the steps it explains (a blank drawing shares one note)
     for _, title, note in pictures:
         notes.setdefault(note, []).append(f"**{title}**")

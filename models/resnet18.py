@@ -10,6 +10,10 @@ from torch import nn
 from torchvision.models import ResNet18_Weights, resnet18
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from PIL import Image
+
     from models import ModelSpec
 
 
@@ -29,8 +33,7 @@ def imagenet_state_dict(path: str | Path | None = None) -> dict[str, torch.Tenso
     weights = ResNet18_Weights.IMAGENET1K_V1
     if path is not None:
         return torch.load(path, map_location="cpu", weights_only=True)
-    hub_dir = Path(torch.hub.get_dir()) / "checkpoints"
-    cached = hub_dir / os.path.basename(weights.url)
+    cached = imagenet_cache_file()
     try:
         return weights.get_state_dict(progress=False, check_hash=not cached.is_file())
     except Exception as exc:  # URLError offline, RuntimeError on a bad file
@@ -39,6 +42,18 @@ def imagenet_state_dict(path: str | Path | None = None) -> dict[str, torch.Tenso
             "(torchvision's cache), or connect to the internet, or upload a .pth state dict; "
             "otherwise start from scratch."
         ) from exc
+
+
+def imagenet_cache_file() -> Path:
+    """Where torchvision keeps ResNet18's ImageNet weights once downloaded (the file may be absent)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(ResNet18_Weights.IMAGENET1K_V1.url)
+
+
+def imagenet_transform() -> Callable[[Image.Image], torch.Tensor]:
+    """ImageNet's own recipe, PIL image -> (3, 224, 224): shorter side to 256, the centre 224x224, ImageNet's mean
+    and std (`.mean`, `.std`).
+    """
+    return ResNet18_Weights.IMAGENET1K_V1.transforms()
 
 
 def build_pretrained(num_classes: int = 10, path: str | Path | None = None) -> nn.Module:

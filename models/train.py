@@ -32,6 +32,38 @@ def build_model(config: train.TrainConfig) -> torch.nn.Module:
     return models.build(config.model)
 
 
+def fresh(config: train.TrainConfig, input_shape: tuple[int, ...], classes: list[str]
+          ) -> tuple[torch.nn.Module, dict[str, Any], str]:
+    """A fresh, untrained network for `config` (never a cached zoo model), the checkpoint meta that rebuilds it, and
+    its title; a custom network (`config.layers`) is built for `input_shape` and `classes`. The caller seeds it."""
+    if config.model != "custom":
+        return build_model(config), zoo_meta(config.model, config.pretrained), models.ZOO[config.model].title
+    from cnnviz.nets import builder
+
+    meta = {"arch": "custom", "arch_args": {"layers": config.layers}, "title": f"Custom network ({config.dataset})",
+            "dataset": config.dataset, "input_shape": list(input_shape), "classes": list(classes), "pretrained": False}
+    return builder.build(config.layers, input_shape), meta, "your network"
+
+
+def custom_layers(text: str, input_shape: tuple[int, ...], classes: int) -> tuple[list[dict[str, Any]] | None, str]:
+    """(layers, a one-line verdict) of a typed network description meant to train on `classes` classes; layers is
+    None when it does not parse, is over cnnviz's size limits or does not end in `classes` outputs."""
+    from cnnviz.nets import limits, netspec
+    from cnnviz.nets.tables import spec_table
+
+    try:
+        layers = netspec.parse(text)
+        table = spec_table(layers, input_shape)
+        limits.check(layers, input_shape)
+    except ValueError as exc:
+        return None, f"❌ {exc}"
+    out = tuple(table[-1]["output_shape"]) if table else tuple(input_shape)
+    if out != (classes,):
+        return None, (f"❌ The network ends with shape {out}, but the data set has {classes} classes: "
+                      f"end with `flatten` and `linear {classes}`.")
+    return layers, f"✅ {len(layers)} layers, {table[-1]['total_params']:,} parameters, output {out}."
+
+
 def _parse(argv: list[str]) -> tuple[train.TrainConfig, argparse.Namespace]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("model", choices=models.names())

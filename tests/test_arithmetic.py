@@ -1,8 +1,6 @@
 """Conv arithmetic against hand-worked answers and against PyTorch itself (torch.nn.functional as the oracle)."""
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,10 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-import models
 from cnnviz.lessons import arithmetic as A
-from cnnviz.nets import builder, netspec
-from cnnviz.nets import tables as T
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -260,116 +255,79 @@ def test_solve_finds_exactly_the_brute_force_answers(case, size, kernel, padding
         assert out(value) == output != target
 
 
-# ------------------------------------------------------------------------------------------ layer tables
+# ------------------------------------------------------------------------------------- the lesson's calculator
 
-def _params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def _no_hooks(model: nn.Module) -> bool:
-    return all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+def test_every_setting_has_a_title_and_a_help_text():
+    names = {name for settings in A.SETTINGS.values() for name in settings}
+    assert names == set(A.SETTING_TITLES) == set(A.SETTING_HELP)
 
 
-@pytest.mark.parametrize("name, total", [("mnist_cnn", 21_840), ("cifar_cnn", 390_410),
-                                         ("cifar_cnn_plus", None), ("resnet18", None)])
-def test_layer_table_of_zoo_models_adds_up_to_the_real_parameter_count(name, total):
-    torch.manual_seed(0)
-    model = models.build(name)
-    shape = models.ZOO[name].input_shape
-    table = T.layer_table(model, shape)
-    assert table.total_params == table[-1]["total_params"] == _params(model)
-    if total is not None:
-        assert table.total_params == total
-    assert table.output_shape == tuple(model.eval()(torch.zeros(1, *shape)).shape[1:])
-    leaf_names = {n for n, m in model.named_modules() if not list(m.children())}
-    assert {r["name"].split(" (call")[0] for r in table} <= leaf_names
-    for row in table:
-        assert row["params"] == row["weights"] + row["biases"]
-    assert _no_hooks(model)
+def test_formula_latex_is_the_explanations_formula_before_the_numbers():
+    assert A.formula_latex("conv") == A.explain("conv", 28, kernel=5, stride=2).formula_latex
+    assert r"\lfloor" in A.formula_latex("maxpool") and r"\lceil" in A.formula_latex("avgpool", ceil_mode=True)
+    assert "output\\_padding" in A.formula_latex("transposed")
 
 
-def test_cifar_cnn_rows_by_hand():
-    rows = {r["name"]: r for r in T.layer_table(models.build("cifar_cnn"), (3, 32, 32))}
-    conv1 = rows["conv1"]
-    assert (conv1["output_shape"], conv1["weights"], conv1["biases"]) == ((32, 32, 32), 32 * 3 * 5 * 5, 32)
-    assert conv1["formula"] == "32×3×5×5 + 32"
-    assert conv1["mult_adds"] == 32 * 32 * 32 * 3 * 5 * 5          # every output value: 3·5·5 products
-    assert rows["pool3"]["output_shape"] == (128, 4, 4) and rows["flatten"]["output_shape"] == (2048,)
-    assert rows["fc1"]["weights"] == 2048 * 64 and rows["fc1"]["mult_adds"] == 2048 * 64
-    # 2·(32·32·32·75 + 64·16·16·800 + 128·8·8·1600 + 2048·64 + 64·10) = 57.6 MFLOP, as in FACTS.md
-    assert sum(r["mult_adds"] for r in rows.values()) == 28_803_712
+def test_work_out_gives_one_answer_when_the_axes_agree_and_says_why_an_axis_is_impossible():
+    conv = {"kernel": 5, "padding": 2, "stride": 1, "dilation": 1}
+    both = A.work_out("conv", 32, 32, conv, dict(conv))
+    assert [(w.axis, w.size, w.working.output) for w in both] == [("height and width", 32, 32)]
+    assert A.output_hw(both) == (32, 32)
+
+    narrow = {"kernel": 5, "padding": 0, "stride": 1, "dilation": 1}
+    split = A.work_out("conv", 4, 9, narrow, narrow)  # height: kernel 5 > 4; width: 9 - 5 + 1 = 5
+    assert [w.axis for w in split] == ["height", "width"]
+    assert split[0].working is None and "larger than the padded input" in split[0].problem
+    assert split[1].working.output == 5 and "column" in split[1].working.notes[0]  # the width's own words
+    assert A.output_hw(split) == (None, 5)
 
 
-def test_receptive_field_of_a_known_stack():
-    model = nn.Sequential(OrderedDict(
-        conv1=nn.Conv2d(1, 2, 3), conv2=nn.Conv2d(2, 2, 3),     # 3, then 3 + 2 = 5
-        pool=nn.MaxPool2d(2),                                  # 5 + 1 = 6, jump 2
-        conv3=nn.Conv2d(2, 2, 3),                              # 6 + 2·2 = 10
-        conv4=nn.Conv2d(2, 2, 3, dilation=2),                  # 10 + 2·2·2 = 18
-        conv5=nn.Conv2d(2, 2, 1, stride=2),                    # 18, jump 4
-        flatten=nn.Flatten(),                                  # 18 + (H−1)·4 with H = 2: 22
-    ))
-    table = T.layer_table(model, (1, 32, 30))
-    got = {r["name"]: (r["receptive_field"], r["jump"]) for r in table}
-    assert got["conv2"] == ((5, 5), (1, 1))
-    assert got["pool"] == ((6, 6), (2, 2))
-    assert got["conv3"] == ((10, 10), (2, 2))
-    assert got["conv4"] == ((18, 18), (2, 2))
-    assert got["conv5"] == ((18, 18), (4, 4))
-    h, w = table[-2]["output_shape"][1:]
-    assert got["flatten"] == ((18 + (h - 1) * 4, 18 + (w - 1) * 4), None)
+@pytest.mark.parametrize("op, along_h, along_w, size", [
+    ("conv", {"kernel": 3, "padding": 1, "stride": 2, "dilation": 1}, None, (32, 28)),
+    ("conv", {"kernel": 3, "padding": 1, "stride": 2, "dilation": 1}, {"kernel": 5, "padding": 0, "stride": 1,
+                                                                        "dilation": 2}, (32, 28)),
+    ("maxpool", {"kernel": 2, "padding": 0, "stride": 2, "dilation": 1, "ceil_mode": True}, None, (7, 7)),
+    ("avgpool", {"kernel": 3, "padding": 1, "stride": 2, "ceil_mode": False}, None, (9, 8)),
+    ("transposed", {"kernel": 4, "padding": 1, "stride": 2, "dilation": 1, "output_padding": 1}, None, (16, 16)),
+])
+def test_pytorch_code_builds_the_module_that_gives_the_sizes_in_its_comment(op, along_h, along_w, size):
+    along_w = along_w or dict(along_h)
+    out = A.output_hw(A.work_out(op, *size, along_h, along_w))
+    line, comment = A.pytorch_code(op, along_h, along_w, size, out).split("\n")
+    module = eval(line, {"nn": nn, "in_channels": 2, "out_channels": 3})  # noqa: S307 - our own generated line
+    shape = tuple(module(torch.zeros(1, 2, *size)).shape[2:])  # torch is the oracle
+    assert shape == out and comment == f"# (N, C, {size[0]}, {size[1]}) -> (N, C', {out[0]}, {out[1]})"
 
 
-def test_receptive_field_follows_skip_connections():
-    # ResNet18's last conv sees 435 pixels (a published figure); running order alone would be wrong
-    table = T.layer_table(models.build("resnet18"), (3, 32, 32))
-    assert table.receptive_field_exact
-    rows = {r["name"]: r for r in table}
-    assert rows["layer4.1.conv2"]["receptive_field"] == (435, 435) and rows["layer4.1.conv2"]["jump"] == (32, 32)
-    assert rows["layer2.0.downsample.0"]["receptive_field"] == (43, 43)   # 1x1 conv on layer1's output
-    assert rows["layer1.0.relu (call 2)"]["params"] == 0
+def test_pytorch_code_marks_an_impossible_axis():
+    kernel5 = {"kernel": 5, "padding": 0, "stride": 1, "dilation": 1}
+    code = A.pytorch_code("conv", kernel5, kernel5, (4, 9), (None, 5))
+    assert code.endswith("# (N, C, 4, 9) -> (N, C', ?, 5)")
 
 
-class Branchy(nn.Module):
-    """Data-dependent control flow: torch.fx cannot trace it, and one layer is never used."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.a = nn.Conv2d(1, 2, 3)
-        self.b = nn.Conv2d(2, 2, 3)
-        self.unused = nn.Linear(4, 4)
-        self.extra = nn.Parameter(torch.zeros(3))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.a(x)
-        return self.b(x) if x.sum() >= 0 else x
+def test_verdict_by_hand():
+    assert A.verdict("Parameters", 21_840, 21_840) == "✅ **Parameters: 21,840.** You said 21,840: right."
+    assert A.verdict("Parameters", 20_000, 21_840) == "❌ **Parameters: 21,840.** You said 20,000, 1,840 too low."
+    assert A.verdict("Output height", 30, 28) == "❌ **Output height: 28.** You said 30, 2 too high."
 
 
-def test_untraceable_model_still_counts_every_parameter():
-    model = Branchy().train()
-    table = T.layer_table(model, (1, 8, 8))
-    assert table.total_params == _params(model)
-    assert not table.receptive_field_exact and any("approximate" in n for n in table.notes)
-    assert [r["receptive_field"] for r in table[:2]] == [(3, 3), (5, 5)]
-    assert any(r["name"] == "unused (not run)" for r in table)
-    assert model.training and _no_hooks(model)
+def test_solutions_shown_stop_at_the_endless_run_and_check_each_value_in_the_formula():
+    anything = A.solve("conv", "stride", 5, 1, kernel=3)  # stride 3 or more gives 1
+    assert anything.shown() == (3,)
+    many = A.solve("conv", "dilation", 20, 20, kernel=1)  # a 1×1 kernel ignores dilation: every one works
+    assert many.and_larger and many.shown() == (1,)
+    kernels = A.solve("maxpool", "kernel", 64, 1, stride=64)  # every kernel up to 64 pools 64 cells into 1
+    assert len(kernels.values) > 6 and kernels.shown(limit=6) == kernels.values[:6]
+    padding = A.solve("conv", "padding", 32, 32, kernel=5)
+    check = padding.check_latex(2)
+    assert check.startswith(r"\text{padding} = 2:\quad ") and check.endswith("= 32 \\end{aligned}")
+    assert check.endswith(A.explain("conv", 32, kernel=5, padding=2).substituted_latex)
 
 
-def test_hooks_are_removed_and_modes_restored_after_an_error():
-    model = models.build("mnist_cnn")
-    model.train()
-    model.fc1.eval()  # mixed modes must come back as they were
-    with pytest.raises(ValueError, match="at layer conv1"):
-        T.layer_table(model, (3, 28, 28))  # 3 channels into a 1-channel conv
-    assert _no_hooks(model)
-    assert model.training and model.conv1.training and not model.fc1.training
-
-
-@pytest.mark.parametrize("preset", ["mnist_cnn", "cifar_cnn", "lenet5", "all_conv"])
-def test_pure_arithmetic_table_agrees_with_the_torch_table(preset):
-    p = netspec.PRESETS[preset]
-    layers = netspec.parse(p.text)
-    pure = T.spec_table(layers, p.input_shape)
-    real = T.layer_table(builder.build(layers, p.input_shape), p.input_shape)
-    keys = [k for k in T.COLUMNS]
-    assert [[r[k] for k in keys] for r in pure] == [[r[k] for k in keys] for r in real]
+@pytest.mark.parametrize("label, answer", [("Keep 32 with a 5×5 kernel", "padding = 2"),
+                                           ("512 → 508: which kernel?", "kernel = 5"),
+                                           ("Halve 32: which stride?", "stride = 2"),
+                                           ("Double 16 (transposed)", "stride = 2")])
+def test_each_solver_example_has_the_answer_its_question_expects(label, answer):
+    op, unknown, size_in, size_out, known = A.SOLVER_EXAMPLES[label]
+    assert A.solve(op, unknown, size_in, size_out, **known).sentence() == answer

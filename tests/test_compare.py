@@ -109,6 +109,52 @@ def test_entries_from_a_run_folder_and_a_model_card(tmp_path) -> None:
     assert (zoo.label, zoo.source, zoo.metrics["test_acc"], len(zoo.history)) == ("zoo: cifar_cnn", "zoo", 0.85, 1)
 
 
+def test_zoo_entries_are_the_cards_that_hold_a_history() -> None:
+    metas = {"a": {"config": {"model": "a"}, "card": {"history": _history(0.5)}},
+             "untrained": {"config": {"model": "b"}, "card": {}}, "c": {"card": {"history": _history(0.1, 0.2)}}}
+    assert [(e.label, len(e.history)) for e in compare.zoo_entries(metas)] == [("zoo: a", 1), ("zoo: c", 2)]
+
+
+def test_describe_names_model_data_seed_time_status_and_result(tmp_path) -> None:
+    run = Run(tmp_path / "20260102-030405-cifar_cnn-seed3")
+    run.path.mkdir()
+    run.update(config={"model": "cifar_cnn", "dataset": "cifar10", "seed": 3}, status="finished",
+               metrics={"test_acc": 0.8512})
+    described = compare.describe(compare.from_run(run))
+    assert described == "cifar_cnn on cifar10 · seed 3 · 02 Jan 03:04 · finished · test 85.1%"
+    zoo = compare.from_card("mnist_cnn", {"config": {"model": "mnist_cnn", "dataset": "mnist", "seed": 0},
+                                          "card": {"history": _history(0.5, 0.6)}})
+    assert compare.describe(zoo) == "📦 shipped mnist_cnn on mnist · seed 0 · ? · 2 epochs"
+
+
+def test_series_of_seeds_is_their_mean_and_band_or_one_line_each() -> None:
+    from datetime import datetime
+
+    a = _entry("a", seed=0, history=_history(0.2, 0.4))
+    b = _entry("b", seed=1, history=_history(0.6))
+    a.created, b.created = datetime(2026, 1, 1, 10, 0, 1), None
+    other = _entry("other", lr=0.01, history=_history(0.9))
+    groups = compare.group_by_config([a, b, other])
+    lines, bands = compare.series(groups, banded=True)
+    mean = "cifar_cnn on cifar10: lr 0.05 (mean of 2 runs)"
+    val_acc = lines[(lines["series"] == mean) & (lines["split"] == "validation") & (lines["kind"] == "acc")]
+    assert val_acc[["epoch", "value"]].values.ravel().tolist() == pytest.approx([1, 0.4, 2, 0.4])
+    band = bands[(bands["series"] == mean) & (bands["split"] == "train") & (bands["kind"] == "acc")]
+    assert band[["epoch", "low", "high"]].values.ravel().tolist() == pytest.approx([1, 0.2, 0.6, 2, 0.4, 0.4])
+    # the lone run of lr 0.01: its four curves, no band; the validation loss of epoch 1 is 2.0 (see _history)
+    lone = lines[lines["series"] == "cifar_cnn on cifar10: lr 0.01 · seed 0 (other)"]
+    assert len(lone) == 4 and set(bands["series"]) == {mean}
+    assert lone[(lone["split"] == "validation") & (lone["kind"] == "loss")]["value"].tolist() == [2.0]
+
+    lines, bands = compare.series(groups, banded=False)
+    assert bands.empty and list(bands.columns) == compare.BANDS
+    assert set(lines["series"]) == {"cifar_cnn on cifar10: lr 0.05 · seed 0 (100001)",
+                                    "cifar_cnn on cifar10: lr 0.05 · seed 1 (b)",
+                                    "cifar_cnn on cifar10: lr 0.01 · seed 0 (other)"}
+    alone, _ = compare.series(compare.group_by_config([a]), banded=True)
+    assert set(alone["series"]) == {"a"}
+
+
 # ---- the Compare page -------------------------------------------------------------------------------------
 def _saved_run(root, seed: int, lr: float, val_acc: list[float], test_acc: float) -> Run:
     run = Run.create(f"cifar_cnn-seed{seed}", root=root)

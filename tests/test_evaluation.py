@@ -123,6 +123,16 @@ def test_top_confusions_are_the_largest_off_diagonal_cells(pa) -> None:
     assert len(evaluation.top_confusions(evaluation.confusion(pa), CLASSES, k=10)) == 3  # only non-empty cells
 
 
+@pytest.mark.parametrize("counts, expected", [
+    ([[5, 1, 0], [0, 4, 3], [3, 0, 2]], (1, 2)),  # 3 images of class 1 taken for 2: the largest mistake
+    ([[5, 0, 2], [2, 4, 0], [0, 0, 2]], (0, 2)),  # a tie of 2 and 2: the first in row order
+    ([[9, 0], [0, 9]], (0, 1)),                   # no mistake at all: the first cell off the diagonal
+    ([[4]], (0, 0)),                              # one class: its only cell
+])
+def test_most_confused_is_the_most_frequent_mistake(counts, expected) -> None:
+    assert evaluation.most_confused(counts) == expected
+
+
 def test_per_class_table_agrees_with_the_model_card_helper() -> None:
     from models.cards import per_class_accuracy
 
@@ -283,6 +293,7 @@ def test_head_keeps_the_first_images() -> None:
 
 
 @needs_data("mnist")
+@pytest.mark.data
 def test_shipped_mnist_checkpoint_matches_the_training_engine(tmp_path, monkeypatch) -> None:
     import models
     from cnnviz.datasets import data

@@ -133,7 +133,45 @@ def test_class_pictures_have_one_tile_per_class() -> None:
     assert grid.size[1] == 4 * (8 + 4) + 4  # the originals and one row per channel
 
 
+def test_totals_and_the_splits_that_hold_images() -> None:
+    s = explore.splits(fake(), fake("test", [3, 4, 5]), val_fraction=0.1, seed=0)
+    assert explore.totals(explore.class_counts(s)) == {"train": 54, "validation": 6, "test": 12}
+    assert list(explore.parts(s)) == ["train", "validation", "test"]
+    assert explore.parts(s)["validation"] is s.val
+    no_test = explore.splits(fake(), fake("test", [0, 0, 0]), val_fraction=0.1, seed=0)
+    assert list(explore.parts(no_test)) == ["train", "validation"]
+
+
+@pytest.mark.parametrize("counts, expected", [
+    ([10, 15], False),  # 15 is exactly 1.5 times 10: still balanced
+    ([10, 16], True),
+    ([0, 1], False),    # an empty class counts as one image
+    ([0, 2], True),
+])
+def test_unbalanced_when_a_class_has_over_half_again_the_images_of_another(counts, expected) -> None:
+    import pandas as pd
+
+    table = pd.DataFrame({"split": ["train", "train", "test", "test"], "class": ["a", "b", "a", "b"],
+                          "count": [5, 5, *counts]})
+    assert explore.unbalanced(table) is expected
+
+
+def test_first_images_leave_out_empty_classes() -> None:
+    data = fake(sizes=[2, 0, 3])
+    labels = data.labels.tolist()
+    assert explore.first_images(data) == [labels.index(0), labels.index(2)]
+    assert explore.first_images(data, 1) == [labels.index(0)]
+
+
+def test_pixel_values_of_a_sample_match_the_whole_set_when_every_image_is_alike() -> None:
+    data = fake()  # every image of the fake set has the same pixels, so any sample has the same histogram
+    mean, std = [0.5, 0.2, 0.75], [0.5, 1.0, 0.5]
+    sample = explore.pixel_values(data, mean, std, per_class=4)
+    assert sample.equals(explore.value_histogram(data.images, mean, std))
+
+
 @needs_data("mnist")
+@pytest.mark.data
 def test_mnist_counts_and_the_famous_mean_and_std() -> None:
     from cnnviz.datasets import data
 
@@ -148,6 +186,7 @@ def test_mnist_counts_and_the_famous_mean_and_std() -> None:
 
 
 @needs_data("cifar10")
+@pytest.mark.data
 def test_cifar10_test_split_one_per_class() -> None:
     from cnnviz.datasets import data
 

@@ -81,3 +81,16 @@ def test_confusion_png_of_many_long_named_classes() -> None:
     k = export.ANNOTATED + 5  # too many classes for numbers in the cells
     image = decode(export.confusion_png(np.eye(k, dtype=int) * 9 + 1, [f"class number {i}" for i in range(k)], True))
     assert image.size == (export.FIGURE_SIZE[0] * export.DPI, export.FIGURE_SIZE[1] * export.DPI)
+
+
+@pytest.mark.parametrize("x, text", [(0.5, "50%"), (0.994, "99%"), (0.995, "99.5%"), (0.9987, "99.9%"),
+                                     (1.0, "100.0%")])
+def test_percent_keeps_a_decimal_near_certainty(x: float, text: str) -> None:
+    assert export.percent(x) == text
+
+
+def test_file_stem_names_the_model_and_the_data() -> None:
+    from pathlib import Path
+
+    assert export.file_stem(Path("models/checkpoints/mnist_cnn.pt"), "mnist") == "mnist_cnn-mnist"
+    assert export.file_stem(Path("runs/20260101-000000-noisy/checkpoint.pt"), "mnist") == "20260101-000000-noisy-mnist"

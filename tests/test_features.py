@@ -203,3 +203,47 @@ def test_sessions_on_two_models_run_side_by_side_and_on_one_model_take_turns() -
     _two_sessions(a, a)
     assert [kind for kind, _, _ in log] == ["in", "out", "in", "out"]  # one shared model: hooks never interleave
     assert features.model_lock(a) is features.model_lock(a) and features.model_lock(a) is not features.model_lock(b)
+
+
+def test_calls_log_each_call_in_running_order_with_its_shapes_and_keep_no_tensor() -> None:
+    torch.manual_seed(1)
+    net = resnet18(num_classes=10).eval()
+    calls: list[features.Call] = []
+    with features.capture(net, calls=calls, tensors=False) as outputs, torch.no_grad():
+        net(torch.zeros(1, 3, 32, 32))
+    assert outputs == {} and no_hooks(net)
+    names = [c.name for c in calls]
+    assert names[:5] == ["conv1", "bn1", "relu", "maxpool", "layer1.0.conv1"] and names[-2:] == ["avgpool", "fc"]
+    assert names.count("layer1.0.relu") == 2  # BasicBlock calls its relu twice: two calls, in order
+    by_hand = {"conv1": ((1, 3, 32, 32), (1, 64, 16, 16)),     # (32 + 2·3 − 7) // 2 + 1 = 16
+               "maxpool": ((1, 64, 16, 16), (1, 64, 8, 8)),    # (16 + 2·1 − 3) // 2 + 1 = 8
+               "layer2.0.conv1": ((1, 64, 8, 8), (1, 128, 4, 4)),
+               "avgpool": ((1, 512, 1, 1), (1, 512, 1, 1)), "fc": ((1, 512), (1, 10))}
+    for call in calls:
+        if call.name in by_hand:
+            assert (call.input_shape, call.output_shape) == by_hand[call.name]
+
+
+def test_calls_name_the_layer_that_failed() -> None:
+    net = tiny_net().train()
+    net.add_module("boom", Boom())
+    calls: list[features.Call] = []
+    with pytest.raises(RuntimeError, match="boom"), features.capture(net, calls=calls):
+        net(torch.randn(1, 3, 8, 8))
+    assert [c.name for c in calls][-2:] == ["fc", "boom"]
+    assert calls[-2].output_shape == (1, 3) and calls[-1].output_shape is None  # it started and never returned
+    assert no_hooks(net)
+
+
+def test_another_threads_forward_pass_is_not_logged_in_calls() -> None:
+    import threading
+
+    net = tiny_net().eval()
+    calls: list[features.Call] = []
+    with features.capture(net, ["fc"], calls=calls, tensors=False), torch.no_grad():
+        other = threading.Thread(target=lambda: net(torch.randn(5, 3, 8, 8)))  # a session sharing the model
+        other.start()
+        other.join()
+        assert calls == []
+        net(torch.randn(1, 3, 8, 8))
+    assert calls == [features.Call("fc", (1, 64), (1, 3))]

@@ -149,3 +149,26 @@ def test_the_default_limits_have_room_for_every_zoo_model(name, shape):
     assert params <= limits.MAX_PARAMS and n_bytes <= limits.MAX_IMAGE_BYTES
     if shape[1] <= 32:  # trained on 32 px images at batch sizes up to 512
         assert 512 * n_bytes <= limits.MAX_BATCH_BYTES
+
+
+def test_described_table_reads_the_text_and_shape_and_names_what_is_wrong():
+    layers, shape, table = limits.described_table(SMALL, "1x8x8")
+    assert layers == netspec.parse(SMALL) and shape == (1, 8, 8) and table.total_params == 1370  # by hand, above
+    with pytest.raises(ValueError, match="could not read the input shape"):
+        limits.described_table(SMALL, "8 by 8")
+    with pytest.raises(ValueError, match=r"line 2 \(\"conv 8 k3 x9\"\)"):
+        limits.described_table("conv 8 k3\nconv 8 k3 x9", "1x8x8")
+    impossible = "conv 8 k3\npool max 2\nconv 8 k5"  # the last kernel (5) meets a 3×3 map
+    with pytest.raises(ValueError, match=r"layer 3 \(conv2: conv 8 k5\): its input is 8×3×3") as caught:
+        limits.described_table(impossible, "1x8x8")
+    assert not isinstance(caught.value, TooLarge)
+    start = time.perf_counter()
+    with pytest.raises(TooLarge, match="256 GiB"):  # 4096 × 4096 × 4096 activations: refused, nothing allocated
+        limits.described_table("conv 4096 k3 p1", "3x4096x4096")
+    assert time.perf_counter() - start < 1
+
+
+def test_an_impossible_network_is_called_impossible_before_too_large():
+    with pytest.raises(ValueError, match="larger than the padded input") as caught:
+        limits.described_table("conv 4096 k3 p1\nconv 8 k9999", "3x4096x4096")  # too large, and impossible
+    assert not isinstance(caught.value, TooLarge)

@@ -107,6 +107,21 @@ def test_imagenet_weights_from_torchvision_cache(tmp_path: Path, monkeypatch: py
     assert len(resnet18.imagenet_categories()) == 1000
 
 
+def test_imagenet_cache_file_and_recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file torchvision caches the weights in, and ImageNet's own preprocessing: 256 short side, centre 224."""
+    from PIL import Image
+    from torchvision.models import ResNet18_Weights
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    url = ResNet18_Weights.IMAGENET1K_V1.url
+    assert resnet18.imagenet_cache_file() == tmp_path / "checkpoints" / url.rsplit("/", 1)[-1]
+    recipe = resnet18.imagenet_transform()
+    assert tuple(recipe.mean) == (0.485, 0.456, 0.406) and tuple(recipe.std) == (0.229, 0.224, 0.225)
+    white = recipe(Image.new("RGB", (300, 200), (255, 255, 255)))
+    assert white.shape == (3, 224, 224)
+    assert torch.allclose(white[:, 0, 0], (1 - torch.tensor(recipe.mean)) / torch.tensor(recipe.std), atol=1e-5)
+
+
 @pytest.mark.parametrize("name", [n for n in models.names() if models.ZOO[n].checkpoint.is_file()])
 def test_shipped_checkpoints_load_with_their_cards(name: str) -> None:
     model = models.load(name)

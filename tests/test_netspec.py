@@ -1,6 +1,8 @@
 """Network descriptions: the text form, the dicts, and the torch models they build (PyTorch as the oracle)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -275,3 +277,18 @@ def test_random_networks_match_torch(channels, height, width, spatial, flat, fla
     assert [r["output_shape"] for r in real] == [r["output_shape"] for r in table]
     assert [r["mult_adds"] for r in real] == [r["mult_adds"] for r in table]
     assert [r["receptive_field"] for r in real] == [r["receptive_field"] for r in table]
+
+
+def test_every_line_the_cheat_sheet_shows_parses():
+    examples = re.findall(r"`([^`]+)`", netspec.CHEAT_SHEET)
+    lines = [e for e in examples if e.split()[0] in netspec.TYPES]  # whole lines, not fragments such as `s2`
+    assert len(lines) >= 14 and {"conv 32 k5 p2", "pool avg k3 s2 p1 ceil", "leakyrelu 0.1", "linear 10"} <= set(lines)
+    for line in lines:
+        assert len(netspec.parse(line)) == 1, line
+    assert {layer["type"] for line in lines for layer in netspec.parse(line)} == set(netspec.TYPES)
+
+
+@pytest.mark.parametrize("name", list(netspec.PRESETS))
+def test_a_presets_shape_text_reads_back_as_its_input_shape(name):
+    preset = netspec.PRESETS[name]
+    assert netspec.parse_shape(preset.shape_text) == preset.input_shape

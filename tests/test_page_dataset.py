@@ -88,6 +88,7 @@ def test_no_data_says_how_to_get_it(tmp_path, monkeypatch, fresh_caches) -> None
 
 
 @needs_data("mnist")
+@pytest.mark.data
 def test_mnist(fresh_caches) -> None:
     at = app({"ds": "mnist"}).run()
     assert not at.exception, at.exception

@@ -18,8 +18,9 @@ from tests.conftest import ROOT, needs_data
 LIMIT = 1000  # test images the page evaluates in these tests (the shipped MNIST model errs on 9 of the first 1,000)
 PAGE = "lessons/evaluate.py"  # relative to app/main.py
 DOWNLOADS = ["⬇ Confusion matrix (PNG)", "⬇ Confusion matrix (CSV)", "⬇ Per-class accuracy (CSV)"]
-pytestmark = [needs_data("mnist"), pytest.mark.skipif(not models.ZOO["mnist_cnn"].checkpoint.is_file(),
-                                                      reason="mnist_cnn checkpoint not trained yet")]
+pytestmark = [pytest.mark.data, needs_data("mnist"),
+              pytest.mark.skipif(not models.ZOO["mnist_cnn"].checkpoint.is_file(),
+                                 reason="mnist_cnn checkpoint not trained yet")]
 
 
 @pytest.fixture

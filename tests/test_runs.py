@@ -78,3 +78,13 @@ def test_list_runs_newest_first_skipping_folders_without_run_json(tmp_path: Path
     (tmp_path / "20260101-000000-empty").mkdir()
     assert [r.name for r in list_runs(tmp_path)] == [newer.name, older.name]
     assert list_runs(tmp_path / "missing") == []
+
+
+def test_a_run_knows_when_it_was_created(tmp_path: Path) -> None:
+    from datetime import datetime, timedelta
+
+    before = datetime.now().replace(microsecond=0)
+    run = Run.create("when", root=tmp_path)
+    assert before <= run.created <= datetime.now() + timedelta(seconds=1)
+    assert Run(tmp_path / "20260102-030405-cli").created == datetime(2026, 1, 2, 3, 4, 5)
+    assert Run(tmp_path / "copied-by-hand").created is None

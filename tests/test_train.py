@@ -352,3 +352,47 @@ def test_training_puts_the_models_own_dropout_layers_back() -> None:
     cfg = config(epochs=1)
     result = train.fit(cfg, model, splits(cfg), device=torch.device("cpu"))
     assert [result.model[2], result.model[5]] == drops and drops[0].training == result.model.training
+
+
+# ---- the network a run trains (models.train.fresh, custom_layers) -------------------------------------------
+
+def test_a_typed_network_is_counted_like_torch_counts_it_and_must_end_in_the_classes() -> None:
+    from models.train import custom_layers
+
+    layers, verdict = custom_layers(netspec.PRESETS["mnist_cnn"].text, (1, 28, 28), 10)
+    params = sum(p.numel() for p in builder.build(layers, (1, 28, 28)).parameters())  # torch as the oracle
+    assert verdict == f"✅ {len(layers)} layers, {params:,} parameters, output (10,)." and params == 21_840
+    assert custom_layers("conv 8 k3\nrelu\nflatten\nlinear 7", (1, 28, 28), 10) == (
+        None, "❌ The network ends with shape (7,), but the data set has 10 classes: end with `flatten` and "
+              "`linear 10`.")
+    layers, verdict = custom_layers("conv 8 k3\nwobble", (1, 28, 28), 10)
+    assert layers is None and verdict.startswith("❌ ")
+    layers, verdict = custom_layers("conv 8 k3\nrelu\nflatten\nlinear 100000\nrelu\nlinear 10", (1, 28, 28), 10)
+    assert layers is None and "cnnviz allows at most 65,536 units per linear layer" in verdict  # the size limits
+
+
+def test_a_fresh_custom_network_rebuilds_itself_from_its_checkpoint(tmp_path: Path) -> None:
+    from models.train import custom_layers, fresh
+
+    layers, _ = custom_layers("conv 4 k3\nrelu\npool max 2\nflatten\nlinear 10", (1, 28, 28), 10)
+    cfg = train.TrainConfig("mnist", "custom", layers=layers)
+    with train.seeded(0):
+        model, meta, title = fresh(cfg, (1, 28, 28), [str(d) for d in range(10)])
+    assert title == "your network" and meta["arch"] == "custom" and meta["classes"] == [str(d) for d in range(10)]
+    checkpoint.save(tmp_path / "c.pt", model, {**meta, "mean": [0.5], "std": [0.5]})
+    loaded, _ = models.load_file(tmp_path / "c.pt")
+    x = torch.randn(2, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model.eval()(x))
+
+
+def test_a_fresh_zoo_network_is_untrained_and_named_by_the_zoo() -> None:
+    from models.train import fresh
+
+    with train.seeded(0):
+        model, meta, title = fresh(train.TrainConfig("mnist", "mnist_cnn"), (1, 28, 28), [])
+    assert title == models.ZOO["mnist_cnn"].title and meta["arch"] == "mnist_cnn" and meta["arch_args"] == {}
+    trained = models.load("mnist_cnn") if models.ZOO["mnist_cnn"].checkpoint.is_file() else None
+    if trained is not None:  # a fresh model, never the shipped (cached) one
+        assert model is not trained
+        assert not all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), trained.state_dict().values()))

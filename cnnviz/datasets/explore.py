@@ -206,3 +206,37 @@ def normalisation_grid(data: ImageSet, indices: list[int], mean: list[float], st
     rgb = images.expand(-1, 3, -1, -1) if c == 1 else images
     names = [f"{name} normalised" for name in channel_names(c)] if c > 1 else ["normalised"]
     return tile(torch.cat([rgb, maps]), n, scale_for(data, target), row_labels=["original", *names])
+
+
+# ---- what the explorer's page shows, as data -----------------------------------------------------------------
+CHANNEL_COLOURS = {"grey": "#333333", "red": "#d62728", "green": "#2ca02c", "blue": "#1f77b4"}  # lines per channel
+UNBALANCED = 1.5  # a split whose largest class has this many times the images of its smallest is unbalanced
+
+
+def parts(s: Splits) -> dict[str, ImageSet]:
+    """The splits that hold images, by the name the page shows: train, validation, test."""
+    named = {"train": s.train, "validation": s.val, "test": s.test}
+    return {name: part for name, part in named.items() if part is not None and len(part)}
+
+
+def totals(counts: pd.DataFrame) -> dict[str, int]:
+    """Images per split of a `class_counts` table, in its order."""
+    return {split: int(n) for split, n in counts.groupby("split", sort=False)["count"].sum().items()}
+
+
+def unbalanced(counts: pd.DataFrame, ratio: float = UNBALANCED) -> bool:
+    """Whether some split of a `class_counts` table has a class with over `ratio` times the images of another."""
+    spread = counts.groupby("split")["count"].agg(["min", "max"])
+    return bool((spread["max"] > ratio * spread["min"].clip(lower=1)).any())
+
+
+def first_images(data: ImageSet, n: int = 8) -> list[int]:
+    """The first image of each of the first `n` classes (classes without images left out)."""
+    return [i for i in one_per_class(data)[:n] if i >= 0]
+
+
+def pixel_values(data: ImageSet, mean: list[float], std: list[float], per_class: int = 50, seed: int = 0
+                 ) -> pd.DataFrame:
+    """`value_histogram` of `per_class` random images of each class (seeded): pixels before and after."""
+    rows = random_per_class(data, per_class, seed).ravel()
+    return value_histogram(pick(data, rows[rows >= 0]), mean, std)

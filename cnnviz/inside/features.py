@@ -12,6 +12,7 @@ import threading
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -27,7 +28,7 @@ _LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyD
 _LOCKS_GUARD = threading.Lock()
 
 __all__ = ["CONV", "ACTIVATION", "POOL", "leaf_layers", "kind", "map_layers", "conv_layers", "last_conv",
-           "model_lock", "capture", "extract", "evaluating", "probabilities", "logits"]
+           "model_lock", "Call", "capture", "extract", "evaluating", "probabilities", "logits"]
 
 
 def model_lock(model: nn.Module) -> threading.RLock:
@@ -103,29 +104,53 @@ def _resolve(model: nn.Module, layers: Iterable[str] | None) -> dict[str, nn.Mod
     return {n: modules[n] for n in names}
 
 
+@dataclass
+class Call:
+    """One call of a hooked layer in a forward pass: its name and the shapes (batch included) in and out."""
+
+    name: str
+    input_shape: tuple[int, ...] | None          # of its first input; None when that is not a tensor
+    output_shape: tuple[int, ...] | None = None  # None until it returns a tensor (also: it raised, or gave a tuple)
+
+
 @contextmanager
-def capture(model: nn.Module, layers: Iterable[str] | None = None,
-            keep_graph: bool = False) -> Iterator[dict[str, torch.Tensor]]:
+def capture(model: nn.Module, layers: Iterable[str] | None = None, keep_graph: bool = False,
+            calls: list[Call] | None = None, tensors: bool = True) -> Iterator[dict[str, torch.Tensor]]:
     """Hook `layers` (all leaves when None); inside the block, forward passes fill the yielded dict.
 
     By default each entry is the layer's output detached, copied (so a later in-place ReLU cannot change it)
     and on the CPU. With `keep_graph` each entry is the output itself, still in the autograd graph, so a
     gradient can be taken with respect to it (Grad-CAM, attribution); the rest of the network then gets a copy.
     A module called twice in one pass (torchvision's BasicBlock reuses `relu`) keeps its last output.
+    With a `calls` list, every call of a hooked layer is also appended to it as it starts, in running order
+    (twice for a layer called twice), so after an error the last one names the layer that failed; with
+    `tensors=False` the dict stays empty (a pass that only wants `calls` keeps no activation).
     The model's lock is held, and every hook is removed when the block ends, also when it raises.
     """
     targets = _resolve(model, layers)
     outputs: dict[str, torch.Tensor] = {}
     handles = []
     owner = threading.get_ident()
+    running: dict[str, list[Call]] = {}  # name -> its calls that started and have not returned yet
+
+    def started_for(name: str):
+        def pre_hook(_module: nn.Module, inputs: tuple) -> None:
+            if threading.get_ident() != owner or calls is None:
+                return
+            first = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
+            calls.append(Call(name, None if first is None else tuple(first.shape)))
+            running.setdefault(name, []).append(calls[-1])
+        return pre_hook
 
     def hook_for(name: str):
         def hook(_module: nn.Module, _inputs: tuple, output: object) -> torch.Tensor | None:
             if threading.get_ident() != owner:  # another session's forward pass on the same shared model
                 return None
+            if running.get(name):  # the call of `name` that started last is the one that returns
+                running[name].pop().output_shape = tuple(output.shape) if isinstance(output, torch.Tensor) else None
             if isinstance(output, (tuple, list)):  # e.g. an RNN; keep the first tensor
                 output = next((o for o in output if isinstance(o, torch.Tensor)), None)
-            if not isinstance(output, torch.Tensor):
+            if not isinstance(output, torch.Tensor) or not tensors:
                 return None
             if keep_graph:
                 outputs[name] = output
@@ -138,6 +163,8 @@ def capture(model: nn.Module, layers: Iterable[str] | None = None,
         try:
             for name, module in targets.items():
                 handles.append(module.register_forward_hook(hook_for(name)))
+                if calls is not None:
+                    handles.append(module.register_forward_pre_hook(started_for(name)))
             yield outputs
         finally:
             for handle in handles:

@@ -306,6 +306,16 @@ class Solutions:
             parts.append(f"{word} ≥ {tail}")
         return " or ".join(parts)
 
+    def shown(self, limit: int = 6) -> tuple[int, ...]:
+        """The answers worth checking one by one: at most `limit`, none past the start of an endless run."""
+        tail = self.tail_from
+        return tuple(v for v in self.values if tail is None or v <= tail)[:limit]
+
+    def check_latex(self, value: int) -> str:
+        """LaTeX of the formula with `value` put in for the unknown, which works out to `size_out`."""
+        worked = explain(self.op, self.size_in, **self.settings, **{self.unknown: value})
+        return rf"\text{{{self.unknown.replace('_', ' ')}}} = {value}:\quad " + worked.substituted_latex
+
 
 def _candidates(op: str, unknown: str, n: int, target: int, st: dict[str, Any]) -> tuple[range, bool]:
     """A range holding every solution, and whether all values beyond its end give the same output as its end.
@@ -432,4 +442,83 @@ def rf_flatten(state: RF | None, spatial: Sequence[int]) -> RF | None:
     return (rh + (spatial[0] - 1) * jh, rw + (spatial[1] - 1) * jw, None, None)
 
 
-# --------------------------------------------------------------------------------------- layer tables
+# --------------------------------------------------------------------------------------- the lesson's calculator
+
+SETTING_TITLES = {"kernel": "Kernel", "padding": "Padding", "stride": "Stride", "dilation": "Dilation",
+                  "output_padding": "Output padding"}
+SETTING_HELP = {
+    "kernel": "Kernel (window) size along this axis.",
+    "padding": "Rings of zeros added on both sides. Pooling allows at most half the kernel.",
+    "stride": "How far the window jumps between outputs.",
+    "dilation": "Gaps between the kernel's taps: dilation 2 spreads a 3-tap kernel over 5 cells.",
+    "output_padding": "Transposed convolution only: extra cells at the far end (must be smaller than the stride or the "
+                      "dilation). It picks which input size a stride-s convolution came from.",
+}
+SOLVER_EXAMPLES = {  # a question the solver answers -> (operation, unknown, input size, output size, known settings)
+    "Keep 32 with a 5×5 kernel": ("conv", "padding", 32, 32, {"kernel": 5, "stride": 1, "dilation": 1}),
+    "512 → 508: which kernel?": ("conv", "kernel", 512, 508, {"padding": 0, "stride": 1, "dilation": 1}),
+    "Halve 32: which stride?": ("conv", "stride", 32, 16, {"kernel": 3, "padding": 1, "dilation": 1}),
+    "Double 16 (transposed)": ("transposed", "stride", 16, 32, {"kernel": 4, "padding": 1, "dilation": 1,
+                                                                "output_padding": 0}),
+}
+_MODULES = {"conv": "nn.Conv2d(in_channels, out_channels, ", "maxpool": "nn.MaxPool2d(", "avgpool": "nn.AvgPool2d(",
+            "transposed": "nn.ConvTranspose2d(in_channels, out_channels, "}
+
+
+def formula_latex(op: str, ceil_mode: bool = False) -> str:
+    """The output-size formula of `op` in LaTeX, before any number is put in (`ceil_mode`: pooling's flag)."""
+    return explain(op, 8, kernel=3, **({"ceil_mode": True} if ceil_mode else {})).formula_latex
+
+
+@dataclass(frozen=True)
+class AxisWork:
+    """The calculator's answer along one axis (or both, when they agree): the working, or why PyTorch refuses."""
+
+    axis: str                          # "height and width", "height" or "width"
+    size: int
+    working: SizeExplanation | None
+    problem: str = ""                  # the reason, when `working` is None
+
+
+def work_out(op: str, height: int, width: int, along_h: dict[str, Any], along_w: dict[str, Any]) -> list[AxisWork]:
+    """Both axes of an input worked out: one answer when size and settings agree, else height, then width."""
+    same = height == width and along_h == along_w
+    axes = [("height and width", height, along_h)] if same else [("height", height, along_h), ("width", width, along_w)]
+    found = []
+    for axis, size, settings in axes:
+        try:
+            found.append(AxisWork(axis, size, explain(op, size, axis="" if same else axis, **settings)))
+        except ValueError as exc:
+            found.append(AxisWork(axis, size, None, str(exc)))
+    return found
+
+
+def output_hw(worked: Sequence[AxisWork]) -> tuple[int | None, int | None]:
+    """(output height, output width) of `work_out`'s answers; None along an axis PyTorch refuses."""
+    out = {}
+    for w in worked:
+        for axis in w.axis.split(" and "):
+            out[axis] = None if w.working is None else w.working.output
+    return out["height"], out["width"]
+
+
+def pytorch_code(op: str, along_h: dict[str, Any], along_w: dict[str, Any], size_in: tuple[int, int],
+                 size_out: tuple[int | None, int | None]) -> str:
+    """The PyTorch module these settings stand for, as a student would write it, and a comment with the shapes."""
+    args = []
+    for name in SETTINGS[op]:
+        a, b = along_h[name], along_w[name]
+        args.append(f"{'kernel_size' if name == 'kernel' else name}={a if a == b else (a, b)}")
+    if along_h.get("ceil_mode"):
+        args.append("ceil_mode=True")
+    out_h, out_w = ("?" if n is None else n for n in size_out)
+    return (_MODULES[op] + ", ".join(args) + ")" +
+            f"\n# (N, C, {size_in[0]}, {size_in[1]}) -> (N, C', {out_h}, {out_w})")
+
+
+def verdict(what: str, said: int, truth: int) -> str:
+    """One line (Markdown) comparing the number a student locked in with the right one."""
+    if said == truth:
+        return f"✅ **{what}: {truth:,}.** You said {said:,}: right."
+    off = f"{abs(said - truth):,} too {'high' if said > truth else 'low'}"
+    return f"❌ **{what}: {truth:,}.** You said {said:,}, {off}."

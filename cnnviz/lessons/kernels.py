@@ -148,10 +148,45 @@ def from_text(text: str, shape: tuple[int, int, int]) -> np.ndarray | None:
     return out
 
 
+def typed(values: np.ndarray) -> np.ndarray:
+    """Cells as a student typed them into a grid editor, as grid numbers: empty -> 0, rounded, within `CELLS`."""
+    cells = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0).round()
+    return np.clip(cells, CELLS.start, CELLS.stop - 1).astype(np.int64)
+
+
+def edited(text: str, presets: np.ndarray) -> np.ndarray:
+    """The (C, H, W) grids in use: those `text` (see `to_text`) holds, fitted to the presets' shape, else the
+    presets."""
+    grids = from_text(text, presets.shape) if text else None
+    return presets if grids is None else grids
+
+
+def edit_text(grids: np.ndarray, presets: np.ndarray) -> str:
+    """What a link keeps of edited (C, H, W) grids: '' while they are still the presets, else `to_text`."""
+    return "" if np.array_equal(grids, presets) else to_text(grids)
+
+
+def enlarged(pixels: np.ndarray, side: int) -> np.ndarray:
+    """A small picture (a 32x32 test image) blown up by whole pixels to about `side` wide, each a crisp square."""
+    factor = max(1, side // max(pixels.shape[:2]))
+    return np.repeat(np.repeat(pixels, factor, axis=0), factor, axis=1)
+
+
 NEGATIVE, ZERO, POSITIVE = np.array([33, 102, 172]), np.array([255, 255, 255]), np.array([178, 24, 43])
 VIEWS = {"signed": "Signed: blue below zero, red above",
          "abs": "Strength: |response| as brightness",
          "clip": "As a photo: clipped to 0–255"}
+
+
+def view_legend(view: str, scale: float) -> str:
+    """How to read a response picture in `view` whose full colour is at `scale` (see `display_scale`)."""
+    shown = str(round(scale))
+    return {"signed": f"White is 0; full red is +{shown} or more, full blue -{shown} or less "
+                      "(99.5% of the pixels inside the frame lie in between).",
+            "abs": f"Black is 0, white is {shown} or more (99.5% of the pixels inside the frame are below): "
+                   "how strongly the kernel responds, whatever the sign.",
+            "clip": "Values below 0 turn black and above 255 turn white, as when the response is saved as an "
+                    "image: half of an edge detector's answer (the negative side) is lost."}[view]
 
 
 def display_scale(response: np.ndarray, percentile: float = 99.5, border: int = 0) -> float:

@@ -16,7 +16,7 @@ from math import prod
 from typing import Any
 
 from cnnviz.nets import netspec
-from cnnviz.nets.tables import spec_table
+from cnnviz.nets.tables import LayerTable, spec_table
 
 MIB = 2**20
 BYTES_PER_VALUE = 4              # bytes per activation or parameter: float32, what cnnviz runs and trains in
@@ -103,6 +103,24 @@ def check(layers: Sequence[dict[str, Any]], input_shape: Sequence[int], limits: 
             raise TooLarge(f"{where} brings one image's forward pass to {mult_adds:,} multiply-adds; cnnviz allows "
                            f"at most {limits.mult_adds:,}. Use fewer channels, smaller kernels or a smaller input.")
     return Footprint(table.total_params, activations, mult_adds)
+
+
+def described_table(text: str, shape_text: str, limits: Limits | None = None
+                    ) -> tuple[list[dict[str, Any]], tuple[int, ...], LayerTable]:
+    """(layers, input shape, layer table) of a typed description and input shape, refused when over a limit.
+
+    The table is worked out by arithmetic first, so an impossible network is named as such (not as too large);
+    nothing is allocated.
+
+    Raises:
+        TooLarge: over a limit (see `check`).
+        ValueError: the text or the shape does not parse, or the network is impossible, naming the layer.
+    """
+    layers = netspec.parse(text)
+    shape = netspec.parse_shape(shape_text)
+    table = spec_table(layers, shape)
+    check(layers, shape, limits)
+    return layers, shape, table
 
 
 def check_training(layers: Sequence[dict[str, Any]], input_shape: Sequence[int], batch_size: int,

@@ -57,6 +57,22 @@ ALIASES = {"conv2d": "conv", "maxpool": "pool", "max_pool": "pool", "avgpool": "
            "leaky_relu": "leakyrelu", "swish": "silu"}
 
 
+CHEAT_SHEET = """
+| Line | Layer |
+| --- | --- |
+| `conv 32 k5 p2` | 32 filters, 5×5 kernel, padding 2 (also `s2` stride, `d2` dilation, `p=same`, `nobias`) |
+| `pool max 2` | 2×2 max-pooling, stride 2 (`pool avg k3 s2 p1 ceil` for more) |
+| `globalpool avg` | average over the whole map, to 1×1 |
+| `bn` | batch norm |
+| `relu` | also `leakyrelu 0.1`, `elu`, `gelu`, `silu`, `sigmoid`, `tanh` |
+| `dropout 0.5` | `dropout2d 0.5` drops whole channels |
+| `flatten` | (C, H, W) → C·H·W features |
+| `linear 10` | fully connected, 10 outputs |
+
+Input channels and features follow from the input shape. `#` starts a comment; `;` separates layers on a line.
+"""  # the text form in brief (Markdown), for a page's "how to write a network"
+
+
 @dataclass(frozen=True)
 class Preset:
     """A ready-made description with the input shape it is meant for."""
@@ -64,6 +80,11 @@ class Preset:
     text: str
     input_shape: tuple[int, ...]
     about: str
+
+    @property
+    def shape_text(self) -> str:
+        """The input shape as a student types it: '3x32x32' (see `parse_shape`)."""
+        return "x".join(map(str, self.input_shape))
 
 
 PRESETS: dict[str, Preset] = {

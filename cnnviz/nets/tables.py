@@ -33,6 +33,11 @@ class LayerTable(list):
     def output_shape(self) -> tuple[int, ...]:
         return self[-1]["output_shape"] if self else self.input_shape
 
+    @property
+    def receptive_field(self) -> tuple[int, int] | None:
+        """(height, width) in input pixels that one unit of the last map layer sees; None when there is none."""
+        return next((row["receptive_field"] for row in reversed(self) if row["jump"] is not None), None)
+
 
 COLUMNS = ("name", "type", "settings", "output_shape", "weights", "biases", "params", "formula", "total_params",
            "mult_adds", "receptive_field", "jump")
@@ -41,6 +46,24 @@ MULT_ADDS_NOTE = ("Mult-adds count the multiply-accumulate steps of conv and lin
 RF_NOTE = ("Receptive field: how many input pixels (height × width) one unit of the layer can see; jump: how far "
            "apart, in input pixels, neighbouring units of the layer are. A receptive field larger than the image "
            "means the unit sees all of it (plus padding).")
+
+
+DISPLAY_COLUMNS = {  # column of `display_rows` -> (title, help), in the order a page shows them
+    "name": ("Layer", "The module's name in the model (named_modules)."),
+    "layer": ("Type", "The PyTorch module and its settings: k kernel, s stride, p padding, d dilation."),
+    "output_shape": ("Output shape", "Channels × height × width (or features) for one image."),
+    "weights": ("Weights", "Weight parameters of this layer."),
+    "biases": ("Biases", "Bias parameters (batch norm: β; its γ counts as weights)."),
+    "formula": ("Formula", "How the parameters add up: out × in × kernel height × kernel width + biases."),
+    "params": ("Params", "Weights + biases of this layer."),
+    "total_params": ("Total", "Running total of the parameters up to this layer."),
+    "mult_adds": ("Mult-adds", "Multiply-accumulate steps of this layer for one image."),
+    "receptive_field": ("RF (jump)", "Receptive field: how many input pixels one unit of this layer can see; in "
+                        "brackets the jump, the distance in input pixels between neighbouring units."),
+}
+# the columns that predict-first hides until the student has answered (they give the count away)
+ANSWER_COLUMNS = ("output_shape", "weights", "biases", "formula", "params", "total_params", "mult_adds")
+COUNT_COLUMNS = ("weights", "biases", "params", "total_params", "mult_adds")  # whole numbers, the others text
 
 
 def _row(name: str, type_: str, settings: str, output_shape: tuple[int, ...], weights: int, biases: int,
@@ -180,6 +203,43 @@ def _here(shape: tuple[int, ...], fn: Any, *args: Any) -> int:
         raise ValueError(f"its input is {_shape_text(shape)}, and {exc}") from None
 
 
+def shape_text(shape: Sequence[int], sep: str = " × ") -> str:
+    """'32 × 16 × 16' for a shape (`sep` between the sizes)."""
+    return sep.join(str(n) for n in shape)
+
+
+def _pair_text(value: tuple[int, int] | None) -> str:
+    """'5' for (5, 5), '5 × 7' for (5, 7), '—' for none."""
+    if value is None:
+        return "—"
+    a, b = value
+    return f"{a:g}" if a == b else f"{a:g} × {b:g}"
+
+
+def display_rows(table: LayerTable) -> list[dict[str, Any]]:
+    """The rows as a page shows them (the DISPLAY_COLUMNS): type and settings as one 'layer', shapes and receptive
+    fields (with their jump) as text, and counts of 0 left blank (None)."""
+    rows = []
+    for row in table:
+        jump = "" if row["jump"] is None else f" ({_pair_text(row['jump'])})"
+        rows.append({**row, **{c: row[c] or None for c in ("weights", "biases", "params", "mult_adds")},
+                     "layer": f"{row['type']} {row['settings']}".strip(),
+                     "output_shape": _shape_text(row["output_shape"]),
+                     "receptive_field": _pair_text(row["receptive_field"]) + jump})
+    return rows
+
+
+def disagreements(table: LayerTable, real: LayerTable, numel: int) -> list[str]:
+    """Where a description's table (`spec_table`) and its torch model's (`layer_table`, `numel` parameters) differ."""
+    found = [f"{a['name']}: table says {shape_text(a['output_shape'])}, torch gives {shape_text(b['output_shape'])}"
+             for a, b in zip(table, real) if a["output_shape"] != b["output_shape"]]
+    if table.total_params != numel:
+        found.append(f"parameters: table says {table.total_params:,}, torch counts {numel:,}")
+    if len(table) != len(real):
+        found.append(f"layers: the table has {len(table)}, torch ran {len(real)}")
+    return found
+
+
 # ------------------------------------------------------------------------------- torch models (hooks)
 
 
@@ -283,50 +343,29 @@ def layer_table(model: Any, input_shape: Sequence[int]) -> LayerTable:
     biases, params, formula, total_params (running), mult_adds and receptive_field/jump (height, width).
     Receptive fields follow the model's real data flow (torch.fx) so skip connections count; if the model
     cannot be traced they follow the layers in running order and `receptive_field_exact` is False.
-    The model runs in eval mode and gets its training flags back; every hook is removed, also on errors.
+    The model runs in eval mode and gets its training flags back; every hook is removed, also on errors
+    (`features.capture` and `features.evaluating` own both).
 
     Raises:
         ValueError: the model does not accept an input of `input_shape`, naming the layer that failed.
     """
     import torch
 
-    records: list[tuple[str, Any, tuple[int, ...] | None, tuple[int, ...]]] = []
-    leaves = [(name or type(m).__name__, m) for name, m in model.named_modules() if not any(True for _ in m.children())]
-    current: list[str] = []
-    handles = []
+    from cnnviz.inside import features
 
-    def after(name: str):
-        def hook(module: Any, inputs: tuple[Any, ...], output: Any) -> None:
-            first = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
-            if isinstance(output, torch.Tensor):
-                in_shape = None if first is None else tuple(first.shape[1:])
-                records.append((name, module, in_shape, tuple(output.shape[1:])))
-        return hook
-
-    def before(name: str):
-        def hook(module: Any, inputs: tuple[Any, ...]) -> None:
-            current.append(name)
-        return hook
-
-    modes = {m: m.training for m in model.modules()}
+    modules = dict(model.named_modules())
+    leaves = [name for name, m in modules.items() if not any(True for _ in m.children())]  # "" if model is a leaf
     shape = tuple(int(n) for n in input_shape)
-    try:
-        for name, module in leaves:
-            handles.append(module.register_forward_pre_hook(before(name)))
-            handles.append(module.register_forward_hook(after(name)))
-        model.eval()
-        with torch.no_grad():
-            device = next((p.device for p in model.parameters()), torch.device("cpu"))
-            try:
-                model(torch.zeros(1, *shape, device=device))  # (1, C, H, W)
-            except (RuntimeError, ValueError, TypeError, IndexError) as exc:
-                where = f" at layer {current[-1]}" if current else ""
-                raise ValueError(f"the model does not accept a {_shape_text(shape)} input{where}: {exc}") from exc
-    finally:
-        for handle in handles:
-            handle.remove()
-        for module, mode in modes.items():
-            module.training = mode
+    calls: list[features.Call] = []
+    with features.capture(model, leaves, calls=calls, tensors=False), features.evaluating(model), torch.no_grad():
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        try:
+            model(torch.zeros(1, *shape, device=device))  # (1, C, H, W)
+        except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+            where = f" at layer {calls[-1].name or type(model).__name__}" if calls else ""
+            raise ValueError(f"the model does not accept a {_shape_text(shape)} input{where}: {exc}") from exc
+    records = [(c.name or type(model).__name__, modules[c.name], c.input_shape and c.input_shape[1:],
+                c.output_shape[1:]) for c in calls if c.output_shape is not None]
     return _table_from_records(model, shape, records)
 
 

@@ -1,14 +1,17 @@
 """Run comparison maths: overlay histories, mean with a min-max band over seeds, mean ± std tables.
 
 Everything here works on plain dicts and lists (what run folders and model cards hold) and returns plain
-rows, so the Compare page only has to draw them.
+rows and tables, so the Compare page only has to draw them.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+import pandas as pd
 
 from cnnviz.training.runs import Run
 
@@ -16,6 +19,9 @@ CURVES = ("train_loss", "val_loss", "train_acc", "val_acc")
 SUMMARY = ("train_loss", "train_acc", "val_acc", "test_acc")
 IGNORED = ("seed",)  # config fields that do not make a different configuration
 NOT_SHOWN = ("layers", "dataset", "model", "seed")  # left out of the "what differs" labels (shown elsewhere)
+SPLITS = {"val": "validation", "train": "train"}  # a history's metric prefix -> the split a chart names
+LINES = ["series", "split", "kind", "epoch", "value"]  # columns of `series`' lines
+BANDS = ["series", "split", "kind", "epoch", "low", "high"]  # and of its bands
 
 
 @dataclass
@@ -28,13 +34,14 @@ class Entry:
     metrics: dict[str, float] = field(default_factory=dict)  # final train/val/test loss and accuracy
     status: str = ""                 # finished | stopped | early-stopped | diverged | running
     source: str = "run"              # "run" or "zoo"
+    created: datetime | None = None  # when a run was created (None for the zoo)
 
 
 def from_run(run: Run) -> Entry:
     """An Entry for a run folder (its history so far, even when the run was stopped or killed)."""
     info = run.info()
     return Entry(run.name, dict(info.get("config", {})), run.history(), dict(info.get("metrics", {})),
-                 str(info.get("status", "")), "run")
+                 str(info.get("status", "")), "run", run.created)
 
 
 def from_card(name: str, meta: dict[str, Any]) -> Entry:
@@ -42,6 +49,20 @@ def from_card(name: str, meta: dict[str, Any]) -> Entry:
     card = meta.get("card", {})
     return Entry(f"zoo: {name}", dict(meta.get("config", {})), list(card.get("history", [])),
                  dict(card.get("metrics", {})), str(card.get("status", "")), "zoo")
+
+
+def zoo_entries(metas: Mapping[str, dict[str, Any]]) -> list[Entry]:
+    """Entries of the shipped checkpoints (zoo name -> checkpoint meta) whose model card holds a history."""
+    return [entry for entry in (from_card(name, meta) for name, meta in metas.items()) if entry.history]
+
+
+def describe(entry: Entry) -> str:
+    """One line for a picker: model, data, seed, when a run was created, status, test accuracy (or epochs)."""
+    c, test = entry.config, entry.metrics.get("test_acc")
+    when = f" · {entry.created:%d %b %H:%M}" if entry.created else ""
+    return (f"{'📦 shipped ' if entry.source == 'zoo' else ''}{c.get('model', '?')} on {c.get('dataset', '?')}"
+            f" · seed {c.get('seed', '?')}{when} · {entry.status or '?'}"
+            + (f" · test {test:.1%}" if test is not None else f" · {len(entry.history)} epochs"))
 
 
 def config_key(config: dict[str, Any]) -> str:
@@ -157,3 +178,32 @@ def format_mean_std(mean: float, std: float, n: int, percent: bool) -> str:
     if percent:
         return f"{100 * mean:.1f} %" if n == 1 else f"{100 * mean:.1f} ± {100 * std:.1f} %"
     return f"{mean:.4f}" if n == 1 else f"{mean:.4f} ± {std:.4f}"
+
+
+def series(groups: dict[str, list[Entry]], banded: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(lines, bands) to chart: a line per entry, or per configuration (the mean) where `banded` and it has several
+    seeds, with its min-max band. Columns LINES and BANDS; `split` is "validation" or "train", `kind` "loss" or "acc".
+    """
+    labels = differences([members[0].config for members in groups.values()])
+    lines, bands = [], []
+    for label, members in zip(labels, groups.values()):
+        if banded and len(members) > 1:
+            name = f"{label} (mean of {len(members)} runs)"
+            for prefix, split in SPLITS.items():
+                for kind in ("loss", "acc"):
+                    for row in band([m.history for m in members], f"{prefix}_{kind}"):
+                        lines.append((name, split, kind, row["epoch"], row["mean"]))
+                        bands.append((name, split, kind, row["epoch"], row["min"], row["max"]))
+            continue
+        for m in members:
+            name = _line_name(label, m, alone=len(groups) == len(members) == 1)
+            lines += [(name, SPLITS[r["split"]], r["kind"], r["epoch"], r["value"]) for r in long_rows([m])]
+    return pd.DataFrame(lines, columns=LINES), pd.DataFrame(bands, columns=BANDS)
+
+
+def _line_name(label: str, entry: Entry, alone: bool) -> str:
+    """A legend name: a zoo entry's or a lone entry's label; a run's recipe label, seed and creation time."""
+    if entry.source == "zoo" or alone:
+        return entry.label
+    when = f"{entry.created:%H%M%S}" if entry.created else entry.label
+    return f"{label} · seed {entry.config.get('seed', '?')} ({when})"

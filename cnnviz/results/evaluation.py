@@ -198,6 +198,16 @@ def top_confusions(counts: np.ndarray | list[list[int]], classes: list[str], k: 
                              kind="stable").head(k).reset_index(drop=True)
 
 
+def most_confused(counts: np.ndarray | list[list[int]]) -> tuple[int, int]:
+    """(true, predicted) indices of the most frequent mistake (`top_confusions`' first); without any mistake the
+    first cell off the diagonal, (0, 1)."""
+    k = len(counts)
+    top = top_confusions(counts, [str(i) for i in range(k)], 1)
+    if len(top):
+        return int(top["true_index"].iloc[0]), int(top["predicted_index"].iloc[0])
+    return 0, min(1, k - 1)
+
+
 def confusion_frame(p: Predictions) -> pd.DataFrame:
     """`confusion_table` of the predictions."""
     return confusion_table(confusion(p), p.classes)

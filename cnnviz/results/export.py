@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -36,6 +37,17 @@ def row_shares(counts: np.ndarray) -> np.ndarray:
 def share_text(count: int, share: float) -> str:
     """A row share as text; small shares keep a decimal, so 3 images of 1,000 do not read "0%"."""
     return "0" if count == 0 else f"{share:.1%}" if share < 0.095 else f"{share:.0%}"
+
+
+def percent(x: float) -> str:
+    """A confidence as text: whole percent, with a decimal from 99.5% on so that 99.8% does not read "100%"."""
+    return f"{x:.0%}" if x < 0.995 else f"{x:.1%}"
+
+
+def file_stem(checkpoint: Path, dataset: str) -> str:
+    """'mnist_cnn-mnist' or '<run folder>-mnist': names downloaded files after the model and the data."""
+    model = checkpoint.parent.name if checkpoint.name == "checkpoint.pt" else checkpoint.stem
+    return f"{model}-{dataset}"
 
 
 def confusion_png(matrix: np.ndarray | list[list[int]], classes: list[str], normalised: bool,

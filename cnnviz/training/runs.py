@@ -8,12 +8,14 @@ import os
 import re
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cnnviz import paths
 
 HISTORY_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+STAMP = "%Y%m%d-%H%M%S"  # a run folder's name starts with when it was created (local time), so names sort by age
 
 
 def safe_name(name: str) -> str:
@@ -39,7 +41,7 @@ class Run:
     def create(cls, name: str, root: Path | None = None) -> Run:
         """A new, empty run folder under `root` (default: the runs folder) with a unique safe name."""
         root = Path(root or paths.runs_dir()).resolve()
-        stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{safe_name(name)}"
+        stem = f"{time.strftime(STAMP)}-{safe_name(name)}"
         for i in range(1000):
             path = root / (stem if i == 0 else f"{stem}-{i}")
             try:
@@ -58,6 +60,15 @@ class Run:
     @property
     def checkpoint(self) -> Path:
         return self.path / "checkpoint.pt"
+
+    @property
+    def created(self) -> datetime | None:
+        """When the run was created (local time, to the second), as `create` wrote it into the folder's name;
+        None for a folder not named that way."""
+        try:
+            return datetime.strptime(self.name[:15], STAMP)
+        except ValueError:
+            return None
 
     def info(self) -> dict[str, Any]:
         """Config, status and final results (empty before the run starts)."""

@@ -15,7 +15,7 @@ def test_page_opens_with_a_heading_and_no_error(app, stem, title):
     app.open(stem)
     heading = app.page.locator("h1").first
     assert heading.is_visible() and heading.inner_text().strip()
-    nav = app.page.locator("[data-testid='stSidebarNav']")
+    nav = app.page.locator("[data-testid='stSidebar'] [data-testid='stPageLink']")
     assert nav.get_by_role("link", name=title, exact=True).is_visible()  # listed in the sidebar
     app.assert_clean()
 
@@ -23,7 +23,7 @@ def test_page_opens_with_a_heading_and_no_error(app, stem, title):
 def test_the_sidebar_lists_every_page_and_moves_between_them(app):
     last_stem, last_title = PAGES[-1]
     app.open(last_stem, teacher="0")
-    nav = app.page.locator("[data-testid='stSidebarNav']")
+    nav = app.page.locator("[data-testid='stSidebar'] [data-testid='stPageLink']")
     assert nav.get_by_role("link").count() == len(PAGES)
     assert app.query() == {"teacher": "0"}  # the lesson keeps its link's words in the address
     nav.get_by_role("link", name=PAGES[0][1], exact=True).click()

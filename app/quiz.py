@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-ANSWERS = "_predict_answers"  # slot -> (question, the answers locked in)
+ANSWERS = "_quiz_answers"  # slot -> (question, the answers locked in)
 
 
 def locked_in(slot: Hashable, question: Hashable = None) -> list[Any] | None:
@@ -25,7 +25,7 @@ def ask(slot: Hashable, inputs: Callable[[], list[Any]], button: str, empty: str
 
     A box left empty (None) gets the warning `empty` instead.
     """
-    with st.form(f"predict_{abs(hash(slot))}", border=True):
+    with st.form(f"quiz_{abs(hash(slot))}", border=True):
         if intro:
             st.markdown(f"#### 🤔 {intro}")
         answers = inputs()

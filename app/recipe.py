@@ -1,0 +1,212 @@
+"""The Train page's choices: one table maps each recipe setting to its widget, its URL key and its TrainConfig field.
+
+The table drives the widgets (through `urlstate.control`, so teacher mode hides and locks them), the link's
+defaults and valid values (`urlstate.init`), and the TrainConfig the page trains with. URL keys and defaults are
+what links shared by teachers already hold: change neither. Imported once the page's title is on screen (PyTorch).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Container, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+import models
+from app import urlstate
+from cnnviz.nets import limits, netspec
+from cnnviz.training import train
+from cnnviz.training.job import Hosting
+
+CUSTOM = "custom"  # the network typed as a layer description
+DATASETS = ("mnist", "cifar10")
+DATASET_TITLES = {"mnist": "MNIST (handwritten digits)", "cifar10": "CIFAR-10 (small photos)"}
+INPUTS = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}  # (C, H, W): what a custom network is built for
+LR_CHOICES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.2, 0.3, 1.0, 3.0, 10.0]
+WD_CHOICES = [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05]
+BATCH_CHOICES = [16, 32, 64, 128, 256, 512]
+SMOOTH_CHOICES = [0.0, 0.05, 0.1, 0.2]
+OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
+SCHEDULES = {"onecycle": "one-cycle: warm up, then down", "none": "constant", "step": "step: ÷10 at each third",
+             "plateau": "÷3 when validation loss stalls"}
+AUGMENT = {"flip": "flip", "crop": "crop", "rotate": "rotate", "jitter": "colour"}
+NORMALIZE = {"dataset": "mean/std of the training images", "half": "0.5 / 0.5"}
+_BLANK = train.TrainConfig()  # its fields' types are the types the config wants
+
+
+@dataclass(frozen=True)
+class Field:
+    """One recipe setting: URL and widget key, label, Streamlit widget, valid values, TrainConfig field, help."""
+
+    key: str
+    label: str
+    widget: str                  # the Streamlit widget's name
+    values: Any                  # options (a list, or a dict value -> title), a range of whole numbers, or (low, high)
+    attr: str                    # the TrainConfig field it sets
+    help: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # more widget arguments (a step, a callback...)
+
+    @property
+    def rule(self) -> Container[Any] | Callable[[Any], bool]:
+        """The link's valid values: the widget's options or range."""
+        if isinstance(self.values, tuple):
+            low, high = self.values
+            return lambda v: low <= v <= high
+        return self.values
+
+    def kwargs(self) -> dict[str, Any]:
+        """The widget's arguments besides label, key and disabled."""
+        v = self.values
+        if isinstance(v, dict):
+            given = {"options": list(v), "format_func": v.get}
+        elif isinstance(v, range):
+            given = {"min_value": v.start, "max_value": v[-1], "step": v.step}
+        elif isinstance(v, tuple):
+            given = {"min_value": v[0], "max_value": v[1]}
+        else:
+            given = {"options": list(v)}
+        return {**given, **({"help": self.help} if self.help else {}), **self.extra}
+
+    def to_config(self, value: Any) -> Any:
+        """The widget's value as the TrainConfig field wants it."""
+        if isinstance(getattr(_BLANK, self.attr), tuple):  # augmentations, in the table's order
+            return tuple(v for v in self.values if v in (value or []))
+        kind = type(getattr(_BLANK, self.attr))
+        return kind(value or 0) if kind in (int, float) else value
+
+
+def fields(host: Hosting) -> dict[str, Field]:
+    """The recipe table (in the link's order), with the ranges this copy's hosting caps allow."""
+    train_images = range(1 if host.max_train else 0, (host.max_train or 10**7) + 1)  # 0 = all, where uncapped
+    table = (
+        Field("opt", "Optimizer", "selectbox", OPTIMIZERS, "optimizer",
+              "SGD uses Nesterov momentum 0.9; Adam and AdamW adapt the step per weight and want a smaller learning "
+              "rate", {"on_change": on_optimizer_change, "args": (host,)}),
+        Field("lr", "Learning rate (peak)", "select_slider", LR_CHOICES, "lr",
+              "how big a step each update takes; too big and the loss explodes"),
+        Field("wd", "Weight decay", "select_slider", WD_CHOICES, "weight_decay",
+              "pulls the weights towards zero (L2 regularisation)"),
+        Field("batch", "Batch size", "select_slider", BATCH_CHOICES, "batch_size", "images per update"),
+        Field("epochs", "Epochs", "number_input", range(1, host.max_epochs + 1), "epochs",
+              "passes over the training images" + (f" (at most {host.max_epochs} here)" if host.max_epochs < 200
+                                                   else "")),
+        Field("sched", "Learning-rate schedule", "selectbox", SCHEDULES, "schedule"),
+        Field("patience", "Early stopping: patience (epochs, 0 = off)", "number_input", range(0, 51), "patience",
+              "stop when the validation loss has not improved for this many epochs"),
+        Field("aug", "Augmentation", "pills", AUGMENT, "augment",
+              "random changes to each training image, new every epoch: flip left–right, crop (shift by up to 4 "
+              "pixels), rotate (±12°), colour (brightness and contrast ±25%)", {"selection_mode": "multi"}),
+        Field("norm", "Normalisation", "radio", NORMALIZE, "normalize", extra={"horizontal": True}),
+        Field("valfrac", "Validation share of the training images", "slider", (0.05, 0.5), "val_fraction",
+              "held out to measure what the network learned, never trained on", {"step": 0.05}),
+        Field("smooth", "Label smoothing", "select_slider", SMOOTH_CHOICES, "label_smoothing"),
+        Field("seed", "Seed", "number_input", range(0, 2**31), "seed",
+              "same seed, same settings: the same run again (on the CPU)"),
+        Field("limit", "Use only this many training images" + ("" if host.max_train else " (0 = all)"),
+              "number_input", train_images, "train_limit",
+              "a smaller set trains faster (the validation share is taken from it)", {"step": 1000}),
+    )
+    return {f.key: f for f in table}
+
+
+def _caps(host: Hosting) -> dict[str, Callable[[Any], Any]]:
+    """TrainConfig field -> what this copy's caps make of a value."""
+    return {"epochs": lambda n: min(n, host.max_epochs), "train_limit": host.train_images}
+
+
+def defaults(ds: str, net: str, host: Hosting) -> dict[str, Any]:
+    """Widget values for the engine's defaults of this data set and network."""
+    base, caps = train.defaults(ds, net), _caps(host)
+    values = {}
+    for key, f in fields(host).items():
+        value = caps.get(f.attr, lambda v: v)(getattr(base, f.attr))
+        values[key] = list(value) if isinstance(value, tuple) else value
+    return values
+
+
+def config(values: Mapping[str, Any], host: Hosting, layers: list[dict[str, Any]] | None = None
+           ) -> train.TrainConfig:
+    """The TrainConfig the widgets describe (`values`: session_state), under this copy's caps.
+
+    Raises:
+        ValueError: the settings do not make a config, or a custom network's training batch is over the memory limit.
+    """
+    caps = _caps(host)
+    recipe = {f.attr: caps.get(f.attr, lambda v: v)(f.to_config(values[key])) for key, f in fields(host).items()}
+    config = train.TrainConfig(dataset=values["data"], model=values["net"], layers=layers,
+                               pretrained=bool(values.get("pretrained")), test_limit=host.max_test, **recipe)
+    if layers is not None:
+        limits.check_training(layers, INPUTS[config.dataset], config.batch_size)  # the batch's memory, before Start
+    return config
+
+
+def networks(ds: str) -> list[str]:
+    """Zoo networks made for data set `ds`, then the custom network."""
+    return [n for n in models.names() if models.ZOO[n].dataset == ds] + [CUSTOM]
+
+
+def network_title(net: str) -> str:
+    return "Your own network (layer description)" if net == CUSTOM else models.ZOO[net].title
+
+
+def preset(ds: str) -> str:
+    """The layer description a custom network starts from: the zoo's small CNN for this data set."""
+    return netspec.PRESETS["mnist_cnn" if ds == "mnist" else "cifar_cnn"].text
+
+
+def init(host: Hosting, present: list[str]) -> None:
+    """Seed the page's settings from the link (or the defaults of the data set it names) and set its rules."""
+    first = next((d for d in DATASETS if d in present), DATASETS[0])
+    urlstate.init({"data": first}, allowed={"data": lambda d: d in DATASETS or d in present})
+    ds = st.session_state["data"]
+    net = networks(ds)[0]
+    table = fields(host)
+    urlstate.init({"data": first, "net": net, "layers": preset(ds), "pretrained": False, **defaults(ds, net, host)},
+                  allowed={**{key: f.rule for key, f in table.items()},
+                           "net": lambda n: n in networks(st.session_state["data"])})
+
+
+def draw(host: Hosting, disabled: bool) -> None:
+    """The recipe's widgets, the common ones first and the rest under "More settings"; greyed out while training."""
+    table = fields(host)
+
+    def put(key: str, where: Any = st) -> None:
+        f = table[key]
+        urlstate.control(f.widget, f.label, key, where, disabled, **f.kwargs())
+
+    c1, c2 = st.columns(2)
+    put("opt", c1)
+    put("epochs", c2)
+    for key in ("lr", "batch", "aug"):
+        put(key)
+    with st.expander("More settings"):
+        for key in ("wd", "sched", "patience", "norm", "valfrac", "smooth"):
+            put(key)
+        c1, c2 = st.columns(2)
+        put("seed", c1)
+        put("limit", c2)
+    if host.max_epochs < 200 or host.max_train:
+        st.caption(f"This copy allows at most {host.max_epochs} epochs" +
+                   (f" and {host.max_train:,} training images" if host.max_train else "") + " per run.")
+
+
+# ---- callbacks: a new data set or network brings its own recipe ---------------------------------------------
+def on_data_change(host: Hosting) -> None:
+    s = st.session_state
+    s["net"] = networks(s["data"])[0]
+    s["layers"] = preset(s["data"])
+    s.update(defaults(s["data"], s["net"], host))
+
+
+def on_net_change(host: Hosting) -> None:
+    st.session_state.update(defaults(st.session_state["data"], st.session_state["net"], host))
+
+
+def on_optimizer_change(host: Hosting) -> None:
+    """Adam-style optimizers want a rate some 50x smaller than SGD with momentum."""
+    s = st.session_state
+    base = defaults(s["data"], s["net"], host)
+    adam = s["opt"] in ("adam", "adamw")
+    if adam != (base["opt"] in ("adam", "adamw")):
+        base["lr"] = 0.001 if adam else 0.05
+    s["lr"] = base["lr"]
