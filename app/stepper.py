@@ -203,7 +203,7 @@ def walk(lesson: Any, scene: Callable[[int, bool], list[str]], ask: Callable[[in
     stepped("step", lesson.n_steps, draw, describe, noun=noun, play=not predicting)
 
 
-def quiz_toggle(where, cell: str = "the output cell") -> bool:  # noqa: ANN001 (a container)
+def quiz_toggle(where, cell: str = "the output cell") -> bool:
     """The 'Predict each cell first' switch; put `"quiz": False` in the page's urlstate.init."""
     return bool(urlstate.control("toggle", "🤔 Predict each cell first", "quiz", where=where,
                                  help=f"At every step, work out {cell} by hand and lock it in; then the page "

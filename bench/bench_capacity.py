@@ -22,7 +22,13 @@ from /proc) per student step, and this process's own CPU seconds (what the simul
 Baseline: one student alone on the same warm server; each class size is reported as p95(N) / p50(1).
 Goal: 50 students uploading in the same instant with p95 under 3 s and no errors.
 
-    .venv/bin/python bench/bench_capacity.py [--students 10,25,50,100] [--rounds 3] [--model cifar_cnn]
+--replicas K (K > 1) starts K app replicas and nginx in front of them on loopback, as tests/e2e/test_e2e_replicas.py
+does (streamlit_browser.Cluster renders deploy/nginx.conf), and sends every student through nginx: each student keeps
+the cookies nginx hands it (the route key cnnviz_route, Streamlit's XSRF cookie) for its websocket and its upload, so
+it stays on one replica, which the sidebar's "Server: rN" names. Each replica is warmed directly (not through nginx);
+server CPU is the sum of the replicas' process groups; nginx's CPU and each replica's share are reported apart.
+
+    .venv/bin/python bench/bench_capacity.py [--students 10,25,50,100] [--rounds 3] [--model cifar_cnn] [--replicas 1]
 """
 from __future__ import annotations
 
@@ -33,8 +39,10 @@ import io
 import os
 import re
 import sys
+import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +73,7 @@ HTTP_TIMEOUT_S = 30.0  # one health request or upload PUT
 SETTLE_S = 1.0  # pause between rounds, so one round's closing sessions do not load the next
 MAX_MESSAGE_BYTES = 64 * 2**20  # the app allows 50 MB per ForwardMsg (.streamlit/config.toml)
 XSRF_COOKIE = "_streamlit_xsrf"
+REPLICA = re.compile(r"\*\*Server:\*\*\s*(\w+)")  # the sidebar's footer on a replica (app/state.py)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # What each step must put on the page, and the controls it works (matched on option text, case-insensitive).
@@ -80,8 +89,9 @@ class Failed(Exception):
 
 # ---- HTTP over asyncio streams: the health check (for the XSRF cookie) and the upload PUT ----------------------
 
-async def http(port: int, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, dict]:
-    """One HTTP/1.1 request on a fresh loopback connection; (status, lower-cased headers)."""
+async def http(port: int, method: str, path: str, headers: dict[str, str],
+               body: bytes = b"") -> tuple[int, dict, list[str]]:
+    """One HTTP/1.1 request on a fresh loopback connection; (status, lower-cased headers, every Set-Cookie)."""
     async with asyncio.timeout(HTTP_TIMEOUT_S):
         reader, writer = await asyncio.open_connection(HOST, port)
         try:
@@ -95,11 +105,13 @@ async def http(port: int, method: str, path: str, headers: dict[str, str], body:
     lines = raw.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
     if not lines[0].startswith("HTTP/"):
         raise Failed(f"{method} {path}: no HTTP answer")
-    answer = {}
+    answer, cookies = {}, []
     for line in lines[1:]:
         name, _, value = line.partition(":")
         answer[name.strip().lower()] = value.strip()
-    return int(lines[0].split()[1]), answer
+        if name.strip().lower() == "set-cookie":
+            cookies.append(value.strip())
+    return int(lines[0].split()[1]), answer, cookies
 
 
 def multipart(name: str, data: bytes, mime: str) -> tuple[bytes, str]:
@@ -171,6 +183,8 @@ class Student:
         self.page_hash = ""  # empty until the server names the page (new_session / navigation)
         self.session_id = ""
         self.xsrf = ""
+        self.cookies: dict[str, str] = {}  # this student's cookie jar: the XSRF cookie, behind nginx its route key
+        self.replica = ""  # the replica that served it, when the sidebar names one
         self.ws: ClientConnection | None = None
         self.reader: asyncio.Task | None = None
         self.states: dict[str, WidgetState] = {}  # widget id -> the value this student gave it
@@ -187,21 +201,30 @@ class Student:
     # -- the connection
     async def connect(self) -> None:
         """Health check (it sets the XSRF cookie, as for the browser), then the websocket with that token."""
-        status, headers = await http(self.port, "GET", "/_stcore/health", {"Origin": self.origin})
+        status, _, cookies = await http(self.port, "GET", "/_stcore/health", {"Origin": self.origin})
         if status != 200:
             raise Failed(f"health check answered {status}")
-        found = re.search(rf"{XSRF_COOKIE}=([^;]+)", headers.get("set-cookie", ""))
-        self.xsrf = found.group(1) if found else ""
+        self.keep(cookies)
+        self.xsrf = self.cookies.get(XSRF_COOKIE, "")
         # The second subprotocol entry carries the XSRF token (starlette_websocket._parse_subprotocols).
         protocols = ["streamlit", self.xsrf] if self.xsrf else ["streamlit"]
         self.ws = await connect(f"ws://{HOST}:{self.port}/_stcore/stream", origin=self.origin,
                                 subprotocols=protocols, additional_headers=self.cookie_header(), proxy=None,
                                 open_timeout=HTTP_TIMEOUT_S, close_timeout=5, ping_interval=None,
                                 max_size=MAX_MESSAGE_BYTES)
+        self.keep(self.ws.response.headers.get_all("Set-Cookie"))
         self.reader = asyncio.create_task(self.read())
 
+    def keep(self, set_cookies: list[str]) -> None:
+        """Store the cookies a response set (name=value; attributes are ignored: all are for this one host)."""
+        for header in set_cookies:
+            name, sep, value = header.split(";", 1)[0].strip().partition("=")
+            if sep and name:
+                self.cookies[name] = value
+
     def cookie_header(self) -> dict[str, str]:
-        return {"Cookie": f"{XSRF_COOKIE}={self.xsrf}"} if self.xsrf else {}
+        jar = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        return {"Cookie": jar} if jar else {}
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -333,6 +356,8 @@ class Student:
         run = await self.rerun(page_name=PAGE)
         if PREDICTION not in run.text():
             raise Failed(f"no {PREDICTION!r} on the page")
+        found = REPLICA.search(run.text())
+        self.replica = found.group(1) if found else self.replica
         return run
 
     async def choose_upload(self, _: Photo) -> Run:
@@ -356,9 +381,10 @@ class Student:
             raise Failed(f"no upload URL ({response.error_msg or 'empty answer'})")
         urls = response.file_urls[0]
         body, content_type = multipart(picture.name, picture.data, "image/jpeg")
-        status, _ = await http(self.port, "PUT", urljoin("/", urls.upload_url),
-                               {"Origin": self.origin, "Content-Type": content_type, "X-Xsrftoken": self.xsrf,
-                                **self.cookie_header()}, body)
+        status, _, cookies = await http(self.port, "PUT", urljoin("/", urls.upload_url),
+                                        {"Origin": self.origin, "Content-Type": content_type,
+                                         "X-Xsrftoken": self.xsrf, **self.cookie_header()}, body)
+        self.keep(cookies)
         if status != 204:
             raise Failed(f"the upload PUT answered {status}")
         value = WidgetState(id=uploader.proto.id)
@@ -434,6 +460,10 @@ class Row:
     wall: dict[str, float] = field(default_factory=lambda: {a: 0.0 for a in ACTIONS})
     client_cpu: float = 0.0
     evidence: dict[str, str] = field(default_factory=dict)
+    replica_cpu: Counter = field(default_factory=Counter)  # replica -> its CPU-s over every step of every round
+    replica_upload_cpu: Counter = field(default_factory=Counter)  # replica -> its CPU-s in the upload steps
+    replica_students: Counter = field(default_factory=Counter)  # replica -> students it served, all rounds
+    proxy_cpu: float = 0.0  # nginx's CPU-s over every step of every round
 
     def p(self, action: str, q: float) -> float:
         return float(np.percentile(self.seconds[action], q)) if self.seconds[action] else float("nan")
@@ -442,10 +472,10 @@ class Row:
         return self.server_cpu[action] / (self.rounds * self.students)
 
 
-def server_cpu_s(server: sb.Server) -> float:
-    """utime + stime of the app's process group (make and streamlit, all their threads), in seconds."""
+def cpu_s(pids: list[int]) -> float:
+    """utime + stime of these processes (all their threads), in seconds."""
     ticks = 0
-    for pid in server.pids():
+    for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             ticks += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat(5)
@@ -454,44 +484,65 @@ def server_cpu_s(server: sb.Server) -> float:
     return ticks / CLK_TCK
 
 
+def server_cpu_s(server: sb.Server) -> float:
+    """utime + stime of the app's process group (make and streamlit, all their threads), in seconds."""
+    return cpu_s(server.pids())
+
+
 class Bench:
-    def __init__(self, server: sb.Server, model: str, timeout_s: float) -> None:
-        self.server, self.model, self.timeout_s = server, model, timeout_s
+    """Students on one app server (`replicas` holds it, named ""), or on replicas behind nginx (`proxy`)."""
+
+    def __init__(self, replicas: dict[str, sb.Server], port: int, model: str, timeout_s: float,
+                 proxy: sb.Cluster | None = None) -> None:
+        self.replicas, self.port, self.proxy = replicas, port, proxy
+        self.model, self.timeout_s = model, timeout_s
         self.takes = 0  # every round of every class gets photos no earlier round used
 
-    async def round(self, row: Row) -> None:
+    def cpu(self) -> tuple[dict[str, float], float]:
+        """CPU-s so far of each replica's process group, and of nginx (0 without it)."""
+        return ({name: server_cpu_s(s) for name, s in self.replicas.items()},
+                cpu_s(self.proxy.nginx_pids()) if self.proxy is not None else 0.0)
+
+    async def round(self, row: Row, port: int | None = None) -> None:
         n = row.students
         self.takes += 1
         photos = [photo(self.takes, i) for i in range(n)]
-        students = [Student(self.server.port, self.model, self.timeout_s) for _ in range(n)]
+        students = [Student(port or self.port, self.model, self.timeout_s) for _ in range(n)]
         try:
             for action in ACTIONS:
-                cpu0, client0, wall0 = server_cpu_s(self.server), time.process_time(), time.perf_counter()
+                (cpu0, proxy0), client0, wall0 = self.cpu(), time.process_time(), time.perf_counter()
                 # The barrier: every student's step starts in this one event-loop turn; the gather ends when
                 # each has its script_finished, an error, or its timeout.
                 outcomes = await asyncio.gather(*(s.step(action, p) for s, p in zip(students, photos)))
                 client1, wall1 = time.process_time(), time.perf_counter()
-                row.server_cpu[action] += server_cpu_s(self.server) - cpu0
+                cpu1, proxy1 = self.cpu()
+                spent = {name: cpu1[name] - cpu0[name] for name in cpu0}
+                row.server_cpu[action] += sum(spent.values())
+                row.replica_cpu.update(spent)
+                if action == "upload":
+                    row.replica_upload_cpu.update(spent)
+                row.proxy_cpu += proxy1 - proxy0
                 row.client_cpu += client1 - client0
                 row.wall[action] += wall1 - wall0
                 row.seconds[action] += [o.seconds for o in outcomes if o.error is None]
                 row.errors += [o.error for o in outcomes if o.error is not None]
             row.evidence = students[0].evidence
+            row.replica_students.update(s.replica or "?" for s in students)
         finally:
             await asyncio.gather(*(s.close() for s in students))
         row.rounds += 1
         await asyncio.sleep(SETTLE_S)
 
-    async def measure(self, students: int, rounds: int) -> Row:
+    async def measure(self, students: int, rounds: int, port: int | None = None) -> Row:
         row = Row(students)
         for _ in range(rounds):
-            await self.round(row)
+            await self.round(row, port)
         return row
 
 
 # ---- the report ------------------------------------------------------------------------------------------------------
 
-def report(rows: list[Row], base: Row, model: str) -> None:
+def report(rows: list[Row], base: Row, model: str, replicas: list[str] | None = None) -> None:
     def ratio(row: Row, action: str) -> str:
         return f"{row.p(action, 95) / base.p(action, 50):6.1f}" if base.seconds[action] else "     —"
 
@@ -516,6 +567,19 @@ def report(rows: list[Row], base: Row, model: str) -> None:
         steps = row.rounds * row.students * len(ACTIONS)
         print(f"{row.students:>8}{cells} | {cores:14.2f} | {row.client_cpu:12.2f} {row.client_cpu / steps:9.4f}")
 
+    if replicas:
+        print("\nReplicas (students went through nginx; each one's replica read from its sidebar, '?' if none). "
+              "Students: sessions each served, all rounds. CPU-s: each replica's process group over every step; "
+              "upload cores: its CPU-s in the upload steps / their wall time; nginx: its master and workers.")
+        head = "".join(f" | {name + ' students':>11} {'CPU-s':>7} {'upl cores':>9}" for name in replicas)
+        print(f"{'students':>8}{head} | {'nginx CPU-s':>11}")
+        for row in [base, *rows]:
+            cells = "".join(f" | {row.replica_students[name]:>11} {row.replica_cpu[name]:7.1f} "
+                            f"{row.replica_upload_cpu[name] / row.wall['upload'] if row.wall['upload'] else 0:9.2f}"
+                            for name in replicas)
+            unknown = f" (+{row.replica_students['?']} unnamed)" if row.replica_students["?"] else ""
+            print(f"{row.students:>8}{cells} | {row.proxy_cpu:11.2f}{unknown}")
+
     for row in [base, *rows]:
         shown = "; ".join(f"{k}: {v}" for k, v in row.evidence.items()) or "none (its first student failed)"
         print(f"evidence, {row.students} student(s), last round, first student: {shown}")
@@ -533,13 +597,18 @@ def report(rows: list[Row], base: Row, model: str) -> None:
               f"{'MET' if met else 'NOT met'} (upload p95 {goal.p('upload', 95):.2f} s, {len(goal.errors)} errors)")
 
 
-async def run(server: sb.Server, args: argparse.Namespace) -> tuple[list[Row], Row]:
-    bench = Bench(server, args.model, args.timeout)
-    start = time.perf_counter()
-    warm = await bench.measure(1, 1)  # loads PyTorch, the model and the data sets: not counted
-    print(f"warm-up (one student, every step): {time.perf_counter() - start:.1f} s, errors {len(warm.errors)}")
-    if warm.errors:
-        raise SystemExit("the warm-up student failed, so would every student:\n  " + "\n  ".join(warm.errors))
+async def run(bench: Bench, args: argparse.Namespace) -> tuple[list[Row], Row]:
+    # The warm-up loads PyTorch, the model and the data sets: not counted. Behind nginx each replica is warmed on
+    # its own port (through nginx one student would warm one replica, chosen at random).
+    warm_ups = [("", None)] if bench.proxy is None else [(name, s.port) for name, s in bench.replicas.items()]
+    for name, port in warm_ups:
+        start = time.perf_counter()
+        warm = await bench.measure(1, 1, port)
+        where = f" of {name} (one student on its own port, every step)" if name else " (one student, every step)"
+        print(f"warm-up{where}: {time.perf_counter() - start:.1f} s, errors {len(warm.errors)}")
+        if warm.errors:
+            raise SystemExit(f"the warm-up student{' on ' + name if name else ''} failed, so would every student:"
+                             "\n  " + "\n  ".join(warm.errors))
     base = await bench.measure(1, args.baseline_rounds)
     print(f"baseline: one student alone, {args.baseline_rounds} rounds: upload p50 {base.p('upload', 50):.2f} s, "
           f"Grad-CAM p50 {base.p('Grad-CAM', 50):.2f} s")
@@ -561,24 +630,56 @@ def main() -> None:
     parser.add_argument("--baseline-rounds", type=int, default=5, help="rounds of the one-student baseline")
     parser.add_argument("--model", default="cifar_cnn")
     parser.add_argument("--timeout", type=float, default=STEP_TIMEOUT_S, help="s per student step (default 120)")
+    parser.add_argument("--replicas", type=int, default=1, help="app replicas; above 1, behind nginx on loopback as "
+                        "deploy/nginx.conf puts them (default 1: one server, no proxy)")
     args = parser.parse_args()
+    if args.replicas < 1:
+        parser.error("--replicas must be at least 1")
 
     env = {"CNNVIZ_DOWNLOAD": "0", "STREAMLIT_SERVER_ADDRESS": HOST}
     shared = ROOT.parent / "shared" / "datasets"
     if "CNNVIZ_DATA_DIR" not in os.environ and shared.is_dir():
         env["CNNVIZ_DATA_DIR"] = str(shared)  # as tests/conftest.py does
+    if args.replicas > 1:
+        replicated(args, env)
+        return
     log = ROOT / "artifacts" / "capacity" / "server.log"
     server = sb.Server(log, port=sb.free_port(), env=env)
     try:
         started = server.wait_healthy()
         print(f"app up on {HOST}:{server.port} after {started:.1f} s (log: {log.relative_to(ROOT)}); "
               f"{os.cpu_count()} CPUs; a busy machine makes every figure worse")
-        rows, base = asyncio.run(run(server, args))
+        rows, base = asyncio.run(run(Bench({"": server}, server.port, args.model, args.timeout), args))
         report(rows, base, args.model)
         tracebacks = server.log().count("Traceback")
         print(f"tracebacks in the server log: {tracebacks}")
     finally:
         server.stop()
+
+
+def replicated(args: argparse.Namespace, env: dict[str, str]) -> None:
+    """The same class on args.replicas replicas behind nginx (streamlit_browser.Cluster), every student through it."""
+    if not Path(sb.NGINX).is_file():
+        raise SystemExit(f"--replicas {args.replicas} needs nginx ({sb.NGINX} not found: apt-get install nginx)")
+    logs = ROOT / "artifacts" / "capacity"
+    with tempfile.TemporaryDirectory(prefix="cnnviz-capacity-") as tmp:
+        cluster = sb.Cluster(Path(tmp), env=env, replicas=args.replicas, logs=logs)
+        try:
+            started = cluster.wait()
+            ports = ", ".join(f"{name} {HOST}:{s.port}" for name, s in cluster.replicas.items())
+            print(f"{args.replicas} replicas up ({ports}) behind nginx on {HOST}:{cluster.port} after {started:.1f} s "
+                  f"(logs: {logs.relative_to(ROOT)}/server_rN.log, nginx.log); {os.cpu_count()} CPUs; a busy "
+                  "machine makes every figure worse")
+            bench = Bench(cluster.replicas, cluster.port, args.model, args.timeout, proxy=cluster)
+            rows, base = asyncio.run(run(bench, args))
+            report(rows, base, args.model, replicas=list(cluster.replicas))
+            tracebacks = {name: s.log().count("Traceback") for name, s in cluster.replicas.items()}
+            print("tracebacks in the server logs: " + ", ".join(f"{name} {n}" for name, n in tracebacks.items()))
+            complaints = [line for line in cluster.nginx_log.read_text(errors="replace").splitlines()
+                          if re.search(r"\[(error|crit|alert|emerg)\]", line)]
+            print(f"nginx errors in its log: {len(complaints)}" + "".join(f"\n  {c[:300]}" for c in complaints[:5]))
+        finally:
+            cluster.stop()
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ class _Grids(HTMLParser):
         self._text = ""
         self._depth_note = 0
 
-    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+    def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "div" and "data-grid" in a:
             self._grid = a["data-grid"]
@@ -45,7 +45,7 @@ class _Grids(HTMLParser):
         elif tag == "span" and self._cell is not None:
             self._depth_note += 1
 
-    def handle_endtag(self, tag):  # noqa: ANN001
+    def handle_endtag(self, tag):
         if tag == "span" and self._depth_note:
             self._depth_note -= 1
         elif tag == "td" and self._cell is not None:
@@ -54,7 +54,7 @@ class _Grids(HTMLParser):
         elif tag == "table":
             self._grid = None
 
-    def handle_data(self, data):  # noqa: ANN001
+    def handle_data(self, data):
         if self._cell is not None and not self._depth_note:
             self._text += data
 

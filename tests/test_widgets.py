@@ -49,7 +49,7 @@ def page(tmp_path: Path):
     return open_link
 
 
-def run(at) -> AppTest:  # noqa: ANN001 (an AppTest, or a widget whose change to send)
+def run(at) -> AppTest:
     """Run the page (after a widget change, when given the widget) and check it raised nothing."""
     at = at.run()
     assert not at.exception, [e.message for e in at.exception]

@@ -9,10 +9,10 @@ st.title("📈 Compare runs")
 st.markdown("#### Put learning curves side by side. Runs with the same recipe and different seeds are drawn as "
             "their **mean** with a **band from the lowest to the highest** value: how much of a difference is luck?")
 
-import altair as alt  # noqa: E402
-import pandas as pd  # noqa: E402
+import altair as alt
+import pandas as pd
 
-from cnnviz.results import compare, export  # noqa: E402
+from cnnviz.results import compare, export
 
 SPLITS = ["validation", "train"]  # the images whose curves are drawn, for the switch and for the link alike
 CURVES = {"acc": "accuracy", "loss": "loss"}

@@ -7,9 +7,9 @@ st.title("🗂️ Dataset explorer")
 st.markdown("Before training, look at the data: how many images of each class, what they look like, "
             "and the numbers the network is actually fed.")
 
-from app.views import dataset as view  # noqa: E402
-from cnnviz.datasets import data, explore  # noqa: E402  (PyTorch: imported after the title is on screen)
-from cnnviz.results import export  # noqa: E402
+from app.views import dataset as view
+from cnnviz.datasets import data, explore
+from cnnviz.results import export
 
 NO_DATA = (
     "No data set found in **{folder}**. Set the environment variable `CNNVIZ_DATA_DIR` to a folder holding "

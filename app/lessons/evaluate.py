@@ -8,10 +8,10 @@ st.title("🎯 Evaluate a model")
 st.markdown("How good is the network, and **where** does it go wrong? Click a square of the confusion matrix "
             "to see exactly those test images.")
 
-import models  # noqa: E402  (PyTorch: imported after the title is on screen)
-from app.views import evaluate as view  # noqa: E402
-from cnnviz.datasets import data  # noqa: E402
-from cnnviz.results import evaluation, export  # noqa: E402
+import models
+from app.views import evaluate as view
+from cnnviz.datasets import data
+from cnnviz.results import evaluation, export
 
 WHO = {"all": "all disagreements", "A": "only A right", "B": "only B right", "neither": "neither right"}
 PAGE_NUMBERS = range(1, 10**6)  # a gallery page a link may name; the gallery's pager then keeps it within it

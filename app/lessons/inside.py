@@ -7,8 +7,8 @@ st.title("🔬 Inside a model")
 st.markdown("Give a trained network one picture and watch what **every layer** makes of it: the maps each "
             "filter lights up, the filters themselves, and the part of the picture the answer came from.")
 
-from app.views import inside as show  # noqa: E402  (PyTorch: imported once the title is on screen)
-from cnnviz.inside import render  # noqa: E402
+from app.views import inside as show
+from cnnviz.inside import render
 
 # Layers, channels and classes depend on the model: the views confine them once it is known.
 urlstate.init({"guess": False, "imagenet": False, "view": show.VIEWS[0], "norm": "channel", "cmap": "viridis",

@@ -16,12 +16,12 @@ st.markdown("#### Choose the data, a network and a recipe, press **Start**, and 
             "the loss should fall and the accuracy rise, on the training images *and* on the validation images "
             "it never trains on.")
 
-from app import recipe  # noqa: E402  (PyTorch and friends: imported after the title is on screen)
-from app.views import train as view  # noqa: E402
-from cnnviz.datasets import data  # noqa: E402
-from cnnviz.training import job as jobs  # noqa: E402
-from cnnviz.training import train  # noqa: E402
-from models.train import custom_layers, fresh  # noqa: E402
+from app import recipe
+from app.views import train as view
+from cnnviz.datasets import data
+from cnnviz.training import job as jobs
+from cnnviz.training import train
+from models.train import custom_layers, fresh
 
 JOB = "train.job"  # session_state key of this session's training job
 

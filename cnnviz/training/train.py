@@ -281,28 +281,10 @@ def fit(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None = N
     if run:
         run.update(config=asdict(config), status="running", device=describe(device)["device"], meta=meta)
     for epoch in range(1, config.epochs + 1):
-        t0 = time.perf_counter()
-        lr = opt.param_groups[0]["lr"]
-        try:
-            with _dropout_from(model, gen):
-                train_loss, train_acc, stopped = train_one_epoch(model, data, config, opt, sched, gen, epoch,
-                                                                 on_batch, should_stop)
-        except TrainingDiverged as exc:
-            if run:
-                run.update(status="diverged", error=str(exc))
-            raise
-        except BaseException as exc:  # Ctrl-C, out of memory...: the folder must not keep saying "running"
-            if run:
-                run.update(status="interrupted", error=f"{type(exc).__name__}: {exc}")
-            raise
-        if data.val is not None:  # never the test set: choosing weights on it would leak
-            val_loss, val_acc, _ = evaluate(model, data.val, data.mean, data.std, device)
-        else:
-            val_loss = val_acc = math.nan
-        record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
-                  "val_acc": val_acc, "lr": lr, "seconds": time.perf_counter() - t0}
+        record, stopped = _epoch(model, data, config, opt, sched, gen, epoch, run, on_batch, should_stop, device)
         history.append(record)
-        monitored = train_loss if data.val is None else val_loss  # without a validation split: the last epoch wins
+        # without a validation split: the last epoch wins
+        monitored = record["train_loss"] if data.val is None else record["val_loss"]
         if sched is not None and config.schedule == "plateau":
             sched.step(monitored)
         elif sched is not None and config.schedule == "step":
@@ -325,6 +307,31 @@ def fit(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None = N
             break
     model.load_state_dict(best["state"])
     return _finish(config, model, data, run, history, best["epoch"], status, time.perf_counter() - start, meta, device)
+
+
+def _epoch(model: nn.Module, data: Splits, config: TrainConfig, opt: torch.optim.Optimizer, sched: Any,
+           gen: torch.Generator, epoch: int, run: Run | None, on_batch: Callable[[Progress], None] | None,
+           should_stop: Callable[[], bool] | None, device: torch.device) -> tuple[dict[str, float], bool]:
+    """One epoch of training and its validation: (the history record, whether it was stopped)."""
+    t0, lr = time.perf_counter(), opt.param_groups[0]["lr"]
+    try:
+        with _dropout_from(model, gen):
+            train_loss, train_acc, stopped = train_one_epoch(model, data, config, opt, sched, gen, epoch,
+                                                             on_batch, should_stop)
+    except TrainingDiverged as exc:
+        if run:
+            run.update(status="diverged", error=str(exc))
+        raise
+    except BaseException as exc:  # Ctrl-C, out of memory...: the folder must not keep saying "running"
+        if run:
+            run.update(status="interrupted", error=f"{type(exc).__name__}: {exc}")
+        raise
+    if data.val is not None:  # never the test set: choosing weights on it would leak
+        val_loss, val_acc, _ = evaluate(model, data.val, data.mean, data.std, device)
+    else:
+        val_loss = val_acc = math.nan
+    return {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
+            "val_acc": val_acc, "lr": lr, "seconds": time.perf_counter() - t0}, stopped
 
 
 def _to(data: ImageSet | None, device: torch.device) -> ImageSet | None:

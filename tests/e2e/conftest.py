@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import streamlit_browser as sb  # noqa: E402
+import streamlit_browser as sb
 
 HERE = Path(__file__).parent
 

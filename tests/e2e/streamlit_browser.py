@@ -1,12 +1,13 @@
 """Helpers for driving the running app in Chromium: start it as the README does, wait for Streamlit, check screens.
 
-Also used by bench/bench_load.py, so it imports nothing from pytest.
+Also used by bench/bench_load.py and bench/bench_capacity.py, so it imports nothing from pytest.
 """
 from __future__ import annotations
 
 import ast
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +24,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 VIEWPORT = {"width": 1366, "height": 768}  # a common classroom projector
 START_TIMEOUT_S = 180  # `make run` may first have to install the requirements on a fresh clone
 RUN_TIMEOUT_MS = 60_000  # one script run; the first load of a model or a data set takes seconds
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
 def existing_pages() -> list[tuple[str, str]]:
@@ -115,6 +117,78 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self._log.close()
+
+
+class Cluster:
+    """App replicas behind nginx, as deploy/nginx.conf puts them, all on loopback.
+
+    deploy/nginx.conf is rendered with one upstream `server` line per replica (its options kept), nginx listening
+    on 127.0.0.1 and its files under `tmp`; its route cookie (cnnviz_route) keeps each browser on one replica.
+    Each replica gets CNNVIZ_REPLICA=r1, r2, ... (the sidebar's footer names it).
+    """
+
+    def __init__(self, tmp: Path, env: dict[str, str] | None = None, replicas: int = 2,
+                 logs: Path = ARTIFACTS) -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
+        logs.mkdir(parents=True, exist_ok=True)
+        self.nginx_log = logs / "nginx.log"
+        self.replicas = {name: Server(logs / f"server_{name}.log", env={**(env or {}), "CNNVIZ_REPLICA": name})
+                         for name in (f"r{i}" for i in range(1, replicas + 1))}
+        try:
+            self.port = free_port()
+            self.url = f"http://localhost:{self.port}"
+            conf = (ROOT / "deploy" / "nginx.conf").read_text()
+            upstream = re.search(r"(?m)(?:^[ \t]*server app\d+:8501\b[^\n]*\n)+", conf)
+            if upstream is None:
+                raise RuntimeError("deploy/nginx.conf has no `server appN:8501` lines to point at the replicas")
+            line = upstream.group(0).splitlines(keepends=True)[0]
+            servers = "".join(re.sub(r"app\d+:8501", f"127.0.0.1:{r.port}", line) for r in self.replicas.values())
+            conf = conf[:upstream.start()] + servers + conf[upstream.end():]
+            conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{self.port};")
+            conf = conf.replace("/tmp/cnnviz-nginx", str(tmp / "ngx"))
+            if os.geteuid() == 0:  # root's nginx runs its workers as nobody, who cannot write request bodies (an
+                conf = "user root;\n" + conf  # upload) under a private tmp; a non-root nginx keeps its own user
+            (tmp / "nginx.conf").write_text(conf)
+            self.nginx = subprocess.Popen([NGINX, "-c", str(tmp / "nginx.conf"), "-p", str(tmp), "-g", "daemon off;"],
+                                          stdout=subprocess.DEVNULL, stderr=self.nginx_log.open("w"))
+        except BaseException:
+            for r in self.replicas.values():
+                r.stop()
+            raise
+
+    def wait(self, timeout_s: float = 30) -> float:
+        """Seconds until every replica, then nginx, answer the health check; raises with the logs if one never does."""
+        for r in self.replicas.values():
+            r.wait_healthy()
+        deadline = time.monotonic() + timeout_s
+        while not healthy(self.url):
+            if self.nginx.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"nginx does not answer on {self.url}:\n{self.nginx_log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        return time.monotonic() - min(r.started for r in self.replicas.values())
+
+    def nginx_pids(self) -> list[int]:
+        """nginx's master and its workers (the master's children), for CPU figures."""
+        found = [self.nginx.pid]
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                try:
+                    if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == self.nginx.pid:  # ppid
+                        found.append(int(d.name))
+                except (OSError, IndexError, ValueError):
+                    continue
+        return found
+
+    def stop(self) -> None:
+        if self.nginx.poll() is None:
+            self.nginx.terminate()
+            try:
+                self.nginx.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.nginx.kill()
+                self.nginx.wait()
+        for r in self.replicas.values():
+            r.stop()
 
 
 def wait_for_app(page, timeout_ms: int = RUN_TIMEOUT_MS) -> None:

@@ -4,8 +4,6 @@ with a note, not a blank page."""
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,49 +12,18 @@ import pytest
 import streamlit_browser as sb
 from playwright.sync_api import expect
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-pytestmark = pytest.mark.skipif(not Path(NGINX).is_file(), reason="nginx is not installed (apt-get install nginx)")
-
-
-class Cluster:
-    """Two app replicas sharing one runs folder, and nginx in front of them."""
-
-    def __init__(self, tmp: Path) -> None:
-        runs = tmp / "runs"
-        runs.mkdir()
-        env = {"CNNVIZ_RUNS_DIR": str(runs), "CNNVIZ_DOWNLOAD": "0", "CNNVIZ_SHARE_RUNS": "1",
-               "CNNVIZ_MAX_EPOCHS": "2", "CNNVIZ_MAX_TRAIN_IMAGES": "2000", "CNNVIZ_MAX_TEST_IMAGES": "500"}
-        self.replicas = {name: sb.Server(sb.ARTIFACTS / f"server_{name}.log", env={**env, "CNNVIZ_REPLICA": name})
-                         for name in ("r1", "r2")}
-        self.port = sb.free_port()
-        self.url = f"http://localhost:{self.port}"
-        conf = (sb.ROOT / "deploy" / "nginx.conf").read_text()
-        ports = iter(r.port for r in self.replicas.values())
-        conf = re.sub(r"server app\d:8501", lambda _: f"server 127.0.0.1:{next(ports)}", conf)
-        conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{self.port};")
-        conf = conf.replace("/tmp/cnnviz-nginx", str(tmp / "ngx"))
-        (tmp / "nginx.conf").write_text(conf)
-        self.nginx = subprocess.Popen([NGINX, "-c", str(tmp / "nginx.conf"), "-p", str(tmp), "-g", "daemon off;"],
-                                      stdout=subprocess.DEVNULL, stderr=(sb.ARTIFACTS / "nginx.log").open("w"))
-
-    def wait(self) -> None:
-        for r in self.replicas.values():
-            r.wait_healthy()
-        deadline = time.monotonic() + 30
-        while not sb.healthy(self.url):
-            assert self.nginx.poll() is None and time.monotonic() < deadline, (sb.ARTIFACTS / "nginx.log").read_text()
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        self.nginx.terminate()
-        self.nginx.wait(timeout=10)
-        for r in self.replicas.values():
-            r.stop()
+pytestmark = pytest.mark.skipif(not Path(sb.NGINX).is_file(), reason="nginx is not installed (apt-get install nginx)")
+Cluster = sb.Cluster  # two app replicas (r1, r2) and nginx in front of them
 
 
 @pytest.fixture(scope="module")
 def cluster(browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("cluster"))
+    tmp = tmp_path_factory.mktemp("cluster")
+    runs = tmp / "runs"
+    runs.mkdir()
+    c = Cluster(tmp, env={"CNNVIZ_RUNS_DIR": str(runs), "CNNVIZ_DOWNLOAD": "0", "CNNVIZ_SHARE_RUNS": "1",
+                          "CNNVIZ_MAX_EPOCHS": "2", "CNNVIZ_MAX_TRAIN_IMAGES": "2000",
+                          "CNNVIZ_MAX_TEST_IMAGES": "500"})
     try:
         c.wait()
         yield c
