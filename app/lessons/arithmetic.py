@@ -103,18 +103,7 @@ def solver() -> None:
     urlstate.confine("unk", ar.SETTINGS[op], "padding")  # e.g. output_padding, left by the transposed convolution
     unknown = urlstate.control("radio", "Solve for", "unk", options=list(ar.SETTINGS[op]), horizontal=True,
                                format_func=lambda n: n.replace("_", " "))
-    cols = st.columns(6)
-    size_in = urlstate.control("number_input", "Input size", "sin", cols[0], **bounds("sin"))
-    size_out = urlstate.control("number_input", "Output size", "sout", cols[1], **bounds("sout"))
-    pool = op in ("maxpool", "avgpool")
-    given = [n for n in ar.SETTINGS[op] if n != unknown and not (n == "stride" and pool and st.session_state["sskern"])]
-    known = {n: urlstate.control("number_input", ar.SETTING_TITLES[n], SOLVE_KEYS[n], col, **bounds(SOLVE_KEYS[n]))
-             for col, n in zip(cols[2:], given)}
-    if pool:
-        flags = st.columns(4)
-        known["ceil_mode"] = bool(urlstate.control("toggle", "ceil_mode", "sceil", flags[0]))
-        if unknown != "stride":
-            urlstate.control("toggle", "Stride = kernel (PyTorch's default)", "sskern", flags[1])
+    size_in, size_out, known = view.solver_inputs(op, unknown, SOLVE_KEYS, bounds)
     try:
         found = ar.solve(op, unknown, size_in, size_out, **known)
     except ValueError as exc:

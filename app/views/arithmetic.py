@@ -111,6 +111,24 @@ def worked_axes(worked: list[ar.AxisWork], said: list[int] | None) -> None:
                 st.markdown(f"- {note}")
 
 
+def solver_inputs(op: str, unknown: str, keys: dict[str, str], bounds: Callable[[str], dict[str, int]]
+                  ) -> tuple[int, int, dict[str, Any]]:
+    """The solver's boxes in one row: (input size, output size, the settings given); pooling's flags below."""
+    cols = st.columns(6)
+    size_in = urlstate.control("number_input", "Input size", "sin", cols[0], **bounds("sin"))
+    size_out = urlstate.control("number_input", "Output size", "sout", cols[1], **bounds("sout"))
+    pool = op in ("maxpool", "avgpool")
+    given = [n for n in ar.SETTINGS[op] if n != unknown and not (n == "stride" and pool and st.session_state["sskern"])]
+    known: dict[str, Any] = {n: urlstate.control("number_input", ar.SETTING_TITLES[n], keys[n], col, **bounds(keys[n]))
+                             for col, n in zip(cols[2:], given)}
+    if pool:
+        flags = st.columns(4)
+        known["ceil_mode"] = bool(urlstate.control("toggle", "ceil_mode", "sceil", flags[0]))
+        if unknown != "stride":
+            urlstate.control("toggle", "Stride = kernel (PyTorch's default)", "sskern", flags[1])
+    return size_in, size_out, known
+
+
 def solutions(found: ar.Solutions) -> None:
     """The solver's answer in words, each value checked in the formula, and its notes."""
     if not found.values:

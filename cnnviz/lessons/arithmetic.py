@@ -194,10 +194,22 @@ def explain(op: str, size: int, axis: str = "", **settings: Any) -> SizeExplanat
         return _explain_transposed(size, out, k, s, p, d, settings.get("output_padding", 0), axis)
     ceil = bool(settings.get("ceil_mode", False))
     num = size + 2 * p - d * (k - 1) - 1
+    formula, substituted, formula_tex, sub_tex = _working(size, out, num, k, s, p, d, ceil)
+    notes, dropped, dropped_padding = _leftover_notes(num, s, p, out, ceil, axis)
+    if out == size:
+        notes.append("The output is as long as the input: this padding keeps the size.")
+    if op in ("maxpool", "avgpool") and settings.get("stride") is None:
+        notes.insert(0, f"The stride was not given, so it equals the kernel ({k}), as in PyTorch.")
+    return SizeExplanation(op, size, out, formula, substituted, formula_tex, sub_tex, dropped, dropped_padding,
+                           tuple(notes))
+
+
+def _working(size: int, out: int, num: int, k: int, s: int, p: int, d: int, ceil: bool
+             ) -> tuple[str, str, str, str]:
+    """The formula and its numbers substituted, as text and as LaTeX, step by step down to `out`."""
     terms = f"{size} + 2×{p} − {d}×({k}−1) − 1"
     terms_tex = rf"{size} + 2\cdot {p} - {d}\cdot({k}-1) - 1"
-    bracket = ("ceil", r"\left\lceil", r"\right\rceil") if ceil else ("floor", r"\left\lfloor", r"\right\rfloor")
-    name, lb, rb = bracket
+    name, lb, rb = ("ceil", r"\left\lceil", r"\right\rceil") if ceil else ("floor", r"\left\lfloor", r"\right\rfloor")
     formula = f"out = {name}((in + 2p − d(k−1) − 1) / s) + 1"
     formula_tex = (rf"\text{{out}} = {lb} \dfrac{{\text{{in}} + 2p - d(k-1) - 1}}{{s}} {rb} + 1")
     exact = num % s == 0
@@ -211,34 +223,33 @@ def explain(op: str, size: int, axis: str = "", **settings: Any) -> SizeExplanat
         lines.append(rf"{lb} {step} {rb} + 1")
     substituted += f" = {rounded} + 1{fix} = {out}"
     lines.append(rf"{rounded} + 1{fix.replace('−', '-')} = {out}")
-    sub_tex = _aligned(lines)
-    notes: list[str] = []
-    dropped = dropped_padding = 0
-    if exact:
-        notes.append(f"{num} / {s} divides exactly: the windows reach the last {_cells(1, axis).split(' ')[1]} "
-                     "of the padded input, nothing is left over.")
-    elif not ceil:
-        dropped = num % s
-        dropped_padding = min(dropped, p)
-        real = dropped - dropped_padding
-        what = ("padding" if real == 0 else "real input" if dropped_padding == 0
-                else f"{dropped_padding} of padding and {real} of real input")
-        one = dropped == 1
-        notes.append(f"{num} / {s} = {step} is not a whole number: PyTorch floors it to {num // s}, so the last "
-                     f"{_cells(dropped, axis)} of the padded input {'is' if one else 'are'} never covered by a "
-                     f"window and {'is' if one else 'are'} dropped ({'it is' if one else 'they are'} {what}).")
-    else:
-        notes.append(f"{num} / {s} = {step}: ceil_mode rounds up to {rounded}, so the last window hangs over the "
-                     "end and only pools the cells that exist.")
+    return formula, substituted, formula_tex, _aligned(lines)
+
+
+def _leftover_notes(num: int, s: int, p: int, out: int, ceil: bool, axis: str) -> tuple[list[str], int, int]:
+    """What the division leaves over: the notes, the cells no window reaches and how many of them are padding."""
+    step = str(num // s) if num % s == 0 else _fmt_div(num, s)
+    if num % s == 0:
+        return [f"{num} / {s} divides exactly: the windows reach the last {_cells(1, axis).split(' ')[1]} "
+                "of the padded input, nothing is left over."], 0, 0
+    if ceil:
+        rounded = -(-num // s)
+        notes = [f"{num} / {s} = {step}: ceil_mode rounds up to {rounded}, so the last window hangs over the "
+                 "end and only pools the cells that exist."]
         if rounded + 1 != out:
             notes.append(f"That last window would start in the padding on the far side, so PyTorch drops it: "
                          f"{rounded + 1} − 1 = {out}.")
-    if out == size:
-        notes.append("The output is as long as the input: this padding keeps the size.")
-    if op in ("maxpool", "avgpool") and settings.get("stride") is None:
-        notes.insert(0, f"The stride was not given, so it equals the kernel ({k}), as in PyTorch.")
-    return SizeExplanation(op, size, out, formula, substituted, formula_tex, sub_tex, dropped, dropped_padding,
-                           tuple(notes))
+        return notes, 0, 0
+    dropped = num % s
+    dropped_padding = min(dropped, p)
+    real = dropped - dropped_padding
+    what = ("padding" if real == 0 else "real input" if dropped_padding == 0
+            else f"{dropped_padding} of padding and {real} of real input")
+    one = dropped == 1
+    return [f"{num} / {s} = {step} is not a whole number: PyTorch floors it to {num // s}, so the last "
+            f"{_cells(dropped, axis)} of the padded input {'is' if one else 'are'} never covered by a "
+            f"window and {'is' if one else 'are'} dropped ({'it is' if one else 'they are'} {what})."], \
+        dropped, dropped_padding
 
 
 def _aligned(lines: list[str]) -> str:

@@ -438,21 +438,17 @@ def _fx_receptive_fields(model: Any, shape: tuple[int, ...], start: RF) -> list[
     from torch import fx
     from torch.fx.passes.shape_prop import ShapeProp
 
+    from cnnviz.inside.features import evaluating  # torch comes with it: only when a model is traced
+
     class LeafTracer(fx.Tracer):
         def is_leaf_module(self, m: torch.nn.Module, qualname: str) -> bool:
             return not any(True for _ in m.children())
 
     graph = LeafTracer().trace(model)
     module = fx.GraphModule(model, graph)
-    modes = {m: m.training for m in model.modules()}
-    try:
-        model.eval()
-        with torch.no_grad():
-            device = next((p.device for p in model.parameters()), torch.device("cpu"))
-            ShapeProp(module).propagate(torch.zeros(1, *shape, device=device))
-    finally:
-        for m, mode in modes.items():
-            m.training = mode
+    with evaluating(model), torch.no_grad():
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        ShapeProp(module).propagate(torch.zeros(1, *shape, device=device))
     named = dict(model.named_modules())
     states: dict[Any, RF | None] = {}
     result = []

@@ -276,8 +276,8 @@ def fit(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None = N
     sched = _scheduler(config, opt, steps)
     meta = {**(meta or {}), "mean": data.mean, "std": data.std, "config": asdict(config)}
     history: list[dict[str, float]] = []
-    best = {"loss": math.inf, "epoch": 0, "state": copy.deepcopy(model.state_dict())}
-    status, since_best, start = "finished", 0, time.perf_counter()
+    best = _Best(math.inf, 0, copy.deepcopy(model.state_dict()))
+    status, start = "finished", time.perf_counter()
     if run:
         run.update(config=asdict(config), status="running", device=describe(device)["device"], meta=meta)
     for epoch in range(1, config.epochs + 1):
@@ -285,16 +285,9 @@ def fit(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None = N
         history.append(record)
         # without a validation split: the last epoch wins
         monitored = record["train_loss"] if data.val is None else record["val_loss"]
-        if sched is not None and config.schedule == "plateau":
-            sched.step(monitored)
-        elif sched is not None and config.schedule == "step":
-            sched.step()
-        if monitored <= best["loss"] or data.val is None:
-            best, since_best = {"loss": monitored, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}, 0
-            if run:
-                checkpoint.save(run.checkpoint, model, {**meta, "card": {"history": history, "best_epoch": epoch}})
-        else:
-            since_best += 1
+        _step_per_epoch(config, sched, monitored)
+        if best.keep(monitored, epoch, model, always=data.val is None) and run:
+            checkpoint.save(run.checkpoint, model, {**meta, "card": {"history": history, "best_epoch": epoch}})
         if run:
             run.write_history(history)
         if on_epoch:
@@ -302,11 +295,37 @@ def fit(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None = N
         if stopped:
             status = "stopped"
             break
-        if config.patience and since_best >= config.patience:
+        if config.patience and best.since >= config.patience:
             status = "early-stopped"
             break
-    model.load_state_dict(best["state"])
-    return _finish(config, model, data, run, history, best["epoch"], status, time.perf_counter() - start, meta, device)
+    model.load_state_dict(best.state)
+    return _finish(config, model, data, run, history, best.epoch, status, time.perf_counter() - start, meta, device)
+
+
+@dataclass
+class _Best:
+    """The best-monitored epoch so far, its weights, and how many epochs have passed without beating it."""
+
+    loss: float
+    epoch: int
+    state: dict[str, torch.Tensor]
+    since: int = 0
+
+    def keep(self, loss: float, epoch: int, model: nn.Module, always: bool = False) -> bool:
+        """Remember `model` when `loss` is as good as the best (or `always`); True when it was kept."""
+        if loss <= self.loss or always:
+            self.loss, self.epoch, self.state, self.since = loss, epoch, copy.deepcopy(model.state_dict()), 0
+            return True
+        self.since += 1
+        return False
+
+
+def _step_per_epoch(config: TrainConfig, sched: Any, monitored: float) -> None:
+    """Advance the schedules that move once an epoch (plateau watches the monitored loss)."""
+    if sched is not None and config.schedule == "plateau":
+        sched.step(monitored)
+    elif sched is not None and config.schedule == "step":
+        sched.step()
 
 
 def _epoch(model: nn.Module, data: Splits, config: TrainConfig, opt: torch.optim.Optimizer, sched: Any,
