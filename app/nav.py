@@ -19,6 +19,8 @@ PAGES = [
     ("Train", "train.py", "Train a model", "🏋️"),
     ("Train", "compare.py", "Compare runs", "📈"),
     ("Inside a model", "inside.py", "Inside a model", "🔬"),
+    ("What it learned", "channels.py", "What a channel learned", "🧠"),
+    ("What it learned", "projector.py", "Embedding projector", "🌌"),
     ("Evaluate", "dataset.py", "Dataset explorer", "🗂️"),
     ("Evaluate", "evaluate.py", "Evaluate a model", "🎯"),
 ]

@@ -363,3 +363,79 @@ def zoo_metas() -> dict[str, dict[str, Any]]:
         except models.CheckpointError:
             continue
     return metas
+
+
+# --- What it learned: top examples, syntheses and embeddings, each computed once per process ------------------
+LEARNED_EXAMPLES = 2000  # test images scanned for each channel's favourites: a fixed subset, the first ones
+EMBEDDED = 1000  # test images placed by the projector
+
+
+@st.cache_resource(show_spinner=False)
+def _result_store() -> tuple[dict[tuple, Any], threading.Lock]:
+    """Slow results kept in this process (shared read-only), and their lock."""
+    return {}, threading.Lock()
+
+
+def remembered(key: tuple, compute: Callable[[], Any], limit: int = 48) -> Any:
+    """`compute()` once per process for `key`, the oldest forgotten past `limit`: st.cache_data cannot show the
+    progress bar or live frames a first computation draws."""
+    store, lock = _result_store()
+    if key in store:
+        return store[key]
+    result = compute()
+    with lock:
+        store[key] = result
+        while len(store) > limit:
+            store.pop(next(iter(store)))
+    return result
+
+
+def layer_examples(spec: Any, layer: str, progress: Any = None) -> tuple[Any, Any, int]:
+    """(most, least) exciting test images of every channel of `layer` (featurevis.TopExamples, disk-cached) among
+    every k-th test image, and k: image i of theirs is test image i * k."""
+    import models
+    from cnnviz.results import evaluation, learned
+
+    path = spec.checkpoint.resolve()
+    data, stride = evaluation.spread(dataset(spec.dataset, "test"), LEARNED_EXAMPLES)
+    return *remembered(("examples", str(path), path.stat().st_mtime_ns, layer), lambda: learned.cached_layer_examples(
+        path, data, layer, models.load_file, progress=progress)), stride
+
+
+def embedding(spec: Any, trained: bool, progress: Any = None) -> Any:
+    """The projector's learned.Embedding of every k-th test image (k: `embedded_stride`) by the trained model, or
+    by its untrained twin."""
+    import models
+    from cnnviz.results import learned
+
+    data = embedded_images(spec.dataset)
+    if not trained:
+        model = untrained_model(spec.arch, spec.arch_args, spec.input_shape)
+        return remembered(("embedding", "untrained", spec.arch, spec.arch_args), lambda: learned.embed(
+            model, data, list(spec.mean), list(spec.std), progress=progress))
+    path = spec.checkpoint.resolve()
+    return remembered(("embedding", str(path), path.stat().st_mtime_ns), lambda: learned.cached_embedding(
+        path, data, models.load_file, progress=progress))
+
+
+def embedded_images(name: str) -> Any:
+    """The test images the projector places: about EMBEDDED of them, every k-th so that every class is there."""
+    from cnnviz.results import evaluation
+
+    return evaluation.spread(dataset(name, "test"), EMBEDDED)[0]
+
+
+def embedded_stride(name: str) -> int:
+    """k: point i of the projector is test image i * k."""
+    from cnnviz.results import evaluation
+
+    return evaluation.spread(dataset(name, "test"), EMBEDDED)[1]
+
+
+def syntheses(model_key: str, layer: str, channels: tuple[int, ...], steps: int, seed: int, model: Any, spec: Any,
+              on_step: Any = None) -> Any:
+    """(K, C, H, W) inputs that excite each of `channels` most (featurevis.visualize_channels), once per settings."""
+    from cnnviz.inside import featurevis
+
+    return remembered(("synthesis", model_key, layer, channels, steps, seed), lambda: featurevis.visualize_channels(
+        model, layer, channels, spec.input_shape, spec.mean, spec.std, steps, seed, on_step=on_step))

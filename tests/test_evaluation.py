@@ -310,3 +310,14 @@ def test_shipped_mnist_checkpoint_matches_the_training_engine(tmp_path, monkeypa
     assert np.array_equal(p.preds, preds.numpy())
     assert p.accuracy > 0.9
     assert evaluation.confusion(p).sum() == 500
+
+
+def test_spread_takes_every_kth_image_so_a_split_stored_class_by_class_keeps_every_class() -> None:
+    images = torch.arange(100, dtype=torch.uint8).view(100, 1, 1, 1)
+    by_class = ImageSet("toy", "test", images, torch.arange(100) // 10, [str(c) for c in range(10)])
+    subset, stride = evaluation.spread(by_class, 20)
+    assert stride == 5 and len(subset) == 20
+    assert subset.images.flatten().tolist() == list(range(0, 100, 5))  # image i is image i * stride
+    assert sorted(set(subset.labels.tolist())) == list(range(10))  # the first 20 would hold two classes
+    everything, stride = evaluation.spread(by_class, 500)
+    assert stride == 1 and torch.equal(everything.images, images)

@@ -165,3 +165,14 @@ def test_input_picture_undoes_the_normalisation() -> None:
     big = render.input_picture(x[:1], mean[:1], std[:1], size=25)  # one channel comes back as gray RGB
     assert big.shape == (20, 25, 3) and (big[..., 0] == big[..., 2]).all()
     np.testing.assert_array_equal(big[::5, ::5, 0], pixels[..., 0])
+
+
+def test_boxed_outlines_exactly_the_patch_after_enlarging() -> None:
+    pixels = np.zeros((1, 8, 8), np.uint8)
+    out = render.boxed(pixels, (2, 3, 5, 7), size=32)  # scale 4, line 2 px
+    assert out.shape == (32, 32, 3)
+    orange = (out == (255, 120, 0)).all(axis=2)
+    assert orange[8:10, 12:28].all() and orange[18:20, 12:28].all()  # top and bottom edges
+    assert orange[8:20, 12:14].all() and orange[8:20, 26:28].all()  # left and right edges
+    assert not orange[10:18, 14:26].any() and orange.sum() == 2 * 16 * 2 + 2 * 8 * 2
+    assert (render.boxed(pixels, None, size=32) == 0).all()

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 import models
-from app import charts, quiz, state, urlstate, widgets
+from app import charts, nav, quiz, state, urlstate, widgets
 from cnnviz.inside import cam, features, readout, render
 from cnnviz.lessons import gridhtml
 from cnnviz.results import export
@@ -242,6 +242,9 @@ def closeup_view(s: Subject) -> None:
         maps = state.layer_output(s.model_key, s.key, layer, s.model, s.x1)  # (C, H, W)
         reading = readout.read_map(layer, maps, channel)
         st.markdown(reading.sentence())
+        if features.kind(dict(s.model.named_modules())[layer]) == "conv" and s.trained:
+            st.page_link(nav.page("channels"), label="🧠 What this channel learned, over the whole test set",
+                         query_params={"model": st.session_state.get("model", ""), "layer": layer, "ch": channel})
     norm, cmap = st.session_state["norm"], st.session_state["cmap"]
     vrange = readout.closeup_range(reading, picture, norm)
     large, (lo, hi) = render.channel_image(maps[channel], cmap, size=320, vrange=vrange)

@@ -353,3 +353,20 @@ def layer_pictures(model: torch.nn.Module, x: torch.Tensor, norm: str = "channel
                                      float(maps.min()), float(maps.max()), to_jpeg(grid, quality),
                                      (grid.shape[1], grid.shape[0])))
     return pictures
+
+
+def boxed(pixels: torch.Tensor | np.ndarray, box: tuple[int, int, int, int] | None, size: int = 96,
+          colour: tuple[int, int, int] = (255, 120, 0)) -> np.ndarray:
+    """A data set image (C, H, W) uint8 enlarged (nearest) to >= `size`, with `box` (top, left, bottom, right;
+    bottom and right exclusive, in image pixels) outlined: the patch a channel responded to most."""
+    v = as_numpy(pixels).astype(np.uint8).transpose(1, 2, 0)  # (H, W, C)
+    if v.shape[2] == 1:
+        v = v.repeat(3, axis=2)
+    scale = max(1, math.ceil(size / max(v.shape[:2])))
+    out = v.repeat(scale, axis=0).repeat(scale, axis=1).copy()  # (H*s, W*s, 3)
+    if box is not None:
+        top, left, bottom, right = (n * scale for n in box)
+        line = max(2, scale // 2)
+        out[top:top + line, left:right] = out[bottom - line:bottom, left:right] = colour
+        out[top:bottom, left:left + line] = out[top:bottom, right - line:right] = colour
+    return out

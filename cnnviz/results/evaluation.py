@@ -72,6 +72,14 @@ def head(data: ImageSet, limit: int | None) -> ImageSet:
     return data.subset(torch.arange(limit))
 
 
+def spread(data: ImageSet, limit: int) -> tuple[ImageSet, int]:
+    """Every k-th image, about `limit` of them, and k: a fixed subset with every class in it even when the split
+    is stored class by class (CIFAR-10's folders: its first 2,000 test images are only planes and cars).
+    Image i of the subset is image i * k of `data`."""
+    stride = max(1, len(data) // limit) if limit else 1
+    return data.subset(torch.arange(0, len(data), stride)[:limit or None]), stride
+
+
 def env_limit() -> int:
     """$CNNVIZ_EVAL_LIMIT: evaluate only the first this-many test images (0 or unset: all). Used by tests."""
     try:
