@@ -23,8 +23,11 @@ st.html("<style>[data-testid='stImage'] {gap: 0.5rem 1rem;} .st-key-layer_maps [
         ".cv-nav-section {font-size: 0.85rem; font-weight: 600; color: #31333f; padding: 0.8rem 0 1.1rem;}</style>")
 # A formula or code line wider than a phone scrolls sideways; a keyboard can only scroll what it can focus
 # (axe-core: serious scrollable-region-focusable), so each one is made focusable, however often Streamlit redraws it.
-FOCUSABLE = ("const cvFocus = () => document.querySelectorAll('.katex-display:not([tabindex]), pre:not([tabindex])')"
-             ".forEach(e => e.setAttribute('tabindex', '0')); cvFocus(); if (!window.cvFocusable) {"
+# Vega draws a brush's rectangles as unnamed pictures (axe-core: serious svg-img-alt): they are decoration.
+FOCUSABLE = ("const cvFocus = () => { document.querySelectorAll('.katex-display:not([tabindex]), pre:not([tabindex])')"
+             ".forEach(e => e.setAttribute('tabindex', '0')); document.querySelectorAll('g.role-mark[class*=\"brush_\"]"
+             ":not([aria-hidden])').forEach(e => e.setAttribute('aria-hidden', 'true')); }; cvFocus();"
+             " if (!window.cvFocusable) {"
              " window.cvFocusable = new MutationObserver(cvFocus);"
              " window.cvFocusable.observe(document.body, {childList: true, subtree: true}); }")
 st.html(f"<script>{FOCUSABLE}</script>", unsafe_allow_javascript=True)

@@ -321,3 +321,13 @@ def test_spread_takes_every_kth_image_so_a_split_stored_class_by_class_keeps_eve
     assert sorted(set(subset.labels.tolist())) == list(range(10))  # the first 20 would hold two classes
     everything, stride = evaluation.spread(by_class, 500)
     assert stride == 1 and torch.equal(everything.images, images)
+
+
+def test_a_truncated_prediction_cache_is_recomputed_not_a_crash(tmp_path: Path) -> None:
+    images = torch.zeros(4, 1, 2, 2, dtype=torch.uint8)
+    data = ImageSet("toy", "test", images, torch.tensor([0, 1, 0, 1]), ["a", "b"])
+    p = evaluation.Predictions("toy", "test", ["a", "b"], np.array([0, 1, 0, 1]), np.full((4, 2), 0.5), 0.7)
+    file = tmp_path / "p.npz"
+    evaluation._write(file, p)
+    file.write_bytes(file.read_bytes()[:60])  # a zip cut off in the middle
+    assert evaluation._read(file, data) is None

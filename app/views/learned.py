@@ -24,6 +24,7 @@ from cnnviz.inside import features, featurevis, render
 STEPS = (32, 64, 128, 256, 512)  # optimisation steps a student (or a link) may ask for
 GLANCE = 16  # channels per page of the whole-layer view
 TILE = 96  # px: one picture in a grid
+SYNTH = 160  # px: a synthesized picture, two side by side in a third of a projector's width
 SCORES = "scores"  # the class scores' name in the layer box and in links
 
 
@@ -81,10 +82,10 @@ def synthesis(model: torch.nn.Module, key: str, spec: models.ModelSpec, layer: s
     """The picture made to excite `channel`, drawn live (a frame every 32 steps) the first time it is made."""
     steps, seed = int(st.session_state["steps"]), int(st.session_state["seed"])
     slot = where.empty()
-    frame = lambda step, images: slot.image(picture(images[0], spec, 192), width="stretch",  # noqa: E731
+    frame = lambda step, images: slot.image(picture(images[0], spec, SYNTH), width=SYNTH,  # noqa: E731
                                             caption=f"{caption}: step {step} of {steps}…", alt=caption)
     made = state.syntheses(key, layer, (channel,), steps, seed, model, spec, on_step=frame)
-    slot.image(picture(made[0], spec, 192), width="stretch", caption=caption, alt=caption)
+    slot.image(picture(made[0], spec, SYNTH), width=SYNTH, caption=caption, alt=caption)
 
 
 def example_caption(value: float, index: int, spec: models.ModelSpec, label: int) -> str:
@@ -107,7 +108,7 @@ def top_examples(model: torch.nn.Module, spec: models.ModelSpec, layer: str, cha
     for where, value, index, box in zip(cells(len(indices), 3), values.tolist(), indices.tolist(), boxes):
         patch = None if box is None else (box.top, box.left, box.bottom, box.right)
         caption = example_caption(value, index, spec, int(test.labels[index]))
-        where.image(render.boxed(test.images[index], patch, 2 * TILE), caption=caption, width="stretch",
+        where.image(render.boxed(test.images[index], patch, 2 * TILE), caption=caption, width=2 * TILE,
                     alt=f"test image {index}, the part the channel answered to outlined")
         if where.button("🔬 Inside", key=f"open_{index}", help="Open this image in Inside a model"):
             open_inside(spec.dataset, index, choice)
@@ -130,8 +131,10 @@ def layer_glance(model: torch.nn.Module, key: str, spec: models.ModelSpec, layer
     page = int(urlstate.control("number_input", f"Page (of {pages})", "lpage", min_value=1, max_value=pages, step=1))
     channels = tuple(range((page - 1) * GLANCE, min(count, page * GLANCE)))
     steps, seed = int(st.session_state["steps"]), int(st.session_state["seed"])
-    with st.spinner(f"Making {len(channels)} pictures side by side ({steps} steps)…"):
-        made = state.syntheses(key, layer, channels, steps, seed, model, spec)
+    bar = st.progress(0.0, text=f"Making {len(channels)} pictures side by side ({steps} steps)…")
+    made = state.syntheses(key, layer, channels, steps, seed, model, spec,
+                           on_step=lambda step, _: bar.progress(step / steps, text=f"Step {step} of {steps}…"))
+    bar.empty()
     most, _, stride = state.layer_examples(spec, layer)
     test = state.dataset(spec.dataset, "test")
     for i, (where, channel) in enumerate(zip(cells(len(channels), 8), channels)):
@@ -185,7 +188,11 @@ def projector(spec: models.ModelSpec, embedding: Any, method: str, title: str, k
               ) -> list[int]:
     """Draw one embedding; returns the images the student clicked or brushed (data set indices)."""
     frame = points(embedding, method, spec)
-    event = charts.show(projector_chart(frame, title), where, key=key, on_select="rerun", width="stretch")
+    # described as a whole (alt); the brush's rectangles are hidden from screen readers by app/main.py
+    said = (f"{title}: {len(frame)} test images as points on a map by {method.upper()}, coloured by their true "
+            f"class; {int((frame.answer == 'wrong').sum())} the model got wrong are crosses")
+    event = charts.show(projector_chart(frame, title), where, key=key, on_select="rerun",
+                        width="stretch", alt=said)
     selection = getattr(event, "selection", None) or {}
     clicked = [int(p["index"]) for p in selection.get("point", []) if "index" in p]
     brush = selection.get("brush") or {}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from cnnviz.inside import features
 from cnnviz.results import export
 
 Progress = Callable[[float], None]
+T = TypeVar("T")
 Loader = Callable[[Path], tuple[nn.Module, dict[str, Any]]]  # checkpoint path -> (model, meta with mean, std)
 CHUNK = 1000  # images per progress step
 GALLERIES = {
@@ -130,14 +132,25 @@ def cached_predict(checkpoint: str | Path, data: ImageSet, load: Loader, batch_s
         progress: called with the fraction done while predicting.
     """
     file = cache_file(checkpoint, data)
-    hit = _read(file, data)
+
+    def compute() -> Predictions:
+        model, meta = load(Path(checkpoint))
+        return predict(model, data, meta["mean"], meta["std"], batch_size, progress)
+
+    return through_cache(lambda: _read(file, data), compute, lambda p: _write(file, p), progress)
+
+
+def through_cache(read: Callable[[], T | None], compute: Callable[[], T], write: Callable[[T], None],
+                  progress: Progress | None = None) -> T:
+    """What `read` finds (and `progress` hears it is done), else `compute()`, kept with `write`: every disk cache
+    of a checkpoint's results goes this way."""
+    hit = read()
     if hit is not None:
         if progress:
             progress(1.0)
         return hit
-    model, meta = load(Path(checkpoint))
-    result = predict(model, data, meta["mean"], meta["std"], batch_size, progress)
-    _write(file, result)
+    result = compute()
+    write(result)
     return result
 
 
@@ -147,7 +160,7 @@ def _read(file: Path, data: ImageSet) -> Predictions | None:
         with np.load(file) as blob:
             labels, probs = blob["labels"], blob["probs"]
             loss, classes = float(blob["loss"]), [str(c) for c in blob["classes"]]
-    except (OSError, KeyError, ValueError, EOFError):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # missing, stale or half-written
         return None
     if not np.array_equal(labels, data.labels.numpy()):
         return None

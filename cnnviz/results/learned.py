@@ -18,7 +18,7 @@ from cnnviz.datasets import explore
 from cnnviz.datasets.data import ImageSet
 from cnnviz.inside import embedding, featurevis
 from cnnviz.inside.featurevis import TopExamples
-from cnnviz.results.evaluation import Loader, Progress, cache_file
+from cnnviz.results.evaluation import Loader, Progress, cache_file, through_cache
 
 __all__ = ["Embedding", "layer_examples", "examples_file", "cached_layer_examples", "embed", "embedding_file",
            "cached_embedding"]
@@ -86,16 +86,16 @@ def cached_layer_examples(checkpoint: str | Path, data: ImageSet, layer: str, lo
         progress: called with the fraction done while computing.
     """
     file = examples_file(checkpoint, data, layer, k)
-    hit = _read_examples(file, layer)
-    if hit is not None:
-        if progress:
-            progress(1.0)
-        return hit
-    model, meta = load(Path(checkpoint))
-    pair = layer_examples(model, data, layer, meta["mean"], meta["std"], k, batch_size, progress)
-    _save(file, **{f"{side}_{field}": getattr(top, field).numpy() for side, top in zip(("high", "low"), pair)
-                   for field in ("values", "indices", "positions")})
-    return pair
+
+    def compute() -> tuple[TopExamples, TopExamples]:
+        model, meta = load(Path(checkpoint))
+        return layer_examples(model, data, layer, meta["mean"], meta["std"], k, batch_size, progress)
+
+    def write(pair: tuple[TopExamples, TopExamples]) -> None:
+        _save(file, **{f"{side}_{field}": getattr(top, field).numpy() for side, top in zip(("high", "low"), pair)
+                       for field in ("values", "indices", "positions")})
+
+    return through_cache(lambda: _read_examples(file, layer), compute, write, progress)
 
 
 def _read_examples(file: Path, layer: str) -> tuple[TopExamples, TopExamples] | None:
@@ -140,16 +140,16 @@ def cached_embedding(checkpoint: str | Path, data: ImageSet, load: Loader, seed:
         progress: called with the fraction done while computing.
     """
     file = embedding_file(checkpoint, data, seed)
-    hit = _read_embedding(file, data)
-    if hit is not None:
-        if progress:
-            progress(1.0)
-        return hit
-    model, meta = load(Path(checkpoint))
-    result = embed(model, data, meta["mean"], meta["std"], seed, batch_size, progress)
-    _save(file, pca=result.pca, tsne=result.tsne, labels=result.labels, preds=result.preds,
-          separation=np.array([result.separation[k] for k in SEPARATIONS]))
-    return result
+
+    def compute() -> Embedding:
+        model, meta = load(Path(checkpoint))
+        return embed(model, data, meta["mean"], meta["std"], seed, batch_size, progress)
+
+    def write(e: Embedding) -> None:
+        _save(file, pca=e.pca, tsne=e.tsne, labels=e.labels, preds=e.preds,
+              separation=np.array([e.separation[k] for k in SEPARATIONS]))
+
+    return through_cache(lambda: _read_embedding(file, data), compute, write, progress)
 
 
 def _read_embedding(file: Path, data: ImageSet) -> Embedding | None:

@@ -38,3 +38,22 @@ def test_clicking_a_point_of_the_projector_shows_its_image_and_opens_it_inside(a
     app.wait()
     assert app.query().get("img", "").startswith("test:mnist:")
     app.assert_clean()
+
+
+def test_dragging_over_a_region_of_the_map_shows_its_images(app):
+    app.open("projector", model="mnist_cnn", method="pca")
+    chart = app.page.locator("[data-testid='stVegaLiteChart']").nth(1)
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    x, y = box["x"] + box["width"] * 0.15, box["y"] + box["height"] * 0.3
+    app.page.mouse.move(x, y)
+    app.page.mouse.down()
+    app.page.mouse.move(x + box["width"] * 0.3, y + box["height"] * 0.4, steps=8)
+    app.page.mouse.up()
+    app.wait()
+    heading = app.page.get_by_text(re.compile(r"^\d+ images? picked"))
+    heading.wait_for()
+    picked = int(heading.inner_text().split()[0])
+    assert picked > 1
+    assert app.page.get_by_role("button", name="🔬").count() == min(picked, 24)
+    app.assert_clean()
