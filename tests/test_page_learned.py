@@ -84,3 +84,13 @@ def test_the_class_scores_are_a_layer_too_with_each_class_named() -> None:
     assert not at.exception, at.exception
     assert any("Class 3: **3**" in c.value for c in at.caption)
     assert {c for _, _, c in examples(at)} == {"3"}  # a digit's score is highest on pictures of that digit
+
+
+@needs_data("mnist")
+def test_a_map_up_close_in_inside_links_to_what_its_channel_learned() -> None:
+    at = page("inside", model="mnist_cnn", view="🔍 One map up close", layer="conv2", ch="6")
+    assert not at.exception, at.exception
+    links = [e for e in at.get("page_link") if "What this channel learned" in e.proto.label]
+    assert len(links) == 1
+    assert "channels" in links[0].proto.page and "layer=conv2" in links[0].proto.query_string \
+        and "ch=6" in links[0].proto.query_string and "model=mnist_cnn" in links[0].proto.query_string
