@@ -439,3 +439,13 @@ def syntheses(model_key: str, layer: str, channels: tuple[int, ...], steps: int,
 
     return remembered(("synthesis", model_key, layer, channels, steps, seed), lambda: featurevis.visualize_channels(
         model, layer, channels, spec.input_shape, spec.mean, spec.std, steps, seed, on_step=on_step))
+
+
+@st.cache_data(show_spinner="Pushing the picture…", max_entries=64)
+def adversarial(model_key: str, image_hash: str, method: str, eps: float, target: int, targeted: bool, _model: Any,
+                _x: Any, _mean: Any, _std: Any) -> Any:
+    """The adversarial input (1, C, H, W) of `method` ("fgsm" or "pgd") for one image, once per setting."""
+    from cnnviz.inside import attack
+
+    push = attack.pgd if method == "pgd" else attack.fgsm
+    return push(_model, _x, target, eps, _mean, _std, targeted=targeted)

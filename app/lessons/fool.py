@@ -1,0 +1,68 @@
+"""Fool the network: noise too faint to see that changes what a trained network answers."""
+import streamlit as st
+
+from app import state, urlstate, widgets
+
+st.title("🎭 Fool the network")
+st.markdown("Change every pixel of a picture by a few grey levels, each in the direction that hurts the network "
+            "most (the sign of the gradient of its loss), and a network that was sure becomes sure of something "
+            "else. You will not see the difference; the network does.")
+
+import numpy as np
+
+from app.views import inside
+from cnnviz.inside import render
+
+METHODS = {"fgsm": "FGSM", "pgd": "PGD"}
+urlstate.init({"method": "fgsm", "eps": 4, "aim": -1},
+              allowed={"method": METHODS, "eps": range(0, 17), "aim": lambda c: c >= -1})
+
+left, right = st.columns(2, gap="large")
+with left:
+    choice = widgets.model_picker("model")
+spec = inside.spec_or_stop(choice)
+model, key = inside.trained_or_untrained(spec, None, inside.untrained(spec))[:2]
+with right:
+    image = widgets.image_picker(spec.dataset, preview=False)
+if image is None:
+    st.info("Pick an image above: a sample photo, a test image, your own upload, the camera or a drawing.")
+    st.stop()
+x = widgets.model_input(image, choice)[0]  # (C, H, W): what the model is fed
+x1, digest = x[None], inside.digest(x)
+before = state.probabilities(key, digest, model, x1)
+truth = int(np.argmax(before))
+
+settings = st.columns([1, 1.5, 1.5], gap="large")
+urlstate.control("segmented_control", "Attack", "method", settings[0], options=list(METHODS),
+                 format_func=METHODS.get, required=True,
+                 help="FGSM: one step of ε. PGD: ten smaller steps, each kept within ε of the original: stronger.")
+eps = urlstate.control("slider", "ε: how far each pixel may move (in 255ths)", "eps", settings[1], min_value=0,
+                       max_value=16, help="8/255 moves each colour channel of each pixel by at most 8 of its 255 "
+                                          "levels: invisible to people, enough for most networks.")
+classes = list(spec.classes)
+urlstate.confine("aim", range(-1, len(classes)), -1)
+aim = urlstate.control("selectbox", "Make it say", "aim", settings[2], options=range(-1, len(classes)),
+                       format_func=lambda c: "anything but what it says now" if c == -1 else classes[c])
+adv = state.adversarial(key, digest, st.session_state["method"], eps / 255, truth if aim == -1 else aim, aim != -1,
+                        model, x1, spec.mean, spec.std)
+after = state.probabilities(key, inside.digest(adv[0]), model, adv)
+
+original, push, fooled = st.columns(3)
+original.image(render.input_picture(x, spec.mean, spec.std, size=192), width=192, caption="what you gave it",
+               alt="the picture as the model sees it")
+original.markdown(f"**{classes[truth]}**, {before[truth]:.0%} sure")
+pixels = render.input_picture(adv[0], spec.mean, spec.std, size=192).astype(np.int16)
+change = pixels - render.input_picture(x, spec.mean, spec.std, size=192).astype(np.int16)
+magnified = np.clip(128 + change * (127 / max(eps, 1)), 0, 255).astype(np.uint8)
+push.image(magnified, width=192, caption=f"the push, magnified {127 / max(eps, 1):.0f}× (grey: no change)",
+           alt="the change to each pixel, magnified")
+fooled.image(pixels.astype(np.uint8), width=192, caption="what it is given now", alt="the pushed picture")
+best = int(np.argmax(after))
+fooled.markdown(f"**{classes[best]}**, {after[best]:.0%} sure")
+if best != truth:
+    st.success(f"Fooled: the network now says **{classes[best]}** instead of **{classes[truth]}**, after every pixel "
+               f"moved by at most {eps}/255.", icon="🎭")
+elif eps:
+    st.info(f"Not fooled at ε = {eps}/255: it still says **{classes[truth]}** ({after[truth]:.0%}). Try a larger ε "
+            "or PGD.")
+urlstate.publish()

@@ -1,0 +1,54 @@
+"""Fool the network under AppTest: a real photo, the shipped cifar_cnn, and attacks that flip its answer."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+import models
+from cnnviz import attack
+from cnnviz.datasets import samples
+from cnnviz.inside import features
+
+PAGE = str(Path(__file__).resolve().parent.parent / "app" / "lessons" / "fool.py")
+
+
+def page(**query: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def said(at: AppTest) -> list[str]:
+    """The class named in bold under the picture before and after: ["cat", "dog"]."""
+    return [m.value.split("**")[1] for m in at.markdown if m.value.startswith("**") and "sure" in m.value]
+
+
+def test_pgd_at_8_of_255_flips_the_answer_the_library_flips_it_to() -> None:
+    at = page(model="cifar_cnn", img="sample:cat", method="pgd", eps="8")
+    assert not at.exception, at.exception
+    model, spec = models.load("cifar_cnn"), models.spec("cifar_cnn")
+    x = models.transform("cifar_cnn")(samples.load("cat"))
+    before = int(features.probabilities(model, x[None]).argmax())
+    adv = attack.pgd(model, x, before, 8 / 255, spec.mean, spec.std)
+    after = int(features.probabilities(model, adv[None]).argmax())
+    assert after != before
+    assert said(at) == [spec.classes[before], spec.classes[after]]
+    assert any("Fooled" in s.value for s in at.success)
+
+
+def test_no_push_changes_nothing_and_a_targeted_push_reaches_its_class() -> None:
+    at = page(model="cifar_cnn", img="sample:cat", eps="0")
+    assert not at.exception, at.exception
+    first, second = said(at)
+    assert first == second and not at.success
+    ship = list(models.spec("cifar_cnn").classes).index("ship")
+    at = page(model="cifar_cnn", img="sample:cat", method="pgd", eps="16", aim=str(ship))
+    assert said(at)[1] == "ship"
+
+
+def test_an_impossible_eps_from_a_link_falls_back_without_a_traceback() -> None:
+    at = page(model="cifar_cnn", img="sample:cat", eps="99", aim="42")
+    assert not at.exception, at.exception
+    assert at.slider(key="eps").value == 4 and at.selectbox(key="aim").value == -1
