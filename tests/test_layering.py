@@ -31,7 +31,7 @@ def test_lower_layers_never_import_upper_ones(path: Path) -> None:
 # The library's layers, lowest first: a subpackage imports only from its own layer and those below it.
 # The public-name modules at the top of cnnviz/ (cnnviz.stepping, cnnviz.features, ...) only re-export.
 LAYERS = ["paths", "lessons", "datasets", "inside", "nets", "training", "results"]
-FACADES = {"stepping", "arithmetic", "netspec", "features", "cam", "featurevis", "attack"}
+FACADES = {"stepping", "arithmetic", "netspec", "features", "cam", "featurevis", "attack", "attribution"}
 
 
 def cnnviz_imports(path: Path) -> set[str]:
