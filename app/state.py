@@ -449,3 +449,18 @@ def adversarial(model_key: str, image_hash: str, method: str, eps: float, target
 
     push = attack.pgd if method == "pgd" else attack.fgsm
     return push(_model, _x, target, eps, _mean, _std, targeted=targeted)
+
+
+ATTACKED = 200  # test images each model is attacked on for the accuracy-against-ε chart
+
+
+def robustness(spec: Any, progress: Any = None) -> Any:
+    """Accuracy of `spec`'s checkpoint at each robustness.EPSILONS (PGD), on every k-th test image; disk-cached."""
+    import models
+    from cnnviz.results import evaluation
+    from cnnviz.results import robustness as fragile
+
+    path = spec.checkpoint.resolve()
+    data = evaluation.spread(dataset(spec.dataset, "test"), ATTACKED)[0]
+    return remembered(("robustness", str(path), path.stat().st_mtime_ns), lambda: fragile.cached_accuracy_under_attack(
+        path, data, models.load_file, progress=progress))

@@ -9,6 +9,7 @@ import models
 from cnnviz import attack
 from cnnviz.datasets import samples
 from cnnviz.inside import features
+from tests.conftest import needs_data
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app" / "lessons" / "fool.py")
 
@@ -52,3 +53,14 @@ def test_an_impossible_eps_from_a_link_falls_back_without_a_traceback() -> None:
     at = page(model="cifar_cnn", img="sample:cat", eps="99", aim="42")
     assert not at.exception, at.exception
     assert at.slider(key="eps").value == 4 and at.selectbox(key="aim").value == -1
+
+
+@needs_data("mnist")
+def test_the_fragility_chart_draws_a_line_per_zoo_model_of_the_data_set() -> None:
+    at = page(model="mnist_cnn", img="sample:digit_3", eps="2")
+    assert not at.exception, at.exception
+    assert not at.get("vega_lite_chart")
+    next(b for b in at.button if "Measure accuracy" in b.label).click().run()
+    assert not at.exception, at.exception
+    (chart,) = at.get("vega_lite_chart")
+    assert b"MNIST CNN" in chart.proto.SerializeToString()  # the line of the one MNIST zoo model

@@ -10,7 +10,10 @@ st.markdown("Change every pixel of a picture by a few grey levels, each in the d
 
 import numpy as np
 
+import models
+from app import charts
 from app.views import inside
+from app.views.learned import fragility_chart
 from cnnviz.inside import render
 
 METHODS = {"fgsm": "FGSM", "pgd": "PGD"}
@@ -65,4 +68,18 @@ if best != truth:
 elif eps:
     st.info(f"Not fooled at ε = {eps}/255: it still says **{classes[truth]}** ({after[truth]:.0%}). Try a larger ε "
             "or PGD.")
+
+st.subheader("Every model here is fragile")
+zoo = [n for n, e in models.ZOO.items() if e.dataset == spec.dataset and e.checkpoint.is_file()]
+if st.button(f"📉 Measure accuracy against ε for {len(zoo)} zoo models ({state.ATTACKED} test images each)",
+             help="PGD at each ε on the same test images; once per checkpoint, then kept.") or st.session_state.get(
+        "fragile_shown"):
+    st.session_state["fragile_shown"] = True
+    bar = st.progress(0.0)
+    curves = {}
+    for n, name in enumerate(zoo):
+        curves[models.ZOO[name].title] = state.robustness(models.spec(name), lambda f, n=n, name=name: bar.progress(
+            (n + f) / len(zoo), text=f"Attacking {name}: {f:.0%}"))
+    bar.empty()
+    charts.show(fragility_chart(curves), width="stretch")
 urlstate.publish()
