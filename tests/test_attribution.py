@@ -38,3 +38,36 @@ def test_on_a_linear_model_integrated_gradients_are_input_minus_baseline_times_w
     expected = (x - base).flatten() * model[1].weight[1].detach()
     torch.testing.assert_close(found.flatten(), expected, atol=1e-5, rtol=1e-5)
     assert all(p.grad is None for p in model.parameters())
+
+
+def tiny() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 6 * 6, 4))
+
+
+def test_occlusion_equals_a_brute_force_loop_over_the_windows() -> None:
+    model, x = tiny().eval(), torch.randn(1, 6, 6, generator=torch.Generator().manual_seed(1))
+    window, stride, target = 3, 1, 2
+    total, count = torch.zeros_like(x), torch.zeros_like(x)
+    with torch.no_grad():
+        full = model(x[None])[0, target]
+        for top in range(0, 6 - window + 1, stride):
+            for left in range(0, 6 - window + 1, stride):
+                covered = x.clone()
+                covered[:, top:top + window, left:left + window] = 0  # black without normalisation
+                total[:, top:top + window, left:left + window] += full - model(covered[None])[0, target]
+                count[:, top:top + window, left:left + window] += 1
+    found = attribution.occlusion(model, x, target, window=window, stride=stride)
+    torch.testing.assert_close(found, total / count, atol=1e-5, rtol=1e-5)
+
+
+def test_saliency_is_the_absolute_gradient_and_smoothgrad_repeats_with_its_seed() -> None:
+    model, x = tiny().eval(), torch.randn(1, 6, 6, generator=torch.Generator().manual_seed(2))
+    leaf = x[None].clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model(leaf)[0, 1], leaf)
+    torch.testing.assert_close(attribution.saliency(model, x, 1), grad[0].abs())
+    before = torch.random.get_rng_state()
+    a, b = attribution.smoothgrad(model, x, 1, seed=5), attribution.smoothgrad(model, x, 1, seed=5)
+    assert torch.equal(a, b) and not torch.equal(a, attribution.smoothgrad(model, x, 1, seed=6))
+    assert torch.equal(torch.random.get_rng_state(), before)  # nobody else's random numbers moved
+    assert all(p.grad is None for p in model.parameters())

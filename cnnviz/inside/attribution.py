@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from captum.attr import IntegratedGradients
+from captum.attr import IntegratedGradients, NoiseTunnel, Occlusion, Saliency
 from torch import nn
 
 from cnnviz.inside import features
 
-__all__ = ["black", "integrated_gradients"]
+__all__ = ["black", "integrated_gradients", "saliency", "smoothgrad", "occlusion"]
 
 
 def black(x: torch.Tensor, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> torch.Tensor:
@@ -24,6 +24,44 @@ def black(x: torch.Tensor, mean: Sequence[float] | None = None, std: Sequence[fl
     m = torch.tensor(list(mean), dtype=x.dtype).view(shape)
     s = torch.tensor(list(std), dtype=x.dtype).view(shape)
     return (-m / s).expand_as(x).clone()
+
+
+def _batch(x: torch.Tensor) -> torch.Tensor:
+    """(C, H, W) or (1, C, H, W) -> (1, C, H, W), detached."""
+    return (x.unsqueeze(0) if x.dim() == 3 else x).detach()
+
+
+def saliency(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
+    """Vanilla gradient: |d score_target / d x|, (C, H, W): which pixels the score is most sensitive to."""
+    with features.evaluating(model):
+        leaf = _batch(x).clone().requires_grad_(True)  # the input is what the gradient is asked of
+        return Saliency(model).attribute(leaf, target=int(target), abs=True).detach()[0]
+
+
+def smoothgrad(model: nn.Module, x: torch.Tensor, target: int, samples: int = 16, noise: float = 0.15,
+               seed: int = 0) -> torch.Tensor:
+    """SmoothGrad: the vanilla gradient averaged over `samples` noisy copies of `x` (noise: the standard deviation
+    in the input's units), (C, H, W). Captum draws the noise from the global generator, so it runs in a forked one
+    seeded with `seed`: the same seed gives the same map, and nobody else's random numbers move."""
+    with features.evaluating(model), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        tunnel = NoiseTunnel(Saliency(model))
+        return tunnel.attribute(_batch(x), nt_type="smoothgrad", nt_samples=samples, stdevs=noise,
+                                target=int(target), abs=True).detach()[0]
+
+
+def occlusion(model: nn.Module, x: torch.Tensor, target: int, window: int = 4, stride: int = 2,
+              baseline: torch.Tensor | None = None, *, mean: Sequence[float] | None = None,
+              std: Sequence[float] | None = None) -> torch.Tensor:
+    """Occlusion: how much the score falls when a `window`-pixel square is painted over (black by default),
+    slid by `stride` pixels; each pixel gets the average fall of the windows that covered it, (C, H, W)."""
+    x1 = _batch(x)
+    fill = black(x1[0], mean, std)[None] if baseline is None else _batch(baseline)
+    channels = x1.shape[1]
+    with features.evaluating(model), torch.no_grad():
+        found = Occlusion(model).attribute(x1, sliding_window_shapes=(channels, window, window),
+                                           strides=(channels, stride, stride), baselines=fill, target=int(target))
+    return found.detach()[0]
 
 
 def integrated_gradients(model: nn.Module, x: torch.Tensor, target: int, baseline: torch.Tensor | None = None,
