@@ -64,3 +64,14 @@ def test_the_fragility_chart_draws_a_line_per_zoo_model_of_the_data_set() -> Non
     assert not at.exception, at.exception
     (chart,) = at.get("vega_lite_chart")
     assert b"MNIST CNN" in chart.proto.SerializeToString()  # the line of the one MNIST zoo model
+
+
+def test_inside_a_model_links_here_with_its_model_and_image() -> None:
+    inside = str(Path(PAGE).with_name("inside.py"))
+    at = AppTest.from_file(inside, default_timeout=180)
+    at.query_params["model"], at.query_params["img"] = "cifar_cnn", "sample:rocket"
+    at.run()
+    assert not at.exception, at.exception
+    (link,) = [e for e in at.get("page_link") if "fool it" in e.proto.label]
+    assert "fool" in link.proto.page
+    assert "model=cifar_cnn" in link.proto.query_string and "img=sample" in link.proto.query_string

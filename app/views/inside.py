@@ -163,6 +163,15 @@ def answer(s: Subject, spec: models.ModelSpec, imagenet: bool) -> None:
         prediction_bars(s.probs, s.classes)
 
 
+def fool_link() -> None:
+    """To Fool the network with the same model and, when the link names one, the same image."""
+    query = {"model": st.session_state["model"]}
+    if "img" in st.query_params:
+        query["img"] = st.query_params["img"]
+    st.page_link(nav.page("fool"), label="🎭 Can a push too faint to see change this answer? Try to fool it",
+                 query_params=query)
+
+
 def committed_guess(s: Subject) -> int:
     """Predict-then-reveal: the class the student said before seeing the answer; stops the page until then."""
     question = (s.model_key, s.key)
