@@ -71,3 +71,29 @@ def test_saliency_is_the_absolute_gradient_and_smoothgrad_repeats_with_its_seed(
     assert torch.equal(a, b) and not torch.equal(a, attribution.smoothgrad(model, x, 1, seed=6))
     assert torch.equal(torch.random.get_rng_state(), before)  # nobody else's random numbers moved
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_rank_correlation_is_spearmans() -> None:
+    from scipy.stats import spearmanr
+
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.rand(6, 5, generator=g), torch.rand(6, 5, generator=g)
+    assert attribution.rank_correlation(a, b) == pytest.approx(spearmanr(a.flatten(), b.flatten()).statistic)
+    assert attribution.rank_correlation(a, a) == pytest.approx(1.0)
+
+
+def test_the_sanity_check_breaks_gradients_and_grad_cam_but_never_the_model() -> None:
+    from cnnviz.inside import cam
+
+    model = models.load("cifar_cnn")
+    x = models.transform("cifar_cnn")(samples.load("cat"))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    methods = {"gradient": attribution.saliency,
+               "grad-cam": lambda m, x, t: torch.from_numpy(cam.grad_cam(m, x, "conv3", t).heat)}
+    stages = attribution.sanity_check(model, x, 3, methods)
+    assert [s.randomized for s in stages][:2] == [(), (attribution.weighted_layers(model)[0],)]
+    assert len(stages) == len(attribution.weighted_layers(model)) + 1
+    assert all(c == pytest.approx(1.0) for c in stages[0].correlation.values())
+    for name in methods:
+        assert stages[-1].correlation[name] < 0.5, (name, [s.correlation[name] for s in stages])
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())

@@ -5,7 +5,9 @@ computation, every training flag put back, and Captum asks autograd only for gra
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from captum.attr import IntegratedGradients, NoiseTunnel, Occlusion, Saliency
@@ -13,7 +15,8 @@ from torch import nn
 
 from cnnviz.inside import features
 
-__all__ = ["black", "integrated_gradients", "saliency", "smoothgrad", "occlusion"]
+__all__ = ["black", "integrated_gradients", "saliency", "smoothgrad", "occlusion", "Stage", "rank_correlation",
+           "weighted_layers", "sanity_check"]
 
 
 def black(x: torch.Tensor, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> torch.Tensor:
@@ -84,3 +87,58 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target: int, baselin
     with features.evaluating(model):
         found = IntegratedGradients(model).attribute(x1.detach(), start.detach(), target=int(target), n_steps=steps)
     return found.detach()[0]
+
+
+Method = Callable[[nn.Module, torch.Tensor, int], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the sanity check: the layers randomized so far, each method's map and its rank correlation
+    with the trained network's map."""
+
+    randomized: tuple[str, ...]  # named_modules() names, top layer first
+    maps: dict[str, torch.Tensor]  # method -> (H, W) map, channels summed in absolute value
+    correlation: dict[str, float]  # method -> Spearman rank correlation with stage 0's map
+
+
+def _heat(found: torch.Tensor) -> torch.Tensor:
+    """A (C, H, W) attribution as one (H, W) map: the channels' absolute values summed (a (h, w) map passes)."""
+    return found.abs().sum(0) if found.dim() == 3 else found.abs()
+
+
+def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Spearman's rank correlation of two maps of the same shape (ties broken by position)."""
+    ra = a.flatten().argsort().argsort().double()
+    rb = b.flatten().argsort().argsort().double()
+    return float(torch.corrcoef(torch.stack([ra, rb]))[0, 1])
+
+
+def weighted_layers(model: nn.Module) -> list[str]:
+    """Leaf layers that hold weights, from the output back to the input: the order the sanity check breaks them."""
+    return [n for n in reversed(features.leaf_layers(model))
+            if any(True for _ in dict(model.named_modules())[n].parameters(recurse=False))]
+
+
+def sanity_check(model: nn.Module, x: torch.Tensor, target: int, methods: dict[str, Method],
+                 seed: int = 0) -> list[Stage]:
+    """Adebayo et al. 2018: re-initialise the weights from the top layer down, one layer at a time (on a copy: the
+    model is untouched), and compare each method's map with the trained one. A method whose map barely changes
+    while the network is destroyed explains the picture, not the network."""
+    broken = copy.deepcopy(model).eval()
+    for p in broken.parameters():
+        p.requires_grad_(False)
+    layers = weighted_layers(broken)
+    named = dict(broken.named_modules())
+    stages: list[Stage] = []
+    first: dict[str, torch.Tensor] = {}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for done in range(len(layers) + 1):
+            if done:
+                named[layers[done - 1]].reset_parameters()
+            maps = {name: _heat(method(broken, x, target)) for name, method in methods.items()}
+            first = first or maps
+            stages.append(Stage(tuple(layers[:done]), maps,
+                                {name: rank_correlation(first[name], m) for name, m in maps.items()}))
+    return stages
