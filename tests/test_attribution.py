@@ -97,3 +97,23 @@ def test_the_sanity_check_breaks_gradients_and_grad_cam_but_never_the_model() ->
     for name in methods:
         assert stages[-1].correlation[name] < 0.5, (name, [s.correlation[name] for s in stages])
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+
+
+def test_guided_backprop_passes_only_positive_gradients_through_each_relu_and_leaves_no_hook() -> None:
+    model, x = tiny().eval(), torch.randn(1, 6, 6, generator=torch.Generator().manual_seed(4))
+    leaf = x[None].clone().requires_grad_(True)
+    conv, linear = model[0], model[3]
+    pre = conv(leaf)  # (1, 3, 6, 6), by hand: d score / d relu output, clipped at 0, through relu's mask and the conv
+    upstream = linear.weight[2].view(1, 3, 6, 6)
+    (expected,) = torch.autograd.grad(pre, leaf, upstream.clamp(min=0) * (pre > 0))
+    torch.testing.assert_close(attribution.guided_backprop(model, x, 2), expected[0], atol=1e-5, rtol=1e-5)
+    assert not any(m._forward_hooks or m._backward_hooks or m._forward_pre_hooks for m in model.modules())
+
+
+def test_guided_backprop_barely_notices_the_top_of_the_network_destroyed() -> None:
+    model = models.load("cifar_cnn")
+    x = models.transform("cifar_cnn")(samples.load("cat"))
+    stages = attribution.sanity_check(model, x, 3, {"guided": attribution.guided_backprop,
+                                                    "gradient": attribution.saliency})
+    top_three = stages[3]  # fc2, fc1 and conv3 re-initialised
+    assert top_three.correlation["guided"] > 0.7 and top_three.correlation["gradient"] < 0.4, top_three.correlation

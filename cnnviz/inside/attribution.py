@@ -6,17 +6,18 @@ computation, every training flag put back, and Captum asks autograd only for gra
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from captum.attr import IntegratedGradients, NoiseTunnel, Occlusion, Saliency
+from captum.attr import GuidedBackprop, IntegratedGradients, NoiseTunnel, Occlusion, Saliency
 from torch import nn
 
 from cnnviz.inside import features
 
-__all__ = ["black", "integrated_gradients", "saliency", "smoothgrad", "occlusion", "Stage", "rank_correlation",
-           "weighted_layers", "sanity_check"]
+__all__ = ["black", "integrated_gradients", "saliency", "smoothgrad", "occlusion", "guided_backprop", "Stage",
+           "rank_correlation", "weighted_layers", "sanity_check"]
 
 
 def black(x: torch.Tensor, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> torch.Tensor:
@@ -51,6 +52,16 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target: int, samples: int = 16
         tunnel = NoiseTunnel(Saliency(model))
         return tunnel.attribute(_batch(x), nt_type="smoothgrad", nt_samples=samples, stdevs=noise,
                                 target=int(target), abs=True).detach()[0]
+
+
+def guided_backprop(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
+    """Guided backpropagation (Springenberg et al. 2015): the gradient with every ReLU also passing back only
+    positive gradients, (C, H, W). Sharp, edge-like maps, kept for the lesson of the sanity check: they change little
+    when the network's weights are destroyed. Captum hooks the model's nn.ReLU modules and removes the hooks after."""
+    leaf = _batch(x).clone().requires_grad_(True)
+    with features.model_lock(model), features.evaluating(model), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Setting backward hooks on ReLU")  # Captum says it, and removes them
+        return GuidedBackprop(model).attribute(leaf, target=int(target)).detach()[0]
 
 
 def occlusion(model: nn.Module, x: torch.Tensor, target: int, window: int = 4, stride: int = 2,
