@@ -186,12 +186,6 @@ def checkpoint_meta(path: str, mtime_ns: int) -> dict[str, Any]:
     return checkpoint.load(path)[1]
 
 
-@st.cache_resource(show_spinner=False)
-def _prediction_store() -> tuple[dict[tuple, Any], threading.Lock]:
-    """Test-set predictions already computed in this process (read-only once stored), and their lock."""
-    return {}, threading.Lock()
-
-
 def predictions(checkpoint: str, dataset_name: str, limit: int = 0, progress: Any = None) -> Any:
     """Test-set predictions of a checkpoint file: from memory, else from the disk cache, else computed once.
 
@@ -206,16 +200,9 @@ def predictions(checkpoint: str, dataset_name: str, limit: int = 0, progress: An
     path = Path(checkpoint).resolve()
     info = path.stat()
     key = (str(path), info.st_mtime_ns, info.st_size, dataset_name, limit)
-    store, lock = _prediction_store()
-    if key in store:
-        return store[key]
     data = evaluation.head(dataset(dataset_name, "test"), limit)
-    result = evaluation.cached_predict(path, data, models.load_file, progress=progress)
-    with lock:
-        store[key] = result
-        while len(store) > 16:  # a few KB to a few MB each; keep the latest
-            store.pop(next(iter(store)))
-    return result
+    return remembered(("predictions", *key), lambda: evaluation.cached_predict(path, data, models.load_file,
+                                                                              progress=progress))
 
 
 # --- Inside a model: models from run files, untrained copies, per-image results ----------------------------
@@ -403,12 +390,12 @@ def layer_examples(spec: Any, layer: str, progress: Any = None) -> tuple[Any, An
 
 
 def embedding(spec: Any, trained: bool, progress: Any = None) -> Any:
-    """The projector's learned.Embedding of every k-th test image (k: `embedded_stride`) by the trained model, or
-    by its untrained twin."""
+    """The projector's learned.Embedding of its test images (`embedded`) by the trained model, or by its untrained
+    twin."""
     import models
     from cnnviz.results import learned
 
-    data = embedded_images(spec.dataset)
+    data, _ = embedded(spec.dataset)
     if not trained:
         model = untrained_model(spec.arch, spec.arch_args, spec.input_shape)
         return remembered(("embedding", "untrained", spec.arch, spec.arch_args), lambda: learned.embed(
@@ -418,18 +405,21 @@ def embedding(spec: Any, trained: bool, progress: Any = None) -> Any:
         path, data, models.load_file, progress=progress))
 
 
-def embedded_images(name: str) -> Any:
-    """The test images the projector places: about EMBEDDED of them, every k-th so that every class is there."""
+def embedded(name: str) -> tuple[Any, int]:
+    """The test images the projector places, about EMBEDDED of them, and k: every k-th, so every class is there
+    (point i is test image i * k)."""
     from cnnviz.results import evaluation
 
-    return evaluation.spread(dataset(name, "test"), EMBEDDED)[0]
+    return evaluation.spread(dataset(name, "test"), EMBEDDED)
 
 
-def embedded_stride(name: str) -> int:
-    """k: point i of the projector is test image i * k."""
-    from cnnviz.results import evaluation
+@st.cache_data(show_spinner=False, max_entries=4)
+def thumbnails(name: str) -> list[str]:
+    """The projector's hover pictures (PNG data URLs), made once per data set, not on every rerun."""
+    from cnnviz.results import export
 
-    return evaluation.spread(dataset(name, "test"), EMBEDDED)[1]
+    data, _ = embedded(name)
+    return [export.data_url(image) for image in data.images]
 
 
 def syntheses(model_key: str, layer: str, channels: tuple[int, ...], steps: int, seed: int, model: Any, spec: Any,

@@ -94,3 +94,13 @@ def test_file_stem_names_the_model_and_the_data() -> None:
 
     assert export.file_stem(Path("models/checkpoints/mnist_cnn.pt"), "mnist") == "mnist_cnn-mnist"
     assert export.file_stem(Path("runs/20260101-000000-noisy/checkpoint.pt"), "mnist") == "20260101-000000-noisy-mnist"
+
+
+def test_a_data_url_holds_the_image_enlarged_by_whole_pixels() -> None:
+    import base64
+
+    pixels = np.arange(12, dtype=np.uint8).reshape(3, 2, 2) * 20  # (C, H, W)
+    url = export.data_url(pixels, side=4)
+    assert url.startswith("data:image/png;base64,")
+    back = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+    assert back.shape == (4, 4, 3) and np.array_equal(back[::2, ::2], pixels.transpose(1, 2, 0))

@@ -6,8 +6,6 @@ The numbers come from `cnnviz.inside.featurevis`, `cnnviz.inside.embedding` and 
 """
 from __future__ import annotations
 
-import base64
-import io
 from typing import Any
 
 import altair as alt
@@ -15,7 +13,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
-from PIL import Image
 
 import models
 from app import charts, nav, state, urlstate
@@ -147,18 +144,9 @@ def layer_glance(model: torch.nn.Module, key: str, spec: models.ModelSpec, layer
 
 
 # ---- the projector -------------------------------------------------------------------------------------------
-def thumbnail(pixels: torch.Tensor) -> str:
-    """A data set image (C, H, W) uint8 as a PNG data URL, for the tooltip (Vega shows a field named `image`)."""
-    v = pixels.numpy().transpose(1, 2, 0)
-    img = Image.fromarray(v[:, :, 0] if v.shape[2] == 1 else v).resize((64, 64), Image.NEAREST)
-    buffer = io.BytesIO()
-    img.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
 def points(embedding: Any, method: str, spec: models.ModelSpec) -> pd.DataFrame:
     """One row per image: its place, its true and predicted class, whether the model was right, its thumbnail."""
-    test, stride = state.dataset(spec.dataset, "test"), state.embedded_stride(spec.dataset)
+    stride = state.embedded(spec.dataset)[1]
     where = getattr(embedding, method)
     classes = np.array(spec.classes)
     indices = np.arange(len(where)) * stride  # in the test set
@@ -166,7 +154,7 @@ def points(embedding: Any, method: str, spec: models.ModelSpec) -> pd.DataFrame:
         "x": where[:, 0], "y": where[:, 1], "index": indices,
         "true": classes[embedding.labels], "predicted": classes[embedding.preds],
         "answer": np.where(embedding.labels == embedding.preds, "right", "wrong"),
-        "image": [thumbnail(test.images[i]) for i in indices],
+        "image": state.thumbnails(spec.dataset),
     })
 
 

@@ -1,6 +1,7 @@
 """Files to download: figures as PNG, tables as CSV (pure functions, no Streamlit)."""
 from __future__ import annotations
 
+import base64
 import io
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,3 +90,10 @@ def confusion_png(matrix: np.ndarray | list[list[int]], classes: list[str], norm
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+def data_url(pixels: np.ndarray, side: int = 64) -> str:
+    """A data set image (C, H, W) uint8, enlarged (nearest) to `side` pixels, as a PNG data URL (chart tooltips)."""
+    v = np.asarray(pixels, dtype=np.uint8).transpose(1, 2, 0)  # (H, W, C)
+    img = Image.fromarray(v[:, :, 0] if v.shape[2] == 1 else v).resize((side, side), Image.NEAREST)
+    return "data:image/png;base64," + base64.b64encode(png(img)).decode()
