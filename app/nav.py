@@ -19,6 +19,7 @@ PAGES = [
     ("Train", "train.py", "Train a model", "🏋️"),
     ("Train", "compare.py", "Compare runs", "📈"),
     ("Inside a model", "inside.py", "Inside a model", "🔬"),
+    ("Inside a model", "why.py", "Why it answers", "💡"),
     ("Inside a model", "fool.py", "Fool the network", "🎭"),
     ("What it learned", "channels.py", "What a channel learned", "🧠"),
     ("What it learned", "projector.py", "Embedding projector", "🌌"),

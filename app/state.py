@@ -441,6 +441,30 @@ def adversarial(model_key: str, image_hash: str, method: str, eps: float, target
     return push(_model, _x, target, eps, _mean, _std, targeted=targeted)
 
 
+@st.cache_data(show_spinner="Explaining the answer…", max_entries=32)
+def explanations(model_key: str, image_hash: str, target: int, settings: Any, chosen: tuple[str, ...], _model: Any,
+                 _x: Any, _mean: Any, _std: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The `chosen` methods' (H, W) maps of one picture for class `target`, and each one's deletion curve with a
+    random order's (attribution.deletion), once per setting."""
+    from cnnviz.inside import attribution
+
+    maps = attribution.explain(_model, _x, target, settings, _mean, _std, chosen)
+    ranked = {**maps, "random order": attribution.random_ranking(_x[0, 0])}
+    curves = {name: attribution.deletion(_model, _x, target, heat, mean=_mean, std=_std)
+              for name, heat in ranked.items()}
+    return {name: heat.numpy() for name, heat in maps.items()}, curves
+
+
+def sanity_check(model_key: str, image_hash: str, target: int, settings: Any, chosen: tuple[str, ...], model: Any,
+                 x: Any, mean: Any, std: Any, progress: Any = None) -> Any:
+    """attribution.sanity_check of the `chosen` methods for one picture, once per setting (it is slow)."""
+    from cnnviz.inside import attribution
+
+    every = attribution.methods(settings, mean, std)
+    return remembered(("sanity", model_key, image_hash, target, settings, chosen), lambda: attribution.sanity_check(
+        model, x, target, {name: every[name] for name in chosen}, progress=progress))
+
+
 ATTACKED = 200  # test images each model is attacked on for the accuracy-against-ε chart
 
 
