@@ -93,3 +93,12 @@ def test_the_occlusion_window_drawn_is_where_the_map_is_hottest() -> None:
     scale = slid.shape[0] // 8
     assert (slid[4 * scale:6 * scale, 2 * scale:4 * scale] == 0).all()
     assert torch.equal(torch.from_numpy(picture), torch.full((8, 8, 3), 200, dtype=torch.uint8))  # untouched
+
+
+def test_inside_a_model_links_here_and_to_fool_the_network_with_the_same_model_and_image() -> None:
+    at = AppTest.from_file(str(Path(PAGE).with_name("inside.py")), default_timeout=180)
+    at.query_params["model"], at.query_params["img"] = "cifar_cnn", "sample:cat"
+    at.run()
+    assert not at.exception, at.exception
+    links = {link.proto.page: link.proto.query_string for link in at.get("page_link")}
+    assert links["why"] == links["fool"] == "model=cifar_cnn&img=sample%3Acat"

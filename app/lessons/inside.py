@@ -46,7 +46,7 @@ st.subheader("What comes out")
 guess = show.committed_guess(s) if st.session_state["guess"] else None
 show.answer(s, spec, imagenet is not None)
 if s.trained and not imagenet:
-    show.fool_link()
+    show.same_subject_links()
 if guess is not None:
     show.guess_feedback(s, guess)
 

@@ -163,13 +163,15 @@ def answer(s: Subject, spec: models.ModelSpec, imagenet: bool) -> None:
         prediction_bars(s.probs, s.classes)
 
 
-def fool_link() -> None:
-    """To Fool the network with the same model and, when the link names one, the same image."""
+def same_subject_links() -> None:
+    """To Why it answers and Fool the network with the same model and, when the link names one, the same image."""
     query = {"model": st.session_state["model"]}
     if "img" in st.query_params:
         query["img"] = st.query_params["img"]
-    st.page_link(nav.page("fool"), label="🎭 Can a push too faint to see change this answer? Try to fool it",
-                 query_params=query)
+    why, fool = st.columns(2)
+    why.page_link(nav.page("why"), label="💡 Why this answer? Six explanations side by side", query_params=query)
+    fool.page_link(nav.page("fool"), label="🎭 Can a push too faint to see change it? Try to fool it",
+                   query_params=query)
 
 
 def committed_guess(s: Subject) -> int:
