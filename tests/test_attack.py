@@ -86,3 +86,19 @@ def test_at_8_of_255_pgd_takes_cifar_cnn_below_20_percent_on_200_test_images() -
         fooled = (model(adv).argmax(1) == y).float().mean().item()
     print(f"cifar_cnn on 200 test images: clean {clean:.1%}, PGD ε=8/255 {fooled:.1%}")
     assert clean > 0.6 and fooled < 0.2
+
+
+def test_growth_is_each_layers_relative_change_computed_by_hand() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(2 * 4 * 4, 3)).eval()
+    x, adv = torch.randn(1, 6, 6), torch.randn(1, 6, 6)
+    found = attack.growth(model, x, adv)
+    assert list(found) == ["input", "0", "3"]  # the input, the conv and the linear layer: not ReLU or Flatten
+    with torch.no_grad():
+        conv = model[0](x[None]), model[0](adv[None])
+        out = model(x[None]), model(adv[None])
+    assert found["input"] == pytest.approx(float((adv - x).norm() / x.norm()))
+    assert found["0"] == pytest.approx(float((conv[1] - conv[0]).norm() / conv[0].norm()), rel=1e-5)
+    assert found["3"] == pytest.approx(float((out[1] - out[0]).norm() / out[0].norm()), rel=1e-5)
+    assert attack.growth(model, x, x)["3"] == 0.0

@@ -59,11 +59,25 @@ def test_an_impossible_eps_from_a_link_falls_back_without_a_traceback() -> None:
 def test_the_fragility_chart_draws_a_line_per_zoo_model_of_the_data_set() -> None:
     at = page(model="mnist_cnn", img="sample:digit_3", eps="2")
     assert not at.exception, at.exception
-    assert not at.get("vega_lite_chart")
+    assert len(at.get("vega_lite_chart")) == 1  # what moved inside, not yet the fragility
     next(b for b in at.button if "Measure accuracy" in b.label).click().run()
     assert not at.exception, at.exception
-    (chart,) = at.get("vega_lite_chart")
+    chart = at.get("vega_lite_chart")[1]
     assert b"MNIST CNN" in chart.proto.SerializeToString()  # the line of the one MNIST zoo model
+
+
+def test_what_moved_inside_gives_the_librarys_growth_and_grad_cam_before_and_after() -> None:
+    at = page(model="cifar_cnn", img="sample:cat", method="pgd", eps="8")
+    assert not at.exception, at.exception
+    model, spec = models.load("cifar_cnn"), models.spec("cifar_cnn")
+    x = models.transform("cifar_cnn")(samples.load("cat"))
+    adv = attack.pgd(model, x, 3, 8 / 255, spec.mean, spec.std)
+    growth = attack.growth(model, x, adv)
+    words = next(m.value for m in at.markdown if m.value.startswith("The push changed"))
+    assert f"**{growth['input']:.0%}**" in words and f"**{growth['fc2']:.0%}**" in words
+    after = spec.classes[int(features.probabilities(model, adv[None]).argmax())]
+    cams = next(image for image in at.image if any(c.startswith("before:") for c in image.captions))
+    assert list(cams.captions) == ["before: where it sees “cat”", f"after: where it sees “{after}”"]
 
 
 def test_inside_a_model_links_here_with_its_model_and_image() -> None:

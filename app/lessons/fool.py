@@ -12,9 +12,8 @@ import numpy as np
 
 import models
 from app import charts
-from app.views import inside
-from app.views.learned import fragility_chart
-from cnnviz.inside import render
+from app.views import fool, inside
+from cnnviz.inside import attack, render
 
 METHODS = {"fgsm": "FGSM", "pgd": "PGD"}
 urlstate.init({"method": "fgsm", "eps": 4, "aim": -1},
@@ -50,17 +49,16 @@ adv = state.adversarial(key, digest, st.session_state["method"], eps / 255, trut
                         model, x1, spec.mean, spec.std)
 after = state.probabilities(key, inside.digest(adv[0]), model, adv)
 
-original, push, fooled = st.columns(3)
-original.image(render.input_picture(x, spec.mean, spec.std, size=192), width=192, caption="what you gave it",
-               alt="the picture as the model sees it")
-original.markdown(f"**{classes[truth]}**, {before[truth]:.0%} sure")
-pixels = render.input_picture(adv[0], spec.mean, spec.std, size=192).astype(np.int16)
-change = pixels - render.input_picture(x, spec.mean, spec.std, size=192).astype(np.int16)
-magnified = np.clip(128 + change * (127 / max(eps, 1)), 0, 255).astype(np.uint8)
-push.image(magnified, width=192, caption=f"the push, magnified {127 / max(eps, 1):.0f}× (grey: no change)",
-           alt="the change to each pixel, magnified")
-fooled.image(pixels.astype(np.uint8), width=192, caption="what it is given now", alt="the pushed picture")
+seen = render.input_picture(x, spec.mean, spec.std, size=fool.SIDE)
+pushed = render.input_picture(adv[0], spec.mean, spec.std, size=fool.SIDE)
+change, gain = fool.magnified(seen, pushed, eps)
 best = int(np.argmax(after))
+original, push, fooled = st.columns(3)
+original.image(seen, width=fool.SIDE, caption="what you gave it", alt="the picture as the model sees it")
+original.markdown(f"**{classes[truth]}**, {before[truth]:.0%} sure")
+push.image(change, width=fool.SIDE, caption=f"the push, magnified {gain:.0f}× (grey: no change)",
+           alt="the change to each pixel, magnified")
+fooled.image(pushed, width=fool.SIDE, caption="what it is given now", alt="the pushed picture")
 fooled.markdown(f"**{classes[best]}**, {after[best]:.0%} sure")
 if best != truth:
     st.success(f"Fooled: the network now says **{classes[best]}** instead of **{classes[truth]}**, after every pixel "
@@ -68,6 +66,16 @@ if best != truth:
 elif eps:
     st.info(f"Not fooled at ε = {eps}/255: it still says **{classes[truth]}** ({after[truth]:.0%}). Try a larger ε "
             "or PGD.")
+
+st.subheader("What moved inside")
+growth = attack.growth(model, x1, adv)
+words, chart = st.columns([1, 2], gap="large")
+words.markdown(f"The push changed the picture by **{growth['input']:.0%}** (its size against the picture's). Each "
+               "layer passes the change on, and grows it: at the last layer the scores changed by "
+               f"**{list(growth.values())[-1]:.0%}**.")
+charts.show(fool.growth_chart(growth), chart, width="stretch")
+fool.cams_before_and_after(key, (seen, pushed), (digest, inside.digest(adv[0])), model, (x1, adv), (truth, best),
+                           classes)
 
 st.subheader("Every model here is fragile")
 zoo = [n for n, e in models.ZOO.items() if e.dataset == spec.dataset and e.checkpoint.is_file()]
@@ -81,5 +89,5 @@ if st.button(f"📉 Measure accuracy against ε for {len(zoo)} zoo models ({stat
         curves[models.ZOO[name].title] = state.robustness(models.spec(name), lambda f, n=n, name=name: bar.progress(
             (n + f) / len(zoo), text=f"Attacking {name}: {f:.0%}"))
     bar.empty()
-    charts.show(fragility_chart(curves), width="stretch")
+    charts.show(fool.fragility_chart(curves), width="stretch")
 urlstate.publish()

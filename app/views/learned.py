@@ -211,17 +211,3 @@ def gallery(indices: list[int], spec: models.ModelSpec, choice: str) -> None:
                     alt=f"test image {index}, a {label}")
         if where.button("🔬", key=f"pick_{index}", help="Open this image in Inside a model"):
             open_inside(spec.dataset, index, choice)
-
-
-def fragility_chart(curves: dict[str, Any]) -> alt.Chart:
-    """Accuracy against ε (in 255ths), one line per model: every curve falls steeply within a few grey levels."""
-    from cnnviz.results.robustness import EPSILONS
-
-    frame = pd.DataFrame([{"model": name, "ε (in 255ths)": eps, "accuracy": float(acc)}
-                          for name, accs in curves.items() for eps, acc in zip(EPSILONS, accs)])
-    return alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("ε (in 255ths):Q", scale=alt.Scale(domain=[0, max(EPSILONS)])),
-        y=alt.Y("accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("model:N", legend=alt.Legend(orient="bottom", columns=1)),
-        tooltip=["model", "ε (in 255ths)", alt.Tooltip("accuracy:Q", format=".0%")],
-    ).properties(height=320)

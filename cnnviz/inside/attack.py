@@ -18,7 +18,7 @@ from torch import nn
 
 from cnnviz.inside import features
 
-__all__ = ["fgsm", "pgd", "to_pixels", "to_inputs"]
+__all__ = ["fgsm", "pgd", "to_pixels", "to_inputs", "growth"]
 
 
 def _shape(values: Sequence[float], like: torch.Tensor) -> torch.Tensor:
@@ -97,3 +97,14 @@ def pgd(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor, eps: floa
         moved = attack.perturb(pixels, eps, step_size or 2.5 * eps / max(steps, 1), steps, _target(target, len(pixels)),
                                targeted=targeted)
     return to_inputs(moved.detach(), mean, std).view_as(x)
+
+
+def growth(model: nn.Module, x: torch.Tensor, adv: torch.Tensor) -> dict[str, float]:
+    """How the push grows on its way through the network: the relative change ||a(adv) - a(x)|| / ||a(x)|| of the
+    input ("input") and of every conv and linear layer's output, in order. A push of a few percent at the input
+    ends as a change of the same size as the answer itself."""
+    modules = dict(model.named_modules())
+    layers = [n for n in features.leaf_layers(model) if isinstance(modules[n], (nn.Conv2d, nn.Linear))]
+    both = torch.cat([_batch(x), _batch(adv)])  # (2, C, H, W)
+    outputs = {"input": both, **features.extract(model, both, layers)}
+    return {name: float((a[1] - a[0]).norm() / a[0].norm().clamp_min(1e-12)) for name, a in outputs.items()}
