@@ -20,6 +20,7 @@ from hypothesis import strategies as hs
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from app.views.inside import VIEWS
 from cnnviz.training.runs import Run, list_runs
 from tests.conftest import ROOT, needs_data
 
@@ -129,9 +130,8 @@ def test_an_uploaded_image_is_never_written_to_disk(tmp_path: Path, monkeypatch:
     content = photo_bytes(2)
     upload(at, "mine.png", content)
     assert at.session_state[IMAGE_KEY]["source"] == "upload"
-    views = [o.content for o in at.button_group(key="view").proto.options]
-    for label in views:  # every view draws the upload: feature maps, filters, Grad-CAM...
-        at.session_state["view"] = label
+    for view in VIEWS:  # every view draws the upload: feature maps, filters, Grad-CAM...
+        at.session_state["view"] = view
         at.run()
         assert not at.exception, [e.message for e in at.exception]
     monkeypatch.undo()  # stop recording before asserting

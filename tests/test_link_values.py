@@ -22,15 +22,15 @@ NUMBER = re.compile(r"-?\d+(\.\d+)?")
 CRASH = re.compile(r"Traceback|\b\w+(Error|Exception)\b")
 # Parts of a page that only a setting opens (their controls are drawn nowhere else), reached with these values
 PARTS = {
-    "inside.py": [{"view": v} for v in ("🔍 One map up close", "🧩 Filters", "🔥 Where it looks",
-                                        "🎲 Untrained vs trained")],
+    "inside.py": [{"view": v} for v in ("closeup", "filters", "gradcam",
+                                        "compare")],
     "arithmetic.py": [{"split": "1"}, {"op": "transposed", "split": "1"}, {"part": "solve"},
                       {"part": "solve", "sop": "maxpool"}, {"part": "table"}, {"part": "table", "src": "zoo"}],
     "evaluate.py": [{"compare": "1"}],
     "filters_on_image.py": [{"src": "picture"}],
     "pooling.py": [{"pool": "avg"}],
 }
-CAM = "🔥 Where it looks"
+CAM = "gradcam"
 
 
 @pytest.fixture(autouse=True)
@@ -90,7 +90,7 @@ def test_every_key_of_a_link_out_of_range_never_crashes_a_page(name: str, value:
 
 # ---- the audit's examples, and ranges known only once the page runs ---------------------------------------
 
-@pytest.mark.parametrize("raw, view", [("5", CAM), ("-3", CAM), ("-3", "🎲 Untrained vs trained")])
+@pytest.mark.parametrize("raw, view", [("5", CAM), ("-3", CAM), ("-3", "compare")])
 def test_inside_an_opacity_outside_0_to_1_shows_the_default_with_a_note(raw: str, view: str) -> None:
     at = open_page("inside.py", view=view, opacity=raw)
     assert not crashes(at), crashes(at)
@@ -159,12 +159,12 @@ def test_a_grid_number_too_large_for_a_cell_falls_back_to_the_preset_with_a_note
 
 
 @pytest.mark.parametrize("link, key, shown", [
-    ({"view": "🔍 One map up close", "ch": "100000"}, "ch", 0),
-    ({"view": "🔍 One map up close", "layer": "nope"}, "layer", None),
+    ({"view": "closeup", "ch": "100000"}, "ch", 0),
+    ({"view": "closeup", "layer": "nope"}, "layer", None),
     ({"view": CAM, "cam_class": "100000"}, "cam_class", -1),
     ({"view": CAM, "cam_layer": "nope"}, "cam_layer", ""),
-    ({"view": "🧩 Filters", "flayer": "nope"}, "flayer", None),
-    ({"view": "nope"}, "view", "🗺️ Feature maps"),
+    ({"view": "filters", "flayer": "nope"}, "flayer", None),
+    ({"view": "nope"}, "view", "maps"),
 ])
 def test_inside_a_layer_channel_or_class_the_model_lacks_falls_back_with_a_note(link: dict, key: str,
                                                                                shown: object) -> None:
@@ -265,3 +265,12 @@ def test_confine_is_silent_when_the_student_not_the_link_made_the_value_impossib
     assert not toasts(at) and at.number_input(key="cell").value == 60
     at.slider(key="size").set_value(2).run()  # 4 cells now: the student's own change, not the link
     assert not at.exception and at.number_input(key="cell").value == 3 and not toasts(at)
+
+
+def test_a_view_is_named_by_a_word_in_links_and_an_emoji_label_is_refused_like_any_other_value() -> None:
+    at = open_page("inside.py", model="cifar_cnn", img="sample:cat", view="gradcam")
+    assert not at.exception and at.session_state["view"] == "gradcam"
+    assert any("**Grad-CAM** asks" in m.value for m in at.markdown)
+    at = open_page("inside.py", model="cifar_cnn", img="sample:cat", view="🔥 Where it looks")
+    assert not at.exception and at.session_state["view"] == "maps"
+    assert any("view" in t.value for t in at.toast)

@@ -69,7 +69,7 @@ def test_mnist_test_image_through_every_view() -> None:
     assert [img.url[-4:] for img in map_grids(at).proto.imgs] == [".jpg"] * 6  # sent as JPEG, one element
 
     # a layer and channel picked: the numbers shown equal a plain forward pass of the same input
-    at.session_state["view"] = "🔍 One map up close"
+    at.session_state["view"] = "closeup"
     at.run()
     at.selectbox(key="layer").set_value("conv2").run()
     at.number_input(key="ch").set_value(5).run()
@@ -80,7 +80,7 @@ def test_mnist_test_image_through_every_view() -> None:
     assert (at.query_params["layer"], at.query_params["ch"]) == ("conv2", "5")
 
     # Grad-CAM for a chosen class instead of the predicted one
-    at.session_state["view"] = "🔥 Where it looks"
+    at.session_state["view"] = "gradcam"
     at.run()
     at.selectbox(key="cam_class").set_value(3).run()
     no_trouble(at)
@@ -92,7 +92,7 @@ def test_mnist_test_image_through_every_view() -> None:
     assert cams.captions == ["What the model sees", "Grad-CAM for “3” at conv2",
                              "Raw activations of conv2 (mean of 20 maps)"]  # three pictures, one element
 
-    for view in ("🧩 Filters", "🎲 Untrained vs trained"):
+    for view in ("filters", "compare"):
         at.session_state["view"] = view
         at.run()
         no_trouble(at)
@@ -118,10 +118,10 @@ def test_cifar_cnn_photo_prediction_matches_the_model_and_views_run() -> None:
     captions = [c for image in at.image for c in image.captions]
     assert sum("strongest first" in c for c in captions) == 9  # every layer's grid, reordered
     assert (at.query_params["sort"], at.query_params["norm"]) == ("mean", "layer")
-    at.session_state["view"] = "🔍 One map up close"
+    at.session_state["view"] = "closeup"
     at.run()
     assert any("the whole layer's range" in c.value for c in at.caption)  # the closer look uses the layer's scale
-    for view in ("🧩 Filters", "🔥 Where it looks", "🎲 Untrained vs trained"):
+    for view in ("filters", "gradcam", "compare"):
         at.session_state["view"] = view
         at.run()
         no_trouble(at)
@@ -160,7 +160,7 @@ def test_resnet18_with_imagenet_weights_in_the_cache_names_imagenet_classes(monk
     torch.manual_seed(0)
     stand_in = resnet18(num_classes=1000)  # random weights in the shape of the real ones (no download in tests)
     torch.save(stand_in.state_dict(), weights)
-    at = page(model="resnet18", img="sample:cat", imagenet="1", view="🔥 Where it looks")
+    at = page(model="resnet18", img="sample:cat", imagenet="1", view="gradcam")
     assert not at.exception, [e.value for e in at.exception]
     transform = ResNet18_Weights.IMAGENET1K_V1.transforms()
     with torch.no_grad():
@@ -192,7 +192,7 @@ def test_a_run_trained_in_the_app_opens_from_its_checkpoint() -> None:
     with torch.no_grad():
         probs = torch.softmax(net.eval()(x[None]), 1)[0]
     assert f"<b>{int(probs.argmax())}</b><br>{probs.max():.0%} sure" in text(at)
-    at.session_state["view"] = "🎲 Untrained vs trained"
+    at.session_state["view"] = "compare"
     at.run()
     no_trouble(at)
 
@@ -219,28 +219,28 @@ def test_guess_first_hides_the_answer_until_the_student_commits() -> None:
     said = " ".join(i.value for i in at.info)
     assert f"You said **{classes[wrong]}**; the network gave it {probs[wrong]:.1%} (number 10 of 10)" in said
     assert "The picture is labelled **cat**" in said  # the sample photo's CIFAR-10 class
-    at.session_state["view"] = "🔥 Where it looks"
+    at.session_state["view"] = "gradcam"
     at.run()
     assert "network says" in text(at) and not any(b.label.startswith("Lock in") for b in at.button)  # kept
 
 
 @needs_checkpoint("cifar_cnn")
 def test_a_teacher_link_locks_or_hides_the_view_switch() -> None:
-    at = page(model="cifar_cnn", img="sample:cat", view="🔥 Where it looks", lock="view")
+    at = page(model="cifar_cnn", img="sample:cat", view="gradcam", lock="view")
     no_trouble(at)
     switch = at.button_group(key="view")
-    assert switch.proto.disabled and switch.value == "🔥 Where it looks" and "**Grad-CAM** asks" in text(at)
-    at = page(model="cifar_cnn", img="sample:cat", view="🔥 Where it looks", hide="view")
+    assert switch.proto.disabled and switch.value == "gradcam" and "**Grad-CAM** asks" in text(at)
+    at = page(model="cifar_cnn", img="sample:cat", view="gradcam", hide="view")
     no_trouble(at)
     assert not at.button_group and "**Grad-CAM** asks" in text(at)  # the view alone, with no way to leave it
 
 
 @needs_checkpoint("cifar_cnn")
 def test_downloads_of_the_maps_and_the_grad_cam_overlay() -> None:
-    at = page(model="cifar_cnn", img="sample:cat", layer="conv2", view="🔍 One map up close")
+    at = page(model="cifar_cnn", img="sample:cat", layer="conv2", view="closeup")
     no_trouble(at)
     labels = [b.proto.label for b in at.get("download_button")]
     assert any(label.startswith("⬇ All ") and "maps of conv2 (PNG)" in label for label in labels)
-    at.session_state["view"] = "🔥 Where it looks"
+    at.session_state["view"] = "gradcam"
     at.run()
     assert "⬇ Grad-CAM overlay (PNG)" in [b.proto.label for b in at.get("download_button")]

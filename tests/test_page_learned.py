@@ -88,7 +88,7 @@ def test_the_class_scores_are_a_layer_too_with_each_class_named() -> None:
 
 @needs_data("mnist")
 def test_a_map_up_close_in_inside_links_to_what_its_channel_learned() -> None:
-    at = page("inside", model="mnist_cnn", view="🔍 One map up close", layer="conv2", ch="6")
+    at = page("inside", model="mnist_cnn", view="closeup", layer="conv2", ch="6")
     assert not at.exception, at.exception
     links = [e for e in at.get("page_link") if "What this channel learned" in e.proto.label]
     assert len(links) == 1

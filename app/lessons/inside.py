@@ -11,7 +11,7 @@ from app.views import inside as show
 from cnnviz.inside import render
 
 # Layers, channels and classes depend on the model: the views confine them once it is known.
-urlstate.init({"guess": False, "imagenet": False, "view": show.VIEWS[0], "norm": "channel", "cmap": "viridis",
+urlstate.init({"guess": False, "imagenet": False, "view": "maps", "norm": "channel", "cmap": "viridis",
                "sort": "index", "layer": "", "ch": 0, "flayer": "", "cam_layer": "", "cam_class": -1, "opacity": 0.5,
                "cmp_layer": ""},
               allowed={"view": show.VIEWS, "norm": show.NORMS, "cmap": render.COLORMAPS, "sort": show.SORTS,
@@ -59,11 +59,11 @@ def views(s: show.Subject) -> None:
     A segmented control, not tabs: each rerun redraws it in every student's browser (one student alone, median of
     3 x 8: 30-50 ms less browser CPU per upload, 10-45 ms per switch to Grad-CAM). A link can hide or lock it too.
     """
-    urlstate.confine("view", show.VIEWS, show.VIEWS[0])
+    urlstate.confine("view", show.VIEWS, "maps")
     for key, options in (("norm", list(show.NORMS)), ("cmap", list(render.COLORMAPS)), ("sort", list(show.SORTS))):
         urlstate.confine(key, options, options[0])  # every view draws the maps in these, shown or not
-    urlstate.control("segmented_control", "View", "view", options=show.VIEWS, required=True,
-                     label_visibility="collapsed")
+    urlstate.control("segmented_control", "View", "view", options=list(show.VIEWS), format_func=show.VIEWS.get,
+                     required=True, label_visibility="collapsed")
     show.view(st.session_state["view"], s)
     urlstate.publish()
 

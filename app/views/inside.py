@@ -25,7 +25,8 @@ from cnnviz.results import export
 CAM_SIDE = 256  # px: each of the three Grad-CAM pictures (the model's view is drawn 256 wide), side by side
 NORMS = {"channel": "each map on its own scale", "layer": "one scale for the whole layer"}
 SORTS = {"index": "channel number", "mean": "strongest first (mean activation)"}
-VIEWS = ["🗺️ Feature maps", "🔍 One map up close", "🧩 Filters", "🔥 Where it looks", "🎲 Untrained vs trained"]
+VIEWS = {"maps": "🗺️ Feature maps", "closeup": "🔍 One map up close", "filters": "🧩 Filters",
+         "gradcam": "🔥 Where it looks", "compare": "🎲 Untrained vs trained"}  # the link's word -> the switch's label
 OPACITY = (0.0, 1.0)  # the heat map's opacity over the picture, for the slider and for the link alike
 LAYER_MAPS = "layer_maps"  # the container of every layer's grid (styled by app/main.py as `.st-key-layer_maps`)
 
@@ -393,5 +394,5 @@ def compare_view(s: Subject) -> None:
 
 
 def view(name: str, s: Subject) -> None:
-    """Draw view `name`, one of VIEWS."""
+    """Draw view `name`, a key of VIEWS."""
     dict(zip(VIEWS, (maps_view, closeup_view, filters_view, cam_view, compare_view)))[name](s)
