@@ -122,6 +122,24 @@ def reset_text(*keys: str) -> Callable[[], None]:
 
 
 # ---------------------------------------------------------------------------------------------- stepping
+# ← and → step, Home goes to the start, Space plays: each presses the step control's button, so the keys do exactly
+# what the buttons do (and nothing while they are greyed out). Keys typed into a field, a slider or a grid editor
+# stay theirs, and Space on a focused button or link presses that one.
+KEYS = ("const cvKeys = {ArrowLeft: 'prev', ArrowRight: 'next', Home: 'first', ' ': 'play'};"
+        " if (!window.cvStepKeys) { window.cvStepKeys = true; document.addEventListener('keydown', e => {"
+        " const name = cvKeys[e.key]; const at = document.activeElement;"
+        " if (!name || !window.cvStepKey || e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;"
+        " if (at && at.closest('input, textarea, select, [role=slider], [role=grid], [contenteditable]')) return;"
+        " if (e.key === ' ' && at && at.closest('button, a, [role=radio], [role=checkbox]')) return;"
+        " const button = document.querySelector(`.st-key-${window.cvStepKey}_${name} button`);"
+        " if (!button) return; e.preventDefault(); if (!button.disabled) button.click(); }); }")
+
+
+def keyboard(key: str) -> None:
+    """Let ←, →, Home and Space press the step controls of `key` on this page."""
+    st.html(f"<script>window.cvStepKey = {key!r}; {KEYS}</script>", unsafe_allow_javascript=True)
+
+
 def _clamp(key: str, n: int) -> None:
     """The step within 0..n-1: a link's step past the end shows the last one, with the link's note."""
     urlstate.confine(key, range(n), playback.clamp(st.session_state.get(key, 0), n))
@@ -170,21 +188,23 @@ def stepped(key: str, n: int, draw: Callable[[int], None], describe: Callable[[i
             st.session_state[key] = step
         if not urlstate.hidden(key):
             bar = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
-            bar.button("", icon=":material/first_page:", key=f"{key}_first", help="Back to the first " + noun,
-                       on_click=_move(key, n, None), disabled=locked)
+            bar.button("", icon=":material/first_page:", key=f"{key}_first", on_click=_move(key, n, None),
+                       help=f"Back to the first {noun} (Home key)", disabled=locked)
             bar.button("Previous", icon=":material/chevron_left:", key=f"{key}_prev", on_click=_move(key, n, -1),
-                       disabled=locked or st.session_state[key] == 0)
-            bar.button("Next", icon=":material/chevron_right:", icon_position="right", key=f"{key}_next",
+                       help="← key", disabled=locked or st.session_state[key] == 0)
+            bar.button("Next", icon=":material/chevron_right:", icon_position="right", key=f"{key}_next", help="→ key",
                        on_click=_move(key, n, +1), type="primary", disabled=locked or st.session_state[key] >= n - 1)
             bar.button("Pause" if now_playing else "Play", icon=":material/pause:" if now_playing
                        else ":material/play_arrow:", key=f"{key}_play", on_click=_toggle_play, args=(key, n),
-                       disabled=locked or n < 2 or not play)
+                       help="Space bar", disabled=locked or n < 2 or not play)
             if n > 1:
                 bar.select_slider(f"Step ({n} in all)", options=list(range(n)), key=key, disabled=locked,
                                   format_func=lambda k: f"{k + 1}: {describe(k)}", width="stretch")
         draw(int(st.session_state[key]))
         urlstate.publish()
 
+    if not locked and not urlstate.hidden(key):
+        keyboard(key)
     _stepper()
 
 

@@ -33,6 +33,26 @@ def test_stepping_the_other_stepped_lessons(app, stem):
     app.assert_clean()
 
 
+@pytest.mark.parametrize("stem", [s for s in ("convolution", "pooling", "transposed") if s in PAGES])
+def test_the_keyboard_steps_every_stepped_lesson(app, stem):
+    app.open(stem)
+    for key, step in (("ArrowRight", "1"), ("ArrowRight", "2"), ("ArrowLeft", "1"), ("Home", "0")):
+        app.page.keyboard.press(key)
+        app.wait()
+        assert app.query().get("step", "0") == step, (key, app.query())
+    app.page.get_by_role("button", name=re.compile(r"^Next")).click()  # focus on a button: arrows still step
+    app.wait()
+    app.page.keyboard.press("ArrowRight")
+    app.wait()
+    assert app.query().get("step") == "2"
+    app.page.evaluate("document.activeElement.blur()")  # focus back on the page: Space plays
+    app.page.keyboard.press(" ")
+    expect(app.page.get_by_role("button", name=re.compile(r"^Pause"))).to_be_visible()
+    app.page.keyboard.press(" ")
+    expect(app.page.get_by_role("button", name=re.compile(r"^Play"))).to_be_visible()
+    app.assert_clean()
+
+
 def test_predicting_a_convolution_cell_reveals_it_once_locked_in(app):
     app.open("convolution", quiz="1")
     expect(app.page.locator("[data-grid='output'] td.cur")).to_have_text("?")  # the cell waits for an answer
