@@ -497,6 +497,14 @@ def model_input(image: Image.Image, model: str) -> tuple[Any, list[Any]]:
     return to_tensor(image), steps
 
 
+def blank(image: Image.Image, model: str) -> bool:
+    """Whether `model` was given nothing to see: no ink found for a digit model, one flat colour for the others."""
+    spec = state.model_spec(model)
+    if spec.dataset == "mnist":
+        return not state.digit_steps(image_key(image), image).found_ink
+    return float(np.asarray(image.convert("L")).std()) < 1.0
+
+
 def image_key(image: Image.Image) -> str:
     """A short content hash of an image: a cache key for anything computed from it."""
     digest = hashlib.sha1(f"{image.mode}{image.size}".encode())
@@ -511,6 +519,8 @@ def show_preprocessing(image: Image.Image, model: str) -> Any:
     Raises:
         models.CheckpointError: `model` is a run whose checkpoint is missing or damaged.
     """
+    import models
+
     spec = state.model_spec(model)
     x, steps = model_input(image, model)
     c, h, w = spec.input_shape
@@ -518,7 +528,12 @@ def show_preprocessing(image: Image.Image, model: str) -> Any:
     for step in steps:
         pictures.append((_display(_square(step.image)), step.title, step.note))
     stats = ", ".join(f"{m:.3f}" for m in spec.mean), ", ".join(f"{s:.3f}" for s in spec.std)
-    size = f"already {w}×{h}" if image.size == (w, h) else f"resized to {w}×{h}"
+    cropped = not steps and image.width * h != image.height * w  # another shape: the centre is cut out first
+    if cropped:
+        part = models.centre_crop(image, w, h)
+        pictures.append((_display(part), "Centre cut out", f"The centre {part.width}×{part.height} of your "
+                         f"{image.width}×{image.height} picture is kept, so it is not squashed when resized."))
+    size = f"already {w}×{h}" if image.size == (w, h) else f"{'the centre, ' if cropped else ''}resized to {w}×{h}"
     what = ("the 28×28 result, scaled to 0–1" if steps else
             f"{size}{', made grey' if c == 1 and image.mode != 'L' else ''}, scaled to 0–1") + \
         f", minus the mean ({stats[0]}), divided by the std ({stats[1]})"

@@ -23,6 +23,7 @@ CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 __all__ = [
     "ModelSpec", "spec",
     "ZOO", "ZooEntry", "CheckpointError", "names", "build", "load", "load_file", "transform", "card", "input_transform",
+    "centre_crop",
 ]
 
 
@@ -164,12 +165,17 @@ def input_transform(input_shape: tuple[int, int, int], mean: tuple[float, ...], 
     def apply(image: Image.Image) -> torch.Tensor:
         image = image.convert("L" if channels == 1 else "RGB")
         if image.size != (width, height):
-            image = image.crop(_centre_box(image.size, width / height)).resize((width, height), Image.BILINEAR)
+            image = centre_crop(image, width, height).resize((width, height), Image.BILINEAR)
         x = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
         x = x.view(height, width, channels).permute(2, 0, 1).float() / 255  # (C, H, W)
         return (x - mean_t) / std_t
 
     return apply
+
+
+def centre_crop(image: Image.Image, width: int, height: int) -> Image.Image:
+    """The largest centred part of `image` shaped like a `width` x `height` input: what the model's resize gets."""
+    return image.crop(_centre_box(image.size, width / height))
 
 
 def _centre_box(size: tuple[int, int], aspect: float) -> tuple[int, int, int, int]:

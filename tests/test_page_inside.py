@@ -1,11 +1,13 @@
 """The Inside-a-model page under AppTest, with real images and the real zoo checkpoints."""
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 import models
@@ -244,3 +246,35 @@ def test_downloads_of_the_maps_and_the_grad_cam_overlay() -> None:
     at.session_state["view"] = "gradcam"
     at.run()
     assert "⬇ Grad-CAM overlay (PNG)" in [b.proto.label for b in at.get("download_button")]
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def uploaded(model: str, image: Image.Image) -> AppTest:
+    at = page(model=model)
+    at.radio(key="img.source").set_value("upload").run()
+    at.file_uploader(key="img.upload").upload("mine.png", png(image), "image/png").run()
+    no_trouble(at)
+    return at
+
+
+@pytest.mark.parametrize("model", ["mnist_cnn", "cifar_cnn"])
+def test_an_empty_picture_is_called_empty_and_a_drawn_one_is_not(model: str) -> None:
+    at = uploaded(model, Image.new("RGB", (200, 200), "white"))
+    (note,) = [w.value for w in at.warning if "empty" in w.value]
+    assert "always picks one of its classes" in note and ("no ink" in note) == (model == "mnist_cnn")
+    digit = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(digit).line([(100, 30), (100, 170)], fill=0, width=18)  # a 1
+    assert not [w for w in uploaded(model, digit.convert("RGB")).warning if "empty" in w.value]
+
+
+def test_a_wide_photo_shows_the_centre_cut_out_before_it_is_resized() -> None:
+    at = uploaded("cifar_cnn", Image.new("RGB", (300, 100), "red"))
+    captions = [c for image in at.image for c in image.captions]
+    assert "Centre cut out" in captions
+    notes = "\n".join(c.value for c in at.caption)
+    assert "The centre 100×100 of your 300×100 picture is kept" in notes and "the centre, resized to 32×32" in notes

@@ -101,7 +101,7 @@ def test_first_visit_shows_a_sample_that_suits_the_model_and_leaves_the_link_as_
     expected = models.transform("cifar_cnn")(samples.load("cat"))
     assert at.session_state["test.x"].shape == (3, 32, 32)
     assert np.allclose(at.session_state["test.x"].numpy(), expected.numpy(), atol=1e-6)
-    assert steps(at) == ["Your image", "What the model sees"]  # one image element for both, titled under each
+    assert steps(at) == ["Your image", "Centre cut out", "What the model sees"]  # one element, titled under each
     assert "- **What the model sees**: Tensor 3×32×32" in " ".join(c.value for c in at.caption)
 
 

@@ -45,6 +45,8 @@ s = show.subject(model, twin, x, spec)
 st.subheader("What comes out")
 guess = show.committed_guess(s) if st.session_state["guess"] else None
 show.answer(s, spec, imagenet is not None)
+if widgets.blank(image, choice):
+    show.blank_note(s, spec)
 if s.trained and not imagenet:
     show.same_subject_links()
 if guess is not None:

@@ -164,6 +164,15 @@ def answer(s: Subject, spec: models.ModelSpec, imagenet: bool) -> None:
         prediction_bars(s.probs, s.classes)
 
 
+def blank_note(s: Subject, spec: models.ModelSpec) -> None:
+    """Why a network still answers when it was given an empty picture."""
+    expects = "a digit in thick strokes, dark on light paper or light on dark" if spec.dataset == "mnist" else \
+        f"a photo of one of its {len(s.classes)} classes"
+    st.warning(f"This picture is empty ({'no ink was found' if spec.dataset == 'mnist' else 'one flat colour'}), "
+               f"yet the network says **{s.classes[s.best]}**: it has no answer for *nothing*, so it always picks one "
+               f"of its classes. It expects {expects}.", icon="🫙")
+
+
 def same_subject_links() -> None:
     """To Why it answers and Fool the network with the same model and, when the link names one, the same image."""
     query = {"model": st.session_state["model"]}
