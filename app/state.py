@@ -478,3 +478,16 @@ def robustness(spec: Any, progress: Any = None) -> Any:
     data = evaluation.spread(dataset(spec.dataset, "test"), ATTACKED)[0]
     return remembered(("robustness", str(path), path.stat().st_mtime_ns), lambda: fragile.cached_accuracy_under_attack(
         path, data, models.load_file, progress=progress))
+
+
+def change_robustness(spec: Any, kind: str, progress: Any = None) -> Any:
+    """Accuracy of `spec`'s checkpoint at each robustness.CHANGES[kind], on the attacked test images; disk-cached."""
+    import models
+    from cnnviz.results import evaluation
+    from cnnviz.results import robustness as fragile
+
+    path = spec.checkpoint.resolve()
+    data = evaluation.spread(dataset(spec.dataset, "test"), ATTACKED)[0]
+    key = ("change", str(path), path.stat().st_mtime_ns, kind)
+    return remembered(key, lambda: fragile.cached_accuracy_under_change(path, data, models.load_file, kind,
+                                                                        progress=progress))

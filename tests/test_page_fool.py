@@ -9,6 +9,7 @@ import models
 from cnnviz import attack
 from cnnviz.datasets import samples
 from cnnviz.inside import features
+from cnnviz.results import robustness
 from tests.conftest import needs_data
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app" / "lessons" / "fool.py")
@@ -60,10 +61,16 @@ def test_the_fragility_chart_draws_a_line_per_zoo_model_of_the_data_set() -> Non
     at = page(model="mnist_cnn", img="sample:digit_3", eps="2")
     assert not at.exception, at.exception
     assert len(at.get("vega_lite_chart")) == 1  # what moved inside, not yet the fragility
-    next(b for b in at.button if "Measure accuracy" in b.label).click().run()
+    next(b for b in at.button if "Measure" in b.label).click().run()
     assert not at.exception, at.exception
-    chart = at.get("vega_lite_chart")[1]
-    assert b"MNIST CNN" in chart.proto.SerializeToString()  # the line of the one MNIST zoo model
+    attacked, changed = at.get("vega_lite_chart")[1:]
+    assert b"MNIST CNN" in attacked.proto.SerializeToString()  # the line of the one MNIST zoo model
+    assert b"rotation (degrees)" in changed.proto.SerializeToString()
+    at.segmented_control(key="change").set_value("shift").run()
+    assert not at.exception, at.exception
+    assert b"shift (pixels)" in at.get("vega_lite_chart")[2].proto.SerializeToString()
+    examples = next(image for image in at.image if "12 pixels" in image.captions)
+    assert list(examples.captions) == [f"{n} pixels" for n in robustness.CHANGES["shift"]]
 
 
 def test_what_moved_inside_gives_the_librarys_growth_and_grad_cam_before_and_after() -> None:

@@ -14,10 +14,12 @@ import models
 from app import charts
 from app.views import fool, inside
 from cnnviz.inside import attack, render
+from cnnviz.results import robustness
 
 METHODS = {"fgsm": "FGSM", "pgd": "PGD"}
-urlstate.init({"method": "fgsm", "eps": 4, "aim": -1},
-              allowed={"method": METHODS, "eps": range(0, 17), "aim": lambda c: c >= -1})
+urlstate.init({"method": "fgsm", "eps": 4, "aim": -1, "change": "rotation"},
+              allowed={"method": METHODS, "eps": range(0, 17), "aim": lambda c: c >= -1,
+                       "change": robustness.CHANGES})
 
 left, right = st.columns(2, gap="large")
 with left:
@@ -79,15 +81,19 @@ fool.cams_before_and_after(key, (seen, pushed), (digest, inside.digest(adv[0])),
 
 st.subheader("Every model here is fragile")
 zoo = [n for n, e in models.ZOO.items() if e.dataset == spec.dataset and e.checkpoint.is_file()]
-if st.button(f"📉 Measure accuracy against ε for {len(zoo)} zoo models ({state.ATTACKED} test images each)",
-             help="PGD at each ε on the same test images; once per checkpoint, then kept.") or st.session_state.get(
-        "fragile_shown"):
+if st.button(f"📉 Measure {len(zoo)} zoo models on the same {state.ATTACKED} test images",
+             help="PGD at each ε, then rotations, shifts and black squares of growing size; once per checkpoint, "
+                  "then kept.") or st.session_state.get("fragile_shown"):
     st.session_state["fragile_shown"] = True
-    bar = st.progress(0.0)
-    curves = {}
-    for n, name in enumerate(zoo):
-        curves[models.ZOO[name].title] = state.robustness(models.spec(name), lambda f, n=n, name=name: bar.progress(
-            (n + f) / len(zoo), text=f"Attacking {name}: {f:.0%}"))
-    bar.empty()
-    charts.show(fool.fragility_chart(curves), width="stretch")
+    attacked = fool.measured(zoo, "Attacking", state.robustness)
+    charts.show(fool.fragility_chart(attacked, robustness.EPSILONS, "ε (in 255ths)"), width="stretch")
+    st.markdown("#### …and to everyday changes")
+    kind = urlstate.control("segmented_control", "Change every test picture by", "change",
+                            options=list(robustness.CHANGES), format_func=str.capitalize, required=True)
+    sizes = robustness.CHANGES[kind]
+    fool.change_examples(x, spec, kind, sizes)
+    changed = fool.measured(zoo, "Changing", lambda s, progress: state.change_robustness(s, kind, progress))
+    charts.show(fool.fragility_chart(changed, sizes, f"{kind} ({robustness.UNITS[kind]})"), width="stretch")
+    st.caption("Training with augmentation (random crops, flips, small rotations) teaches a network to shrug off "
+               "some of these; nothing here teaches it to shrug off a push chosen against it.")
 urlstate.publish()

@@ -7,9 +7,12 @@ import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
+import torch
 
+import models
 from app import state
-from cnnviz.inside import cam, features
+from cnnviz.inside import attack, cam, features, render
+from cnnviz.results import robustness
 
 SIDE = 192  # px: each picture of the attack, three side by side
 
@@ -45,15 +48,33 @@ def growth_chart(growth: dict[str, float]) -> alt.Chart:
     ).properties(height=260)
 
 
-def fragility_chart(curves: dict[str, Any]) -> alt.Chart:
-    """Accuracy against ε (in 255ths), one line per model: every curve falls steeply within a few grey levels."""
-    from cnnviz.results.robustness import EPSILONS
+def measured(zoo: list[str], doing: str, measure: Any) -> dict[str, Any]:
+    """`measure(spec, progress)` of every zoo model named, by title, under one progress bar."""
+    bar = st.progress(0.0)
+    curves = {}
+    for n, name in enumerate(zoo):
+        curves[models.ZOO[name].title] = measure(models.spec(name), lambda f, n=n, name=name: bar.progress(
+            (n + f) / len(zoo), text=f"{doing} {name}: {f:.0%}"))
+    bar.empty()
+    return curves
 
-    frame = pd.DataFrame([{"model": name, "ε (in 255ths)": eps, "accuracy": float(acc)}
-                          for name, accs in curves.items() for eps, acc in zip(EPSILONS, accs)])
+
+def change_examples(x: torch.Tensor, spec: models.ModelSpec, kind: str, sizes: tuple[int, ...]) -> None:
+    """The student's picture under each size of the change, as the test pictures get it."""
+    pixels = attack.to_pixels(x[None], spec.mean, spec.std).clamp(0, 1)  # (1, C, H, W) in [0, 1]
+    shown = [robustness.changed(pixels, kind, size)[0] for size in sizes]
+    words = [f"{size} {robustness.UNITS[kind].split()[0]}" for size in sizes]
+    st.image([render.boxed((p * 255).round().to(torch.uint8), None, 96) for p in shown], width=96, caption=words,
+             alt=[f"your picture, {kind} {w}" for w in words])
+
+
+def fragility_chart(curves: dict[str, Any], sizes: tuple[int, ...], axis: str) -> alt.Chart:
+    """Accuracy against the size of a push or a change (`axis` names it), one line per model."""
+    frame = pd.DataFrame([{"model": name, axis: size, "accuracy": float(acc)}
+                          for name, accs in curves.items() for size, acc in zip(sizes, accs)])
     return alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("ε (in 255ths):Q", scale=alt.Scale(domain=[0, max(EPSILONS)])),
+        x=alt.X(f"{axis}:Q", scale=alt.Scale(domain=[0, max(sizes)])),
         y=alt.Y("accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("model:N", legend=alt.Legend(orient="bottom", columns=1)),
-        tooltip=["model", "ε (in 255ths)", alt.Tooltip("accuracy:Q", format=".0%")],
-    ).properties(height=320)
+        color=alt.Color("model:N", legend=alt.Legend(orient="top", direction="vertical", labelLimit=400, title=None)),
+        tooltip=["model", f"{axis}:Q", alt.Tooltip("accuracy:Q", format=".0%")],
+    ).properties(height=440)  # the legend above takes ~150 px of it

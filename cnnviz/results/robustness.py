@@ -1,24 +1,31 @@
-"""How fragile a trained network is: its accuracy on a fixed test subset as the attack's ε grows, cached on disk
-per checkpoint like its predictions (`evaluation.through_cache`)."""
+"""How fragile a trained network is: its accuracy on a fixed test subset as an attack's ε grows, or as everyday
+changes (rotation, shift, occlusion) grow, cached on disk per checkpoint like its predictions
+(`evaluation.through_cache`)."""
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cnnviz import paths
 from cnnviz.datasets import explore
 from cnnviz.datasets.data import ImageSet
-from cnnviz.inside import attack
+from cnnviz.inside import attack, features
 from cnnviz.results.evaluation import Loader, Progress, cache_file, through_cache
 
-__all__ = ["EPSILONS", "accuracy_under_attack", "cached_accuracy_under_attack"]
+__all__ = ["EPSILONS", "accuracy_under_attack", "cached_accuracy_under_attack", "CHANGES", "UNITS", "changed",
+           "accuracy_under_change", "cached_accuracy_under_change"]
 
 EPSILONS = (0, 1, 2, 4, 8, 16)  # in 255ths: from no push to twice the usual 8/255
+CHANGES = {"rotation": (0, 15, 30, 45, 90, 180), "shift": (0, 2, 4, 6, 8, 12), "occlusion": (0, 4, 8, 12, 16, 20)}
+UNITS = {"rotation": "degrees", "shift": "pixels", "occlusion": "pixels (the black square's side)"}
+COMPASS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))  # (dy, dx) of a shift
 
 
 def accuracy_under_attack(model: nn.Module, data: ImageSet, mean: Sequence[float], std: Sequence[float],
@@ -43,19 +50,101 @@ def accuracy_under_attack(model: nn.Module, data: ImageSet, mean: Sequence[float
 def cached_accuracy_under_attack(checkpoint: str | Path, data: ImageSet, load: Loader, method: str = "pgd",
                                  progress: Progress | None = None) -> np.ndarray:
     """`accuracy_under_attack` at EPSILONS of the checkpoint file on `data`, computed once and kept on disk."""
-    file = paths.cache_dir() / "robustness" / f"{cache_file(checkpoint, data).stem}-{method}.npy"
+    def compute(model: nn.Module, meta: dict) -> np.ndarray:
+        return accuracy_under_attack(model, data, meta["mean"], meta["std"], EPSILONS, method, progress=progress)
+
+    return _cached(checkpoint, data, load, method, len(EPSILONS), compute, progress)
+
+
+def rotated(images: torch.Tensor, degrees: float) -> torch.Tensor:
+    """Each picture (B, C, H, W) turned `degrees` anticlockwise about its centre, corners black (bilinear, as a
+    camera's picture would be resampled)."""
+    a = math.radians(degrees)
+    theta = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]], dtype=images.dtype)
+    grid = F.affine_grid(theta.expand(len(images), 2, 3), list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, align_corners=False)
+
+
+def shifted(images: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
+    """Each picture moved `size` pixels towards one of the 8 compass directions (its own, drawn from `gen`), the
+    uncovered edge black."""
+    out = torch.zeros_like(images)
+    h, w = images.shape[-2:]
+    for i, d in enumerate(torch.randint(0, len(COMPASS), (len(images),), generator=gen).tolist()):
+        dy, dx = (v * size for v in COMPASS[d])
+        out[i, :, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+            images[i, :, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    return out
+
+
+def occluded(images: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
+    """Each picture with a black `size`-pixel square painted at its own place (drawn from `gen`), inside it."""
+    out = images.clone()
+    h, w = images.shape[-2:]
+    tops = torch.randint(0, h - size + 1, (len(images),), generator=gen).tolist()
+    lefts = torch.randint(0, w - size + 1, (len(images),), generator=gen).tolist()
+    for i, (top, left) in enumerate(zip(tops, lefts)):
+        out[i, :, top:top + size, left:left + size] = 0
+    return out
+
+
+def changed(images: torch.Tensor, kind: str, size: int, seed: int = 0) -> torch.Tensor:
+    """Pictures (B, C, H, W) in [0, 1] rotated by `size` degrees, shifted by or occluded with `size` pixels; the
+    same `seed` gives the same directions and places. Size 0 leaves them as they are."""
+    if kind not in CHANGES:
+        raise ValueError(f"unknown change {kind!r}: pick one of {', '.join(CHANGES)}")
+    if size == 0:
+        return images.clone()
+    gen = torch.Generator().manual_seed(seed)
+    if kind == "rotation":
+        return rotated(images, size)
+    return shifted(images, size, gen) if kind == "shift" else occluded(images, size, gen)
+
+
+def accuracy_under_change(model: nn.Module, data: ImageSet, mean: Sequence[float], std: Sequence[float], kind: str,
+                          sizes: Sequence[int] | None = None, batch_size: int = 200,
+                          progress: Progress | None = None) -> np.ndarray:
+    """Accuracy on `data` with every picture changed by `kind` at each size (default CHANGES[kind])."""
+    sizes = CHANGES[kind] if sizes is None else sizes
+    right = np.zeros(len(sizes))
+    batches = range(0, len(data), batch_size)
+    with features.evaluating(model), torch.no_grad():
+        for n, start in enumerate(batches):
+            pixels = data.images[start:start + batch_size].float() / 255  # (B, C, H, W) in [0, 1]
+            y = data.labels[start:start + batch_size]
+            for i, size in enumerate(sizes):
+                x = attack.to_inputs(changed(pixels, kind, size, seed=start), mean, std)
+                right[i] += (model(x).argmax(1) == y).sum().item()
+            if progress:
+                progress((n + 1) / len(batches))
+    return right / len(data)
+
+
+def cached_accuracy_under_change(checkpoint: str | Path, data: ImageSet, load: Loader, kind: str,
+                                 progress: Progress | None = None) -> np.ndarray:
+    """`accuracy_under_change` at CHANGES[kind] of the checkpoint file on `data`, computed once and kept on disk."""
+    def compute(model: nn.Module, meta: dict) -> np.ndarray:
+        return accuracy_under_change(model, data, meta["mean"], meta["std"], kind, progress=progress)
+
+    return _cached(checkpoint, data, load, kind, len(CHANGES[kind]), compute, progress)
+
+
+def _cached(checkpoint: str | Path, data: ImageSet, load: Loader, name: str, length: int,
+            compute: Callable[[nn.Module, dict], np.ndarray], progress: Progress | None) -> np.ndarray:
+    """`compute(model, meta)` of the checkpoint, kept on disk as `robustness/<checkpoint and data>-<name>.npy`."""
+    file = paths.cache_dir() / "robustness" / f"{cache_file(checkpoint, data).stem}-{name}.npy"
 
     def read() -> np.ndarray | None:
         try:
             found = np.load(file)
         except (OSError, ValueError, EOFError):
             return None
-        return found if found.shape == (len(EPSILONS),) else None
+        return found if found.shape == (length,) else None
 
-    def compute() -> np.ndarray:
+    def fresh() -> np.ndarray:
         model, meta = load(Path(checkpoint))
         model.eval()
-        return accuracy_under_attack(model, data, meta["mean"], meta["std"], EPSILONS, method, progress=progress)
+        return compute(model, meta)
 
     def write(result: np.ndarray) -> None:
         file.parent.mkdir(parents=True, exist_ok=True)
@@ -63,4 +152,4 @@ def cached_accuracy_under_attack(checkpoint: str | Path, data: ImageSet, load: L
         np.save(tmp, result)
         os.replace(tmp, file)
 
-    return through_cache(read, compute, write, progress)
+    return through_cache(read, fresh, write, progress)
