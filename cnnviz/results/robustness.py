@@ -3,15 +3,15 @@ changes (rotation, shift, occlusion) grow, cached on disk per checkpoint like it
 (`evaluation.through_cache`)."""
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
+from torchvision.transforms.v2 import InterpolationMode
+from torchvision.transforms.v2 import functional as TF
 
 from cnnviz import paths
 from cnnviz.datasets import explore
@@ -23,7 +23,7 @@ __all__ = ["EPSILONS", "accuracy_under_attack", "cached_accuracy_under_attack", 
            "accuracy_under_change", "cached_accuracy_under_change"]
 
 EPSILONS = (0, 1, 2, 4, 8, 16)  # in 255ths: from no push to twice the usual 8/255
-CHANGES = {"rotation": (0, 15, 30, 45, 90, 180), "shift": (0, 2, 4, 6, 8, 12), "occlusion": (0, 4, 8, 12, 16, 20)}
+CHANGES = {"rotation": (0, 15, 30, 45, 60, 90, 180), "shift": (0, 2, 4, 6, 8, 12), "occlusion": (0, 4, 8, 12, 16, 20)}
 UNITS = {"rotation": "degrees", "shift": "pixels", "occlusion": "pixels (the black square's side)"}
 COMPASS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))  # (dy, dx) of a shift
 
@@ -58,33 +58,33 @@ def cached_accuracy_under_attack(checkpoint: str | Path, data: ImageSet, load: L
 
 def rotated(images: torch.Tensor, degrees: float) -> torch.Tensor:
     """Each picture (B, C, H, W) turned `degrees` anticlockwise about its centre, corners black (bilinear, as a
-    camera's picture would be resampled)."""
-    a = math.radians(degrees)
-    theta = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]], dtype=images.dtype)
-    grid = F.affine_grid(theta.expand(len(images), 2, 3), list(images.shape), align_corners=False)
-    return F.grid_sample(images, grid, align_corners=False)
+    camera's picture would be resampled; nearest would add jagged edges a camera never makes)."""
+    # fill=None is grid_sample's zero padding, already black outside; fill=0 would dim the edge pixels a second time
+    return TF.rotate(images, degrees, interpolation=InterpolationMode.BILINEAR)
 
 
 def shifted(images: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
     """Each picture moved `size` pixels towards one of the 8 compass directions (its own, drawn from `gen`), the
-    uncovered edge black."""
+    uncovered edge black (all of it once `size` reaches the picture's side)."""
     out = torch.zeros_like(images)
     h, w = images.shape[-2:]
     for i, d in enumerate(torch.randint(0, len(COMPASS), (len(images),), generator=gen).tolist()):
-        dy, dx = (v * size for v in COMPASS[d])
+        dy, dx = COMPASS[d][0] * min(size, h), COMPASS[d][1] * min(size, w)  # a longer move would slice past it
         out[i, :, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
             images[i, :, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
     return out
 
 
 def occluded(images: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
-    """Each picture with a black `size`-pixel square painted at its own place (drawn from `gen`), inside it."""
+    """Each picture with a black `size`-pixel square painted at its own place (drawn from `gen`), inside it (cut to
+    the picture where it is bigger)."""
     out = images.clone()
     h, w = images.shape[-2:]
-    tops = torch.randint(0, h - size + 1, (len(images),), generator=gen).tolist()
-    lefts = torch.randint(0, w - size + 1, (len(images),), generator=gen).tolist()
+    tall, wide = min(size, h), min(size, w)
+    tops = torch.randint(0, h - tall + 1, (len(images),), generator=gen).tolist()
+    lefts = torch.randint(0, w - wide + 1, (len(images),), generator=gen).tolist()
     for i, (top, left) in enumerate(zip(tops, lefts)):
-        out[i, :, top:top + size, left:left + size] = 0
+        out[i, :, top:top + tall, left:left + wide] = 0
     return out
 
 
@@ -102,7 +102,7 @@ def changed(images: torch.Tensor, kind: str, size: int, seed: int = 0) -> torch.
 
 
 def accuracy_under_change(model: nn.Module, data: ImageSet, mean: Sequence[float], std: Sequence[float], kind: str,
-                          sizes: Sequence[int] | None = None, batch_size: int = 200,
+                          sizes: Sequence[int] | None = None, batch_size: int = 100,
                           progress: Progress | None = None) -> np.ndarray:
     """Accuracy on `data` with every picture changed by `kind` at each size (default CHANGES[kind])."""
     sizes = CHANGES[kind] if sizes is None else sizes
@@ -112,7 +112,7 @@ def accuracy_under_change(model: nn.Module, data: ImageSet, mean: Sequence[float
         for n, start in enumerate(batches):
             pixels = data.images[start:start + batch_size].float() / 255  # (B, C, H, W) in [0, 1]
             y = data.labels[start:start + batch_size]
-            for i, size in enumerate(sizes):
+            for i, size in enumerate(sizes):  # seed=start: each batch its own draws, the same at every size
                 x = attack.to_inputs(changed(pixels, kind, size, seed=start), mean, std)
                 right[i] += (model(x).argmax(1) == y).sum().item()
             if progress:
