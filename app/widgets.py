@@ -27,6 +27,7 @@ from cnnviz.datasets import images, samples
 IMAGE = "cnnviz.image"               # the session's chosen image (the contract above)
 _SEEN = "cnnviz.image.seen"          # the selection the picker's widgets were last set from
 _ERROR = "cnnviz.image.error"        # (file id, message) of the last upload that could not be read
+_FOR = "cnnviz.image.for"            # the data set the picker was last drawn for
 SOURCES = {"sample": "🖼️ Sample", "test": "🗂️ Test set", "upload": "📤 Upload", "camera": "📷 Camera",
            "drawing": "✏️ Draw"}
 CANVAS_SIDE = 280  # px: the drawing pad (10x MNIST's 28)
@@ -53,6 +54,9 @@ def image_picker(dataset: str, key: str = "img", preview: bool = True) -> Image.
         preview: show a small preview of the chosen image with a caption under the controls.
     """
     selection = _current_selection(dataset)
+    if st.session_state.get(_FOR, dataset) != dataset and not _suits(selection, dataset):
+        selection = _swap_for(selection, dataset)
+    st.session_state[_FOR] = dataset
     if not urlstate.hidden(key):
         _sync_widgets(selection, dataset, key)
         disabled = urlstate.locked(key)
@@ -109,6 +113,34 @@ def _current_selection(dataset: str) -> dict[str, Any]:
     selection = _from_url(st.query_params.get("img", "")) or _default_sample(dataset)
     st.session_state[IMAGE] = selection
     return selection
+
+
+def _suits(selection: dict[str, Any], dataset: str) -> bool:
+    """Whether a sample or test image is of the kind `dataset`'s models know (digits for MNIST, photos otherwise);
+    the student's own pictures always suit."""
+    if selection.get("source") == "test":
+        return selection.get("dataset") == dataset
+    if selection.get("source") == "sample" and selection.get("name") in samples.names():
+        return (samples.info(selection["name"]).kind == "digit") == (dataset == "mnist")
+    return True
+
+
+def _swap_for(selection: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """The model changed to one of another data set: start from its own sample, and say what happened."""
+    fresh = _default_sample(dataset)
+    st.session_state[IMAGE] = fresh
+    was = samples.info(selection["name"]).title if selection.get("source") == "sample" else describe(selection)
+    st.info(f"**{was}** is for {_dataset_title(_dataset_of(selection))} models, and this model knows "
+            f"{_dataset_title(dataset)}: it starts from **{samples.info(fresh['name']).title}** instead. Pick the "
+            "other picture again to see what a network makes of something it never learned.", icon="🔄")
+    return fresh
+
+
+def _dataset_of(selection: dict[str, Any]) -> str:
+    """The data set a sample or test image belongs to."""
+    if selection.get("source") == "test":
+        return selection["dataset"]
+    return "mnist" if samples.info(selection["name"]).kind == "digit" else "cifar10"
 
 
 def _default_sample(dataset: str) -> dict[str, Any]:

@@ -304,3 +304,35 @@ def test_model_picker_lists_runs_with_a_checkpoint_and_returns_their_path(page) 
     # the run's own normalisation (mean 0.5, std 0.25) is applied after the MNIST steps
     x = at.session_state["test.x"]
     assert x.shape == (1, 28, 28) and float(x.min()) == pytest.approx(-2.0)
+
+
+def test_switching_from_a_digit_model_to_a_photo_model_starts_from_its_own_sample_and_says_so(page) -> None:
+    at = page(model="mnist_cnn")
+    assert chosen(at) == {"source": "sample", "name": "digit_3"}
+    at = run(at.selectbox(key="model").set_value("cifar_cnn"))
+    assert chosen(at) == {"source": "sample", "name": "cat"}
+    (note,) = [i.value for i in at.info if "is for MNIST models" in i.value]
+    assert "**Handwritten 3 on paper" in note and "starts from **Chelsea the cat**" in note
+    at = run(at.selectbox(key="model").set_value("mnist_cnn"))  # and back: the digit again
+    assert chosen(at) == {"source": "sample", "name": "digit_3"}
+
+
+def test_a_link_that_shows_a_photo_model_a_digit_on_purpose_keeps_it(page) -> None:
+    at = page(model="cifar_cnn", img="sample:digit_7")
+    at = run(at)  # a second run of the same page: nothing switched
+    assert chosen(at) == {"source": "sample", "name": "digit_7"}
+    assert not [i for i in at.info if "is for" in i.value]
+
+
+def test_the_students_own_picture_stays_when_the_model_changes(page) -> None:
+    at = upload(page(model="mnist_cnn"), "mine.png", encode(photo(), "PNG"), "image/png")
+    at = run(at.selectbox(key="model").set_value("cifar_cnn"))
+    assert chosen(at)["source"] == "upload"
+
+
+@needs_data("cifar10")
+def test_a_test_image_of_another_data_set_gives_way_to_the_new_models_sample(page) -> None:
+    at = page(model="cifar_cnn", img="test:cifar10:5")
+    at = run(at.selectbox(key="model").set_value("mnist_cnn"))
+    assert chosen(at) == {"source": "sample", "name": "digit_3"}
+    assert any("Test image 5 of CIFAR-10" in i.value and "is for CIFAR-10 models" in i.value for i in at.info)
