@@ -34,6 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cnnviz.nets import pytorch
+
 ACTIVATIONS = ("relu", "leakyrelu", "elu", "gelu", "silu", "sigmoid", "tanh")
 TYPES = ("conv", "pool", "globalpool", "bn", *ACTIVATIONS, "dropout", "dropout2d", "flatten", "linear")
 MODULE_NAMES = {  # layer type -> torch.nn class name
@@ -321,6 +323,7 @@ def to_text(layers: Sequence[dict[str, Any]]) -> str:
 
 _SETTING = re.compile(r"^(kernel|stride|padding|pad|dilation|out|slope|k|s|p|d)=?(.+)$")
 _KEYS = {"k": "kernel", "s": "stride", "p": "padding", "pad": "padding", "d": "dilation"}
+_NAMES = {"kernel", "stride", "padding", "pad", "dilation", "k", "s", "p", "d"}  # a setting's name written alone
 
 
 def parse(text: str) -> list[dict[str, Any]]:
@@ -336,7 +339,9 @@ def parse(text: str) -> list[dict[str, Any]]:
             if not line:
                 continue
             try:
-                layers.append(normalise(_parse_line(line)))
+                found = pytorch.layer(line) if pytorch.looks_like_pytorch(line) else _parse_line(line)
+                if found is not None:  # None: the frame of a pasted nn.Sequential
+                    layers.append(normalise(found))
             except ValueError as exc:
                 raise ValueError(f'line {number} ("{line}"): {exc}') from None
     if not layers:
@@ -354,7 +359,7 @@ def _parse_line(line: str) -> dict[str, Any]:
     if word.startswith(("max", "avg")):
         layer["kind"] = word[:3]
     bare: list[str] = []
-    for token in (w.lower() for w in words[1:]):
+    for token in _joined([w.lower() for w in words[1:]]):
         if token in ("max", "avg") and kind in ("pool", "globalpool"):
             layer["kind"] = token
         elif token in ("nobias", "bias") and kind in ("conv", "linear"):
@@ -379,6 +384,17 @@ def _parse_line(line: str) -> dict[str, Any]:
             raise ValueError(f"cannot read {token!r} for {kind}; {_HELP.get(kind, f'{kind} takes no settings')}")
     _place_bare(kind, layer, bare)
     return layer
+
+
+def _joined(tokens: list[str]) -> list[str]:
+    """'pad 2', 'stride 2', 'kernel 5' as one token each ('pad2'): the spelling a student writes in words."""
+    out: list[str] = []
+    for token in tokens:
+        if out and out[-1] in _NAMES:
+            out[-1] += token
+        else:
+            out.append(token)
+    return out
 
 
 def _value(text: str, key: str) -> Any:
