@@ -199,6 +199,7 @@ def stepped(key: str, n: int, draw: Callable[[int], None], describe: Callable[[i
                        help="Space bar", disabled=locked or n < 2 or not play)
             if n > 1:
                 bar.select_slider(f"Step ({n} in all)", options=list(range(n)), key=key, disabled=locked,
+                                  label_visibility="collapsed" if urlstate.teacher_mode() else "visible",
                                   format_func=lambda k: f"{k + 1}: {describe(k)}", width="stretch")
         draw(int(st.session_state[key]))
         urlstate.publish()

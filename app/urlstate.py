@@ -224,7 +224,10 @@ def control(widget: str | Callable[..., Any], label: str, key: str, where: Any =
 
 
 def apply_teacher_mode() -> None:
-    """Hide the sidebar and its toggle in teacher mode, leaving the lesson alone on the screen."""
+    """Hide the sidebar, its toggle and the app's top bar in teacher mode, leaving the lesson alone on the screen
+    and its first screen to the lesson (a projector has 768 pixels of height)."""
     if teacher_mode():
         st.html("<style>[data-testid='stSidebar'], [data-testid='stSidebarCollapsedControl'],"
-                "[data-testid='stExpandSidebarButton'] {display: none;}</style>")
+                "[data-testid='stExpandSidebarButton'] {display: none;} "
+                "[data-testid='stHeader'] {display: none;} [data-testid='stMainBlockContainer'] {padding-top: 0.5rem;} "
+                "[data-testid='stMainBlockContainer'] h1 {padding-top: 0.5rem;}</style>")

@@ -21,11 +21,15 @@ urlstate.init({"image": "Square", "rows": 6, "cols": 6, "chans": 1, "x": "", "ke
 st.html(stepper.BIG_TEXT)
 
 st.title("🔢 Step through a convolution")
-st.markdown("##### Slide the kernel over the input. At each position: multiply the numbers that overlap, "
-            "add the products up, and write the sum into the output.")
+if not urlstate.teacher_mode():  # on a projector the teacher says it, and the grids get the room
+    st.markdown("##### Slide the kernel over the input: multiply the numbers that overlap, add the products up, "
+                "write the sum into the output.")
 
 # ---------------------------------------------------------------------------------------------- settings
-bar = st.container(horizontal=True, gap="medium")  # fixed-width controls that wrap on narrow screens
+# On a projector in teacher mode the settings fold into one button: the grids and the working get the screen.
+top = st.container(horizontal=True, vertical_alignment="center", gap="medium")
+place = top.popover("⚙️ Settings", width="content") if urlstate.teacher_mode() else st.container()
+bar = place.container(horizontal=True, gap="medium")  # fixed-width controls that wrap on narrow screens
 urlstate.control("selectbox", "Input", "image", where=bar, options=kernels.IMAGES, width=180,
                  on_change=stepper.reset_text("x"))
 urlstate.control("selectbox", "Kernel", "kernel", where=bar, options=kernels.KERNELS, width=180,
@@ -40,11 +44,11 @@ urlstate.control("selectbox", "Stride", "stride", where=bar, options=STRIDES, wi
                  help="How far the kernel jumps.")
 urlstate.control("selectbox", "Dilation", "dil", where=bar, options=DILATIONS, width=130,
                  help="Gaps between the kernel's taps: dilation 2 skips every other cell.")
-mode_col, size_col = st.columns([1, 1], vertical_alignment="center")
+mode_col, size_col = place.columns([1, 1], vertical_alignment="center")
 urlstate.control("radio", "Mode", "mode", where=mode_col, options=list(MODES), format_func=MODES.get, horizontal=True,
                  label_visibility="collapsed")
 quiz = stepper.quiz_toggle(mode_col)
-size_slot = size_col.empty()  # the output size, once the settings are known
+size_slot = (top if urlstate.teacher_mode() else size_col).empty()  # the output size, once the settings are known
 flip = st.session_state["mode"] == "conv"
 if flip:
     st.info("**True convolution rotates the kernel by 180° before sliding it** (shown below). Textbooks use it "
@@ -53,7 +57,7 @@ if flip:
             icon="🔄")
 
 chans, rows, cols, ksize = (int(st.session_state[k]) for k in ("chans", "rows", "cols", "k"))
-with st.expander("✏️ Sizes, bias and the numbers themselves (click a cell to type)"):
+with place.expander("✏️ Sizes, bias and the numbers themselves (click a cell to type)"):
     s = st.columns(4)
     urlstate.control("select_slider", "Input rows", "rows", where=s[0], options=SIDES)
     urlstate.control("select_slider", "Input columns", "cols", where=s[1], options=SIDES)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnviz.lessons import gridhtml as gh
-from cnnviz.lessons.stepping import Conv, Pair, Pool, TransposedConv, factor, fmt, size_text, transposed_size_text
+from cnnviz.lessons.stepping import Conv, Pair, Pool, TransposedConv, fmt, size_text, transposed_size_text
 
 
 @dataclass(frozen=True)
@@ -26,16 +26,16 @@ class Ask:
     grid: str = "Output"  # the grid the cell belongs to ('Canvas' while a transposed convolution still crops)
 
 
-def progress(out: np.ndarray, k: int, width: int, hidden: Pair | None = None) -> str:
+def progress(out: np.ndarray, k: int, width: int, hidden: Pair | None = None, cell: int | None = None) -> str:
     """The output after step `k` (cells filled row by row): those done, the current one ('?' at `hidden` until the
-    student has answered), and those still to come."""
+    student has answered), and those still to come; `cell` px, or what fits `width`."""
     oh, ow = out.shape
     order = np.arange(oh * ow).reshape(oh, ow)
     shown = np.where(order <= k, out, None)
     if hidden is not None:
         shown[hidden] = "?"
     classes = np.where(order < k, "", np.where(order == k, "cur", "todo")).astype(object)
-    return gh.grid(shown, classes=classes, cell=gh.cell_size(oh, ow, width, 64, 28), name="output",
+    return gh.grid(shown, classes=classes, cell=cell or gh.cell_size(oh, ow, width, 64, 28), name="output",
                    title=f"Output ({oh} × {ow})")
 
 
@@ -63,6 +63,19 @@ def _padded_title(conv: Conv, same: bool) -> str:
     return text + (" ('same')" if same else "")
 
 
+def input_cell(conv: Conv) -> int:
+    """Pixels per cell of the padded input: one channel's input, kernel, output and working share one 1366 x 768
+    screen (a padded 6 x 6 input: 42 px, 7 x 7: 37 px); several channels get the room a column each."""
+    hp, wp = conv.pad_mask.shape
+    chans = conv.image.shape[0]
+    return gh.cell_size(hp, wp, 620 if chans == 1 else 1040 // chans - 50, 64, 22, height=340)
+
+
+def weight_note(weight: float) -> str:
+    """The kernel weight in a window cell's corner, short enough to read from the back of a room: '−1', '2'."""
+    return fmt(weight).replace("-", "−")
+
+
 def _conv_channels(conv: Conv, k: int, same: bool) -> list[str]:
     """Each input channel's figures at step k: the padded input with the window, × its kernel (rotated or not)."""
     step = conv.step(*conv.cell(k))
@@ -71,14 +84,14 @@ def _conv_channels(conv: Conv, k: int, same: bool) -> list[str]:
     hp, wp = conv.pad_mask.shape
     classes = gh.classes_for((hp, wp), pad=conv.pad_mask, win=gh.window_mask((hp, wp), step.rows, step.cols))
     room = 620 if chans == 1 else 1040 // chans - 50  # pixels for one padded input
-    big = gh.cell_size(hp, wp, room, 64, 22, height=440)
+    big = input_cell(conv)
     kcell = gh.cell_size(ksize, ksize, 320 if chans == 1 else room, 60 if chans == 1 else 48, 24)
     figures = []
     for ch in step.channels:
         notes = None
-        if big >= 40:  # room for the kernel weight in the corner of each window cell
+        if big >= 36:  # room for the kernel weight in the corner of each window cell
             notes = np.full((hp, wp), "", dtype=object)
-            notes[np.ix_(step.rows, step.cols)] = np.vectorize(lambda v: "×" + factor(v))(ch.weights)
+            notes[np.ix_(step.rows, step.cols)] = np.vectorize(weight_note)(ch.weights)
         label = f"Channel {ch.channel + 1}" if chans > 1 else "Input"
         inp = gh.grid(conv.padded[ch.channel], classes=classes, notes=notes, cell=big, row_offset=-top,
                       col_offset=-lft, name=f"input{ch.channel}", title=label + _padded_title(conv, same))
@@ -103,16 +116,17 @@ def conv_scene(conv: Conv, k: int, hide: bool = False, same: bool = False) -> li
     step = conv.step(i, j)
     bias = conv.bias
     figures = _conv_channels(conv, k, same)
-    result = progress(conv.output(), k, 440, (i, j) if hide else None)
+    one = conv.image.shape[0] == 1
+    result = progress(conv.output(), k, 440, (i, j) if hide else None, input_cell(conv) if one else None)
     answer = gh.working(["?"] if hide else step.lines, head=f"Output cell ({i}, {j}) = ", result=not hide)
-    if conv.image.shape[0] == 1:
-        layout = gh.row(*figures, *([gh.text(f"+ bias {fmt(bias)}", 30)] if bias else []), gh.op("→"), result,
-                        answer)
+    if one:
+        arrow = gh.row(gh.text(f"+ bias {fmt(bias)}", 30), gh.op("→")) if bias else gh.op("→")
+        layout = gh.stage(figures[0], figures[1], gh.row(*figures[2:]), arrow, result, answer)
     else:
         sums = " + ".join(f"({fmt(c.total)})" if c.total < 0 else fmt(c.total) for c in step.channels)
         total = f"{sums}{f' + bias {fmt(bias)}' if bias else ''} = {fmt(step.value)}"
         layout = gh.row(*figures) + gh.row(gh.text(total, 30), gh.op("→"), result, answer)
-    return [gh.legend([("pad", "padding (zeros)"), ("win", "under the kernel (small blue: kernel weight)"),
+    return [gh.legend([("pad", "padding (zeros)"), ("win", "under the kernel (blue, in the corner: its weight)"),
                        ("cur", "the output cell being written"), ("todo", "still to come")]), layout]
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 ORANGE, ORANGE_LIGHT, ORANGE_PALE = "#d9480f", "#ffc078", "#ffe8cc"
 BLUE_LIGHT, BLUE = "#d0ebff", "#1864ab"
+YELLOW = "#ffec99"  # the output cell being written: another hue than the orange window, told apart in the legend
 RED, RED_LIGHT, GREEN_LIGHT = "#c92a2a", "#ffc9c9", "#d3f9d8"
 HATCH = "repeating-linear-gradient(45deg, #e9ecef 0 6px, #ced4da 6px 8px)"
 HATCH_ORANGE = f"repeating-linear-gradient(45deg, {ORANGE_PALE} 0 6px, {ORANGE_LIGHT} 6px 8px)"
@@ -34,13 +35,13 @@ table.cv-grid td {{border: 1px solid #adb5bd; text-align: center; vertical-align
   height: var(--cv-side);}}
 table.cv-grid th {{font-size: 13px; color: #868e96; font-weight: 400; border: none; padding: 1px 4px;
   background: none; text-align: center;}}
-table.cv-grid td .cv-note {{position: absolute; right: 3px; bottom: 2px; font-size: 0.5em; color: {BLUE};
-  font-weight: 600;}}
+table.cv-grid td .cv-note {{position: absolute; right: 2px; bottom: 1px; font-size: max(0.62em, 12px); color: {BLUE};
+  font-weight: 700; line-height: 1;}}
 table.cv-grid td.pad {{background: {HATCH}; color: #868e96;}}
 table.cv-grid td.win {{background: {ORANGE_LIGHT}; box-shadow: inset 0 0 0 3px {ORANGE}; font-weight: 700;}}
 table.cv-grid td.win.pad {{background: {HATCH_ORANGE}; color: #5c5f66;}}
 table.cv-grid td.best {{background: {ORANGE}; color: #fff;}}
-table.cv-grid td.cur {{background: {ORANGE_LIGHT}; box-shadow: inset 0 0 0 4px {ORANGE}; font-weight: 700;}}
+table.cv-grid td.cur {{background: {YELLOW}; box-shadow: inset 0 0 0 4px {ORANGE}; font-weight: 700;}}
 table.cv-grid td.hit {{background: {ORANGE_PALE}; box-shadow: inset 0 0 0 2px {ORANGE};}}
 table.cv-grid td.todo {{color: transparent; background: #f8f9fa; border-style: dashed;}}
 table.cv-grid td.kern {{background: {BLUE_LIGHT}; font-weight: 600;}}
@@ -58,6 +59,15 @@ table.cv-grid td.right {{background: {GREEN_LIGHT};}}
 .cv-bars .cv-bar {{height: 100%; border-radius: 3px;}}
 .cv-bars .cv-num {{font-variant-numeric: tabular-nums; text-align: right;}}
 .cv-bars .cv-mark {{font-weight: 700;}}
+.cv-scene {{container-type: inline-size;}}
+.cv-stage {{display: flex; flex-wrap: wrap; align-items: center; gap: 18px 22px; margin: 6px 0 10px 0;}}
+@container (min-width: 1000px) {{
+  .cv-stage {{display: grid; grid-template-columns: auto auto auto auto 1fr; justify-content: start;
+    grid-template-areas: "in x k to out" "in work work work work"; align-items: center;}}
+  .cv-stage > .cv-work {{grid-area: work; align-self: start; font-size: 22px; line-height: 1.4; margin: 0;}}
+  .cv-stage > .cv-out {{grid-area: out; justify-self: start;}}
+  .cv-stage > .cv-in {{grid-area: in;}}
+}}
 .cv-legend {{display: flex; flex-wrap: wrap; gap: 6px 20px; font-size: 17px; color: #495057; margin: 2px 0 8px 0;}}
 .cv-legend span.cv-swatch {{display: inline-block; width: 22px; height: 22px; vertical-align: middle;
   margin-right: 6px; border: 1px solid #adb5bd;}}
@@ -66,7 +76,7 @@ table.cv-grid td.right {{background: {GREEN_LIGHT};}}
 _SWATCH = {
     "pad": f"background: {HATCH};",
     "win": f"background: {ORANGE_LIGHT}; box-shadow: inset 0 0 0 3px {ORANGE};",
-    "cur": f"background: {ORANGE_LIGHT}; box-shadow: inset 0 0 0 3px {ORANGE};",
+    "cur": f"background: {YELLOW}; box-shadow: inset 0 0 0 4px {ORANGE};",
     "best": f"background: {ORANGE};",
     "hit": f"background: {ORANGE_PALE}; box-shadow: inset 0 0 0 2px {ORANGE};",
     "todo": "background: #f8f9fa; border-style: dashed;",
@@ -170,6 +180,13 @@ def op(symbol: str) -> str:
 def row(*parts: str) -> str:
     """Grids and operators side by side, wrapping on narrow screens."""
     return '<div class="cv-row">' + "".join(parts) + "</div>"
+
+
+def stage(picture: str, times: str, kernel: str, arrow: str, result: str, work: str) -> str:
+    """Input × kernel → output in one row with the working under the kernel and the output, beside the input:
+    one projector screen holds them all. Where the page is narrower (a phone, the sidebar open) they wrap."""
+    return (f'<div class="cv-scene"><div class="cv-stage"><div class="cv-in">{picture}</div>{times}{kernel}{arrow}'
+            f'<div class="cv-out">{result}</div>{work}</div></div>')
 
 
 def column(*parts: str) -> str:

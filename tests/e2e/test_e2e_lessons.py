@@ -67,7 +67,7 @@ def test_predicting_a_convolution_cell_reveals_it_once_locked_in(app):
 PHONE = {"width": 390, "height": 844}  # a student's phone, on the hosted copy
 
 
-@pytest.mark.parametrize("stem, params", [("convolution", {"pad": "2"}), ("transposed", {})])
+@pytest.mark.parametrize("stem, params", [("convolution", {"pad": "2", "rows": "3", "cols": "8"}), ("transposed", {})])
 def test_a_phone_shows_every_grid_whole(app, stem, params):
     if stem not in PAGES:
         pytest.skip(f"app/lessons/{stem}.py is not written yet")
