@@ -4,8 +4,8 @@ import streamlit as st
 from app import urlstate, widgets
 
 st.title("🔬 Inside a model")
-st.markdown("Give a trained network one picture and watch what **every layer** makes of it: the maps each "
-            "filter lights up, the filters themselves, and the part of the picture the answer came from.")
+INTRO = ("Give a trained network one picture and watch what **every layer** makes of it: the maps each filter "
+         "lights up, the filters themselves, and the part of the picture the answer came from.")
 
 from app.views import inside as show
 from cnnviz.inside import render
@@ -17,6 +17,11 @@ urlstate.init({"guess": False, "imagenet": False, "view": "maps", "norm": "chann
               allowed={"view": show.VIEWS, "norm": show.NORMS, "cmap": render.COLORMAPS, "sort": show.SORTS,
                        "ch": lambda c: c >= 0, "cam_class": lambda c: c >= -1,  # -1: the predicted class
                        "opacity": lambda o: show.OPACITY[0] <= o <= show.OPACITY[1]})
+# On a projector a teacher's link shows its view first (unless the class guesses first); what goes in and what
+# comes out follow below it.
+view_first = urlstate.teacher_mode() and not st.session_state["guess"]
+if not view_first:
+    st.markdown(INTRO)
 
 # ---- the model ------------------------------------------------------------------------------------------------
 left, right = st.columns([1, 1], gap="large")
@@ -37,20 +42,8 @@ if image is None:
     st.info("Pick an image above: a sample photo, a test image, your own upload, the camera or a drawing.")
     st.stop()
 
-st.subheader("What goes in")
-x = show.what_goes_in(image, choice, spec, imagenet is not None)  # (C, H, W), exactly what the model is fed
+x = show.model_input(image, choice, spec, imagenet is not None)  # (C, H, W), exactly what the model is fed
 s = show.subject(model, twin, x, spec)
-
-# ---- what comes out -----------------------------------------------------------------------------------------
-st.subheader("What comes out")
-guess = show.committed_guess(s) if st.session_state["guess"] else None
-show.answer(s, spec, imagenet is not None)
-if widgets.blank(image, choice):
-    show.blank_note(s, spec)
-if s.trained and not imagenet:
-    show.same_subject_links()
-if guess is not None:
-    show.guess_feedback(s, guess)
 
 
 # ---- the views ----------------------------------------------------------------------------------------------
@@ -70,4 +63,23 @@ def views(s: show.Subject) -> None:
     urlstate.publish()
 
 
-views(s)
+if view_first:
+    views(s)
+
+# ---- what goes in -------------------------------------------------------------------------------------------
+st.subheader("What goes in")
+show.what_goes_in(image, choice, spec, imagenet is not None)
+
+# ---- what comes out -----------------------------------------------------------------------------------------
+st.subheader("What comes out")
+guess = show.committed_guess(s) if st.session_state["guess"] else None
+show.answer(s, spec, imagenet is not None)
+if widgets.blank(image, choice):
+    show.blank_note(s, spec)
+if s.trained and not imagenet:
+    show.same_subject_links()
+if guess is not None:
+    show.guess_feedback(s, guess)
+
+if not view_first:
+    views(s)

@@ -91,17 +91,24 @@ def untrained(spec: models.ModelSpec) -> tuple[torch.nn.Module, str]:
             f"untrained:{spec.arch}:{spec.arch_args}:0")
 
 
-def what_goes_in(image: Image.Image, choice: str, spec: models.ModelSpec, imagenet: bool) -> torch.Tensor:
-    """Show the image beside what the model is fed; returns that tensor, (C, H, W)."""
+def model_input(image: Image.Image, choice: str, spec: models.ModelSpec, imagenet: bool) -> torch.Tensor:
+    """What the model is fed, (C, H, W): its own preprocessing, or ImageNet's for ResNet18's ImageNet weights."""
+    if imagenet:
+        return models.resnet18.imagenet_transform()(image.convert("RGB"))
+    return widgets.model_input(image, choice)[0]
+
+
+def what_goes_in(image: Image.Image, choice: str, spec: models.ModelSpec, imagenet: bool) -> None:
+    """Show the image beside what the model is fed."""
     if not imagenet:
-        return widgets.show_preprocessing(image, choice)
-    x = models.resnet18.imagenet_transform()(image.convert("RGB"))
+        widgets.show_preprocessing(image, choice)
+        return
+    x = model_input(image, choice, spec, imagenet)
     original, fed = st.columns(2)
     seen = ("What the model sees: shorter side resized to 256, the centre 224×224 cut out, normalised with "
             "ImageNet's mean and std")
     original.image(image, caption="Your image", width=224, alt="Your image")
     fed.image(render.input_picture(x, spec.mean, spec.std), width=224, caption=seen, alt=seen)
-    return x
 
 
 def digest(x: torch.Tensor) -> str:

@@ -30,3 +30,14 @@ def test_a_teacher_link_to_a_convolution_step_fits_one_projector_screen(app, par
         "ss => ss.map(s => getComputedStyle(s).backgroundColor)")
     assert len(set(swatches[1:3])) == 2, swatches  # the window and the output cell: two colours
     app.assert_clean()
+
+
+def test_a_teacher_link_to_grad_cam_shows_it_on_the_first_screen(app):
+    app.page.set_viewport_size(SCREEN)
+    app.open("inside", model="cifar_cnn", img="sample:cat", view="gradcam", teacher="1", hide="model,img,guess")
+    cam = app.page.get_by_role("img", name="Grad-CAM for “cat” at conv3")
+    cam.wait_for()
+    box = cam.bounding_box()
+    assert box["y"] + box["height"] <= SCREEN["height"], box  # before: it started at y = 1,163
+    assert app.page.get_by_text("What comes out").count() == 1  # still there, below the view
+    app.assert_clean()
