@@ -1,7 +1,7 @@
 """Fool the network: noise too faint to see that changes what a trained network answers."""
 import streamlit as st
 
-from app import state, urlstate, widgets
+from app import state, urlstate
 
 st.title("🎭 Fool the network")
 st.markdown("Change every pixel of a picture by a few grey levels, each in the direction that hurts the network "
@@ -21,19 +21,9 @@ urlstate.init({"method": "fgsm", "eps": 4, "aim": -1, "change": "rotation"},
               allowed={"method": METHODS, "eps": range(0, 17), "aim": lambda c: c >= -1,
                        "change": robustness.CHANGES})
 
-left, right = st.columns(2, gap="large")
-with left:
-    choice = widgets.model_picker("model")
-spec = inside.spec_or_stop(choice)
-model, key = inside.trained_or_untrained(spec, None, inside.untrained(spec))[:2]
-with right:
-    image = widgets.image_picker(spec.dataset, preview=False)
-if image is None:
-    st.info("Pick an image above: a sample photo, a test image, your own upload, the camera or a drawing.")
-    st.stop()
-x = widgets.model_input(image, choice)[0]  # (C, H, W): what the model is fed
-x1, digest = x[None], inside.digest(x)
-before = state.probabilities(key, digest, model, x1)
+picked = inside.model_and_picture()
+spec, model, key, x, digest, before = picked.spec, picked.model, picked.key, picked.x, picked.digest, picked.probs
+x1 = x[None]
 truth = int(np.argmax(before))
 
 settings = st.columns([1, 1.5, 1.5], gap="large")

@@ -1,7 +1,7 @@
 """Why it answers: six ways to colour the pixels behind an answer, and two checks that tell them apart."""
 import streamlit as st
 
-from app import state, urlstate, widgets
+from app import state, urlstate
 
 st.title("💡 Why it answers")
 st.markdown("Six methods each colour the pixels that made the network give its answer, and they disagree. Two "
@@ -20,19 +20,10 @@ urlstate.init({"methods": list(attribution.METHODS), "explain": -1, "baseline": 
               allowed={"methods": attribution.METHODS, "explain": lambda c: c >= -1, "baseline": attribution.BASELINES,
                        "steps": STEPS, "window": range(1, 17), "stride": range(1, 9)})
 
-left, right = st.columns(2, gap="large")
-with left:
-    choice = widgets.model_picker("model")
-spec = inside.spec_or_stop(choice)
-model, key = inside.trained_or_untrained(spec, None, inside.untrained(spec))[:2]
-with right:
-    image = widgets.image_picker(spec.dataset, preview=False)
-if image is None:
-    st.info("Pick an image above: a sample photo, a test image, your own upload, the camera or a drawing.")
-    st.stop()
-x = widgets.model_input(image, choice)[0]  # (C, H, W): what the model is fed
-x1, digest = x[None], inside.digest(x)
-probs = state.probabilities(key, digest, model, x1)
+picked = inside.model_and_picture()
+spec, model, key, x, digest, probs, left = (picked.spec, picked.model, picked.key, picked.x, picked.digest,
+                                             picked.probs, picked.where)
+x1 = x[None]
 classes, best = list(spec.classes), int(np.argmax(probs))
 
 target = why.chosen_class(classes, best, left)

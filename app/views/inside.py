@@ -180,6 +180,37 @@ def blank_note(s: Subject, spec: models.ModelSpec) -> None:
                f"of its classes. It expects {expects}.", icon="🫙")
 
 
+@dataclass(frozen=True)
+class Picked:
+    """A lesson's model and picture: the trained model (or its untrained twin), its key, and the input it is fed."""
+
+    spec: models.ModelSpec
+    model: torch.nn.Module
+    key: str
+    x: torch.Tensor  # (C, H, W)
+    digest: str
+    probs: np.ndarray
+    where: Any  # the left column, under the model picker: room for the lesson's own controls
+
+
+def model_and_picture() -> Picked:
+    """The model picker and the picture picker side by side, as Why it answers and Fool the network open; stops
+    the page with a note while no picture is chosen."""
+    left, right = st.columns(2, gap="large")
+    with left:
+        choice = widgets.model_picker("model")
+    spec = spec_or_stop(choice)
+    model, key = trained_or_untrained(spec, None, untrained(spec))[:2]
+    with right:
+        image = widgets.image_picker(spec.dataset, preview=False)
+    if image is None:
+        st.info("Pick an image above: a sample photo, a test image, your own upload, the camera or a drawing.")
+        st.stop()
+    x = widgets.model_input(image, choice)[0]
+    digest_ = digest(x)
+    return Picked(spec, model, key, x, digest_, state.probabilities(key, digest_, model, x[None]), left)
+
+
 def same_subject_links() -> None:
     """To Why it answers and Fool the network with the same model and, when the link names one, the same image."""
     query = {"model": st.session_state["model"]}
