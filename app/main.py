@@ -33,6 +33,7 @@ FOCUSABLE = ("const cvFocus = () => { document.querySelectorAll('.katex-display:
 st.html(f"<script>{FOCUSABLE}</script>", unsafe_allow_javascript=True)
 urlstate.apply_teacher_mode()
 state.tidy_sessions()
+state.remember_browser()
 sessions.tell_if_lost()
 page.run()
 state.sidebar_footer()  # after the page, so warming PyTorch up never delays the first lesson

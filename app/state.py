@@ -93,13 +93,33 @@ def trained_model(spec: Any) -> tuple[Any, str]:
     return model, f"{spec.choice}:{mtime}"
 
 
+RUNS_COOKIE = "cnnviz_runs"  # this browser's run key: its runs stay listed after a reload, and only in it
+
+
 def session_token() -> str:
-    """A random id for this browser session: runs trained here record it as their owner."""
+    """This browser's run key: runs trained here record it as their owner. Read from the browser's cookie, so a
+    reload (a new session) lists the same runs; a new one is random (128 bits: nobody guesses another's)."""
+    import re
     import secrets
 
     if "cnnviz.session" not in st.session_state:
-        st.session_state["cnnviz.session"] = secrets.token_hex(8)
+        kept = _cookie(RUNS_COOKIE)
+        st.session_state["cnnviz.session"] = kept if re.fullmatch(r"[0-9a-f]{32}", kept) else secrets.token_hex(16)
     return st.session_state["cnnviz.session"]
+
+
+def _cookie(name: str) -> str:
+    """A cookie the browser sent when this session connected, or '' (AppTest and scripts have none)."""
+    return st.context.cookies.get(name) or ""
+
+
+def remember_browser() -> None:
+    """Keep this session's run key in the browser (a year; this site only), so a reload finds its runs again."""
+    token = session_token()
+    if _cookie(RUNS_COOKIE) != token and not st.session_state.get("cnnviz.session.kept"):
+        st.session_state["cnnviz.session.kept"] = True
+        st.html(f"<script>document.cookie = '{RUNS_COOKIE}={token}; path=/; max-age=31536000; SameSite=Strict';"
+                "</script>", unsafe_allow_javascript=True)
 
 
 def session_gone(grace_s: float) -> Callable[[], bool]:
