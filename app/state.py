@@ -109,8 +109,10 @@ def session_token() -> str:
 
 
 def _cookie(name: str) -> str:
-    """A cookie the browser sent when this session connected, or '' (AppTest and scripts have none)."""
-    return st.context.cookies.get(name) or ""
+    """A cookie the browser sent when this session connected, or '' (AppTest and scripts have none: there the
+    cookies may be a stand-in object)."""
+    value = st.context.cookies.get(name)
+    return value if isinstance(value, str) else ""
 
 
 def remember_browser() -> None:
