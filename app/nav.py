@@ -14,6 +14,7 @@ PAGES = [
     ("Convolution", "convolution.py", "Step through a convolution", "🔢"),
     ("Convolution", "pooling.py", "Pooling", "🔽"),
     ("Convolution", "transposed.py", "Transposed convolution", "🔼"),
+    ("Convolution", "backward.py", "The backward pass", "⬅️"),
     ("Convolution", "filters_on_image.py", "Kernels on a picture", "🖼️"),
     ("Convolution", "arithmetic.py", "Conv arithmetic", "📐"),
     ("Train", "train.py", "Train a model", "🏋️"),
