@@ -60,7 +60,8 @@ def main() -> None:
     steps = args.epochs * -(-len(train) // args.batch)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps)
-    state_file = paths.cache_dir() / "unet-training" / f"{name_of(args)}-seed{args.seed}.pt"
+    state_file = paths.cache_dir() / "unet-training" / (  # a run with other sizes starts afresh
+        f"{name_of(args)}-seed{args.seed}-e{args.epochs}-n{args.train}-b{args.batch}.pt")
     out = args.out or ROOT / "checkpoints" / f"{name_of(args)}.pt"
     start, best = 0, -1.0
     if args.resume and state_file.is_file():
