@@ -331,3 +331,57 @@ def test_solutions_shown_stop_at_the_endless_run_and_check_each_value_in_the_for
 def test_each_solver_example_has_the_answer_its_question_expects(label, answer):
     op, unknown, size_in, size_out, known = A.SOLVER_EXAMPLES[label]
     assert A.solve(op, unknown, size_in, size_out, **known).sentence() == answer
+
+
+# ------------------------------------------------------------------------------------- the calculator's chain
+
+CHAIN_512 = "conv k5 p0 s1 d1;maxpool k2 p0 s2 d1;conv k3 p0 s1 d1"
+
+
+def test_the_512_chain_by_hand_and_through_torch():
+    layers = A.parse_chain(CHAIN_512)
+    steps = A.run_chain(512, 512, layers)
+    assert [s.size_out for s in steps] == [(508, 508), (254, 254), (252, 252)]
+    assert [s.size_in for s in steps] == [(512, 512), (508, 508), (254, 254)]
+    net = nn.Sequential(nn.Conv2d(1, 1, 5), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3))
+    with torch.no_grad():
+        assert net(torch.zeros(1, 1, 512, 512)).shape[-2:] == (252, 252)
+
+
+@pytest.mark.parametrize("text", [
+    CHAIN_512, "", "maxpool k3x2 p1 s2x1 d1 ceil", "avgpool k2 p0 s2", "transposed k4 p1 s2 d1 opad1x0",
+    "conv k1x7 p0x3 s1 d1;avgpool k3 p1 s2 ceil",
+])
+def test_a_chain_reads_back_its_own_text(text):
+    assert A.chain_text(A.parse_chain(text)) == text
+
+
+def test_chain_settings_in_words():
+    (layer,) = A.parse_chain("maxpool k3x2 p1 s2 d1 ceil")
+    assert layer.settings_text == "kernel 3 × 2, padding 1, stride 2, dilation 1, ceil_mode"
+    assert layer.along_h == {"kernel": 3, "padding": 1, "stride": 2, "dilation": 1, "ceil_mode": True}
+    assert layer.along_w["kernel"] == 2
+
+
+@pytest.mark.parametrize("text, match", [
+    ("conv k5", "takes kernel, padding, stride, dilation"),
+    ("pool 2", "unknown operation 'pool'"),
+    ("conv k5 p0 s1 d1 ceil", "takes kernel"),               # only the pools round up
+    ("conv p0 k5 s1 d1", "needs its kernel as k<number>"),   # in the order of SETTINGS
+    ("conv k0 p0 s1 d1", "kernel in 'k0' is outside 1 to 64"),
+    ("conv k5 p0 s1 d99", "outside 1 to 16"),
+    ("conv k٥ p0 s1 d1", "needs its kernel"),                # digits are ASCII
+    (";".join(["conv k1 p0 s1 d1"] * (A.CHAIN_LENGTH + 1)), "at most 32 layers"),
+])
+def test_a_chain_that_does_not_read_says_why(text, match):
+    with pytest.raises(ValueError, match=match):
+        A.parse_chain(text)
+
+
+def test_run_chain_stops_at_the_layer_that_does_not_fit_and_agrees_with_torch():
+    steps = A.run_chain(4, 6, A.parse_chain("conv k3 p0 s1 d1;conv k3 p0 s1 d1;maxpool k2 p0 s2 d1"))
+    assert steps[0].size_out == (2, 4) and steps[1].size_in == (2, 4)
+    assert steps[1].size_out is None and "larger than the padded input" in steps[1].problem
+    assert steps[2].size_in is None and steps[2].size_out is None and not steps[2].problem
+    with pytest.raises(RuntimeError):  # torch refuses the same layer
+        nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3))(torch.zeros(1, 1, 4, 6))

@@ -16,9 +16,21 @@ from cnnviz.nets import limits, netspec, tables
 
 PARTS = {"size": "📏 Output size", "solve": "🔍 Solve backwards", "table": "📋 Network table"}
 SOURCES = {"describe": "✏️ Describe a network", "zoo": "🦁 A zoo model"}
-SIZE_KEYS = {"kernel": "k", "padding": "p", "stride": "s", "dilation": "d", "output_padding": "opad"}  # + "w": width
+SIZE_KEYS = {"kernel": "k", "padding": "p", "stride": "s", "dilation": "d", "output_padding": "opad"}
+PREFIXES = {"conv": "", "maxpool": "m", "avgpool": "a", "transposed": "t"}  # each operation's own boxes: k, mk, ak, tk
+OP_DEFAULTS = {  # where each operation starts: a size-keeping convolution, halving pools, a doubling transposed one
+    "conv": {"kernel": 5, "padding": 2, "stride": 1, "dilation": 1},
+    "maxpool": {"kernel": 2, "padding": 0, "stride": 2, "dilation": 1},
+    "avgpool": {"kernel": 2, "padding": 0, "stride": 2},
+    "transposed": {"kernel": 4, "padding": 1, "stride": 2, "dilation": 1, "output_padding": 0},
+}
 SOLVE_KEYS = {"kernel": "sk", "padding": "sp", "stride": "ss", "dilation": "sd", "output_padding": "sopad"}
 DEFAULT_PRESET = "cifar_cnn"
+
+
+def size_key(op: str, name: str, along_width: bool = False) -> str:
+    """The box (and link key) of one operation's setting: switching back to an operation finds its boxes as left."""
+    return PREFIXES[op] + SIZE_KEYS[name] + ("w" if along_width else "")
 
 
 def preset_fields(name: str | None) -> dict[str, str]:
@@ -27,11 +39,17 @@ def preset_fields(name: str | None) -> dict[str, str]:
     return {"net": preset.text, "shape": preset.shape_text}
 
 
+def chain_link(text: str) -> bool:
+    """Whether a link's chain of layers reads (parse_chain's ValueError says no: urlstate then falls back)."""
+    ar.parse_chain(text)
+    return True
+
+
 DEFAULTS: dict[str, Any] = {
     "part": "size",
-    # output size calculator (the width keys are used when the axes differ)
-    "op": "conv", "h": 32, "w": 32, "k": 5, "p": 2, "s": 1, "d": 1, "opad": 0, "ceil": False, "split": False,
-    "kw": 5, "pw": 2, "sw": 1, "dw": 1, "opadw": 0,
+    # output size calculator: the chain's input, each operation's settings (the width's used when the axes differ)
+    "op": "conv", "h": 32, "w": 32, "square": True, "split": False, "mceil": False, "aceil": False, "chain": "",
+    **{size_key(op, n, w): v for op, given in OP_DEFAULTS.items() for w in (False, True) for n, v in given.items()},
     # solve backwards
     "sop": "conv", "unk": "padding", "sin": 32, "sout": 32, "sk": 5, "sp": 0, "ss": 1, "sd": 1, "sopad": 0,
     "sceil": False, "sskern": False,
@@ -50,12 +68,14 @@ def zoo_model(name: str) -> bool:
 ALLOWED: dict[str, Any] = {
     "part": PARTS, "op": ar.OPS, "sop": ar.OPS, "src": SOURCES, "preset": netspec.PRESETS, "zoo": zoo_model,
     "unk": lambda name: name in ar.SETTINGS[st.session_state["sop"]],  # the settings of the operation it solves
-    **{key: range(1, 4097) for key in ("h", "w", "sin", "sout")},
-    **{key: range(1, 65) for key in ("k", "kw", "s", "sw", "sk", "ss")},
-    **{key: range(0, 65) for key in ("p", "pw", "sp", "opad", "opadw", "sopad")},
-    **{key: range(1, 17) for key in ("d", "dw", "sd")},
+    "chain": chain_link,
+    **{key: ar.RANGES["size"] for key in ("h", "w", "sin", "sout")},
+    **{size_key(op, n, w): ar.RANGES[n] for op, given in OP_DEFAULTS.items() for w in (False, True) for n in given},
+    **{key: ar.RANGES[n] for n, key in SOLVE_KEYS.items()},
 }
 urlstate.init(DEFAULTS | preset_fields(st.query_params.get("preset")), allowed=ALLOWED)
+for key in DEFAULTS:  # Streamlit forgets a box that a run does not draw (another operation's, another part's)...
+    st.session_state[key] = st.session_state[key]  # ...unless the session holds its value itself
 
 
 def bounds(key: str) -> dict[str, int]:
@@ -65,19 +85,35 @@ def bounds(key: str) -> dict[str, int]:
 
 def size_calculator() -> None:
     st.markdown("#### How big is the output of a layer? Height and width are worked out separately.")
+    height, width = input_size()
+    steps = ar.run_chain(height, width, ar.parse_chain(st.session_state["chain"]))
+    if steps:
+        view.chain_table(steps, remove_layer, disabled=urlstate.locked("chain"))
+        if steps[-1].size_out is None:
+            return  # the table says which layer is impossible and why
+        height, width = steps[-1].size_out
+        st.markdown(f"**Layer {len(steps) + 1}** works on the output of layer {len(steps)}: **{height} × {width}**")
+    next_layer(height, width, len(steps))
+
+
+def input_size() -> tuple[int, int]:
+    """The input's height and width; while it is square, typing one side moves the other."""
+    if st.session_state["square"]:
+        st.session_state["w"] = st.session_state["h"]
+    return view.size_boxes(match, bounds)
+
+
+def match(key: str, to: str) -> None:
+    """Give `key` the value of `to` while the input is square (the other side was just typed)."""
+    if st.session_state["square"]:
+        st.session_state[key] = st.session_state[to]
+
+
+def next_layer(height: int, width: int, done: int) -> None:
+    """One layer worked out on `height` × `width` (after `done` layers of the chain), and a button that adds it."""
     op = urlstate.control("segmented_control", "Operation", "op", options=ar.OPS, format_func=ar.OP_TITLES.get,
-                          required=True)
-    top = st.columns([1, 1, 1.6, 1.6, 1])
-    height = urlstate.control("number_input", "Input height", "h", top[0], **bounds("h"))
-    width = urlstate.control("number_input", "Input width", "w", top[1], **bounds("w"))
-    view.toggle_beside(top[2], "Width differs", "split", "Different kernel, padding, stride... for the width")
-    if pool := op in ("maxpool", "avgpool"):
-        view.toggle_beside(top[3], "ceil_mode", "ceil", "Round the division up instead of down.")
-    split, keys = st.session_state["split"], {n: SIZE_KEYS[n] for n in ar.SETTINGS[op]}
-    along_h = view.settings_row(keys, "Height" if split else "Height and width", bounds)
-    along_w = view.settings_row({n: k + "w" for n, k in keys.items()}, "Width", bounds) if split else dict(along_h)
-    if pool:
-        along_h["ceil_mode"] = along_w["ceil_mode"] = bool(st.session_state["ceil"])
+                          required=True, help=view.HELP["op"])
+    along_h, along_w = layer_settings(op)
     st.markdown("**The formula**")
     st.latex(ar.formula_latex(op, bool(along_h.get("ceil_mode"))))
     worked = ar.work_out(op, height, width, along_h, along_w)
@@ -92,17 +128,48 @@ def size_calculator() -> None:
     out = ar.output_hw(worked)
     if None not in out:
         st.success(f"### Output: {out[0]} × {out[1]}  (from {height} × {width})")
-    st.code(ar.pytorch_code(op, along_h, along_w, (height, width), out), language="python")
+        st.button("➕ Add this layer to the chain", key="add_layer", on_click=add_layer,
+                  args=(ar.ChainLayer(op, along_h, along_w),), help=view.HELP["add"],
+                  disabled=urlstate.locked("chain") or done >= ar.CHAIN_LENGTH)
+    st.code(ar.pytorch_code(op, along_h, along_w, (height, width), out), language="python", wrap_lines=True)
+
+
+def layer_settings(op: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The operation's own settings along the height and along the width (the same unless the width differs)."""
+    with st.container(horizontal=True, gap="large"):
+        urlstate.control("toggle", "Width differs", "split", help=view.HELP["split"])
+        if pool := op in ("maxpool", "avgpool"):
+            urlstate.control("toggle", "ceil_mode", PREFIXES[op] + "ceil", help=view.HELP["ceil"])
+    split = st.session_state["split"]
+    along_h = view.settings_row({n: size_key(op, n) for n in ar.SETTINGS[op]},
+                                "Height" if split else "Height and width", bounds)
+    along_w = (view.settings_row({n: size_key(op, n, True) for n in ar.SETTINGS[op]}, "Width", bounds) if split
+               else dict(along_h))
+    if pool:
+        along_h["ceil_mode"] = along_w["ceil_mode"] = bool(st.session_state[PREFIXES[op] + "ceil"])
+    return along_h, along_w
+
+
+def add_layer(layer: ar.ChainLayer) -> None:
+    """Put the layer just worked out at the end of the chain: the next one starts from its output."""
+    st.session_state["chain"] = ar.chain_text([*ar.parse_chain(st.session_state["chain"]), layer])
+
+
+def remove_layer(index: int) -> None:
+    """Take layer `index` (from 0) out of the chain: the layers after it start from the size before it."""
+    layers = ar.parse_chain(st.session_state["chain"])
+    del layers[index]
+    st.session_state["chain"] = ar.chain_text(layers)
 
 
 def solver() -> None:
     st.markdown("#### Know the sizes you want? Find every setting that gives them.")
     view.examples({"op": "sop", "unknown": "unk", "size_in": "sin", "size_out": "sout", **SOLVE_KEYS})
     op = urlstate.control("segmented_control", "Operation", "sop", options=ar.OPS, format_func=ar.OP_TITLES.get,
-                          required=True)
+                          required=True, help=view.HELP["op"])
     urlstate.confine("unk", ar.SETTINGS[op], "padding")  # e.g. output_padding, left by the transposed convolution
     unknown = urlstate.control("radio", "Solve for", "unk", options=list(ar.SETTINGS[op]), horizontal=True,
-                               format_func=lambda n: n.replace("_", " "))
+                               format_func=lambda n: n.replace("_", " "), help=view.HELP["unknown"])
     size_in, size_out, known = view.solver_inputs(op, unknown, SOLVE_KEYS, bounds)
     try:
         found = ar.solve(op, unknown, size_in, size_out, **known)
@@ -124,7 +191,7 @@ def described_table() -> None:
     try:
         layers, shape, table = limits.described_table(st.session_state["net"], st.session_state["shape"])
     except ValueError as exc:  # or limits.TooLarge, a ValueError too
-        view.refused(exc)
+        view.refused(exc, st.session_state["net"], st.session_state["shape"])
         return
     text = netspec.to_text(layers)
     hidden = view.parameters_hidden((text, shape), table.total_params)

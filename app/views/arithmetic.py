@@ -23,23 +23,87 @@ LARGE_TEXT_CSS = """<style>
 [data-testid="stWidgetLabel"] p {font-size: 1.05rem;}
 [data-testid="stMetricValue"] {font-size: 2.3rem;}
 [data-testid="stTextArea"] textarea {font-family: monospace; font-size: 1.1rem;}
+[data-testid="stMarkdownContainer"] td code {white-space: nowrap;}  /* a line of the syntax on one line */
+@media (max-width: 640px) {  /* phone: a worked line fits the screen's width */
+  .katex, [data-testid="stColumn"] .katex {font-size: 1.05em;}
+}
 </style>"""
 
 
-def toggle_beside(where: Any, label: str, key: str, help: str) -> None:
-    """A toggle level with the number boxes beside it (two blank lines stand in for their labels)."""
-    where.write("")
-    where.write("")
-    urlstate.control("toggle", label, key, where, help=help)
+HELP = {  # the page's terms, each in one sentence: what it means and why it matters
+    "op": "Convolution slides a kernel of weights over the input; max or average pooling keeps the largest or the "
+          "mean value of each window (no weights); a transposed convolution spreads each input cell over a window, "
+          "making the map larger, as a decoder or a segmentation network must.",
+    "square": "On: typing the height also sets the width, as most image networks take square inputs; off: type them "
+              "separately.",
+    "split": "On: the width gets its own kernel, padding, stride... (e.g. a 1×7 kernel); off: both axes use the same.",
+    "ceil": "PyTorch's ceil_mode rounds the division up instead of down, so a last window that hangs over the edge "
+            "still gives an output cell instead of being dropped.",
+    "add": "Keeps this layer in the chain's table and works out the next one from its output, as the next layer of "
+           "a network would see it.",
+    "unknown": "The setting the page finds; you give the sizes and the other settings.",
+    "size": "Length along one axis (height or width) in cells; the same formula works for both.",
+    "input": "Pixels (or cells of a feature map) going into the first layer: every size after it follows from "
+             "this one.",
+}
+PYTORCH_TOO = ("**PyTorch code works too:** paste lines such as `nn.Conv2d(3, 32, 5, padding=2)` or a whole "
+               "`nn.Sequential(...)`; words such as `conv 32 5x5 pad 2` are read as well.")
+METRIC_HELP = {
+    "params": "Every number the network learns (weights and biases): more of them need more memory, and more "
+              "data to train without learning the training images by heart.",
+    "mult_adds": "Multiply-adds: one multiplication plus one addition, the step a convolution or a linear layer "
+                 "repeats; their number (M = million) sets how long one image takes to run.",
+    "output": "What the last layer gives for one image (channels × height × width, or a number of features): a "
+              "classifier must end with one number per class.",
+    "rf": "How many input pixels (height × width) one unit of the last convolution or pooling layer can see: it "
+          "cannot react to anything outside, so it should cover the things the network must recognise.",
+}
+SPELLED_OUT = ("weights", "biases")  # in the CSV and behind the table's eye icon; the Formula column adds them up
+WHY = {  # why each column matters, after the library's words for what it is
+    "name": "Other pages use these names to pick a layer to look inside.",
+    "layer": "These settings decide the output shape in the next column.",
+    "output_shape": "Each layer's output is the next layer's input, so a shape that does not fit stops the network.",
+    "weights": "They are what training changes: each is one number the network learns.",
+    "biases": "A bias is one learned number per output channel, added after the weighted sum.",
+    "formula": "Working it out by hand shows why a convolution has few parameters and a linear layer many.",
+    "params": "More parameters need more memory and more data to train well.",
+    "total_params": "The last row is the whole network's count, the Parameters figure above the table.",
+    "mult_adds": "They set how long one image takes: a convolution reuses its few weights at every position, so it "
+                 "can have few parameters and many mult-adds.",
+    "receptive_field": "A unit can only react to patterns inside its receptive field: deeper layers see more, so "
+                       "they can recognise larger things.",
+}
+CHAIN_COLUMNS = {
+    "layer": st.column_config.NumberColumn("Layer", width="small"),
+    "operation": st.column_config.TextColumn("Operation", help=HELP["op"]),
+    "sizes": st.column_config.TextColumn("Size in → out", width="medium",
+                                         help="Height × width going in, and coming out: the next layer's input."),
+    "settings": st.column_config.TextColumn("Settings", width="large",
+                                            help="Kernel, padding, stride...: they decide the output size."),
+}
+
+
+BOX = 128  # pixels: a number box, so that a row of them wraps two to a line on a phone instead of one
+
+
+def size_boxes(on_change: Callable[[str, str], None], bounds: Callable[[str], dict[str, int]]) -> tuple[int, int]:
+    """The input's height and width boxes (`on_change(key, to)` keeps a square input square) and the square toggle."""
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
+        height = urlstate.control("number_input", "Input height", "h", on_change=on_change, args=("w", "h"),
+                                  help=HELP["input"], width=BOX + 22, **bounds("h"))
+        width = urlstate.control("number_input", "Input width", "w", on_change=on_change, args=("h", "w"),
+                                 help=HELP["input"], width=BOX + 22, **bounds("w"))
+        urlstate.control("toggle", "Square input", "square", help=HELP["square"])
+    return height, width
 
 
 def settings_row(keys: dict[str, str], title: str, bounds: Callable[[str], dict[str, int]]) -> dict[str, int]:
     """Number boxes for one axis's settings (`keys`: setting -> widget key, `bounds`: its range) after its title;
     returns the settings."""
-    cols = st.columns(6)
-    cols[0].markdown(f"**{title}**")
-    return {n: urlstate.control("number_input", ar.SETTING_TITLES[n], key, col, help=ar.SETTING_HELP[n], **bounds(key))
-            for col, (n, key) in zip(cols[1:], keys.items())}
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
+        st.markdown(f"**{title}**", width=110)
+        return {n: urlstate.control("number_input", ar.SETTING_TITLES[n], key, help=ar.SETTING_HELP[n], width=BOX,
+                                    **bounds(key)) for n, key in keys.items()}
 
 
 def examples(keys: dict[str, str]) -> None:
@@ -53,16 +117,23 @@ def examples(keys: dict[str, str]) -> None:
 
 
 def description(on_preset: Callable[[], None]) -> None:
-    """The box for a network's description and, beside it, a preset to start from, the input shape and the syntax."""
-    left, right = st.columns([2, 1])
-    urlstate.control("selectbox", "Start from", "preset", right, options=list(netspec.PRESETS), on_change=on_preset,
-                     help="Loads a ready-made description into the box (your edits are replaced).")
-    right.caption(netspec.PRESETS[st.session_state["preset"]].about)
-    urlstate.control("text_input", "Input shape (channels × height × width)", "shape", right,
-                     help="e.g. 1x28x28 for MNIST, 3x32x32 for CIFAR-10, or a number of features such as 784.")
-    right.expander("How to write a network").markdown(netspec.CHEAT_SHEET)
-    lines = st.session_state["net"].count("\n") + 1
-    urlstate.control("text_area", "One layer per line", "net", left, height=max(200, min(640, 33 * lines + 40)))
+    """The box for a network's description with a preset and the input shape above it, and the syntax in plain view
+    beside it (below it on a phone): a student writes a first network with the rules in front of them."""
+    box, rules = st.columns([2, 3], gap="large")
+    with box:
+        urlstate.control("selectbox", "Start from", "preset", options=list(netspec.PRESETS), on_change=on_preset,
+                         help="Loads a ready-made description into the box (your edits are replaced).")
+        preset = netspec.PRESETS[st.session_state["preset"]]
+        if st.session_state["net"] == preset.text:  # not once edited: its numbers would no longer be the box's
+            st.caption(preset.about)
+        urlstate.control("text_input", "Input shape (channels × height × width)", "shape",
+                         help="Channels × height × width of one input image, e.g. 1x28x28 for MNIST or 3x32x32 for "
+                              "CIFAR-10 (or a number of features such as 784): every size below follows from it.")
+        lines = st.session_state["net"].count("\n") + 1
+        urlstate.control("text_area", "One layer per line", "net", height=max(200, min(640, 33 * lines + 40)))
+    with rules:
+        st.markdown("**How to write a network**\n" + netspec.CHEAT_SHEET)
+        st.markdown(PYTORCH_TOO)
 
 
 # ---- predict first ---------------------------------------------------------------------------------------------
@@ -111,21 +182,50 @@ def worked_axes(worked: list[ar.AxisWork], said: list[int] | None) -> None:
                 st.markdown(f"- {note}")
 
 
+def chain_table(steps: list[ar.ChainStep], remove: Callable[[int], None], disabled: bool) -> None:
+    """The chain so far in one table (operation, settings, size in → out), a button to remove each row, and why a
+    layer that no longer fits is impossible."""
+    rows = [{"layer": i, "operation": ar.OP_TITLES[step.layer.op], "sizes": _sizes(step),
+             "settings": step.layer.settings_text} for i, step in enumerate(steps, start=1)]
+    st.dataframe(rows, hide_index=True, column_config=CHAIN_COLUMNS, row_height=36, height=38 + 36 * len(rows))
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown("Remove a layer:", width="content")
+        for i, step in enumerate(steps):
+            st.button(f"✕ {i + 1}", key=f"remove_layer_{i}", on_click=remove, args=(i,), disabled=disabled,
+                      help=f"Takes layer {i + 1} ({ar.OP_TITLES[step.layer.op]}) out of the chain.")
+    for i, step in enumerate(steps, start=1):
+        if step.problem:
+            h, w = step.size_in
+            st.error(f"**Layer {i} ({ar.OP_TITLES[step.layer.op]}) cannot work on {h} × {w}:** {step.problem}. "
+                     "Change the input size, or remove the layer.", icon="🚫")
+
+
+def _sizes(step: ar.ChainStep) -> str:
+    """'254 × 254 → 252 × 252'; '→ impossible' for a layer that does not fit; '—' after one."""
+    if step.size_in is None:
+        return "—"
+    out = "impossible" if step.size_out is None else "{} × {}".format(*step.size_out)
+    return "{} × {} → ".format(*step.size_in) + out
+
+
 def solver_inputs(op: str, unknown: str, keys: dict[str, str], bounds: Callable[[str], dict[str, int]]
                   ) -> tuple[int, int, dict[str, Any]]:
     """The solver's boxes in one row: (input size, output size, the settings given); pooling's flags below."""
     cols = st.columns(6)
-    size_in = urlstate.control("number_input", "Input size", "sin", cols[0], **bounds("sin"))
-    size_out = urlstate.control("number_input", "Output size", "sout", cols[1], **bounds("sout"))
+    size_in = urlstate.control("number_input", "Input size", "sin", cols[0], help=HELP["size"], **bounds("sin"))
+    size_out = urlstate.control("number_input", "Output size", "sout", cols[1], help=HELP["size"], **bounds("sout"))
     pool = op in ("maxpool", "avgpool")
     given = [n for n in ar.SETTINGS[op] if n != unknown and not (n == "stride" and pool and st.session_state["sskern"])]
-    known: dict[str, Any] = {n: urlstate.control("number_input", ar.SETTING_TITLES[n], keys[n], col, **bounds(keys[n]))
+    known: dict[str, Any] = {n: urlstate.control("number_input", ar.SETTING_TITLES[n], keys[n], col,
+                                                 help=ar.SETTING_HELP[n], **bounds(keys[n]))
                              for col, n in zip(cols[2:], given)}
     if pool:
-        flags = st.columns(4)
-        known["ceil_mode"] = bool(urlstate.control("toggle", "ceil_mode", "sceil", flags[0]))
+        flags = st.container(horizontal=True, gap="large")  # labels whole, side by side while they fit
+        known["ceil_mode"] = bool(urlstate.control("toggle", "ceil_mode", "sceil", flags, help=HELP["ceil"]))
         if unknown != "stride":
-            urlstate.control("toggle", "Stride = kernel (PyTorch's default)", "sskern", flags[1])
+            urlstate.control("toggle", "Stride = kernel (PyTorch's default)", "sskern", flags,
+                             help="PyTorch's pooling moves by its own kernel size unless told otherwise, so the "
+                                  "windows do not overlap.")
     return size_in, size_out, known
 
 
@@ -145,13 +245,20 @@ def solutions(found: ar.Solutions) -> None:
 
 
 # ---- the network table -----------------------------------------------------------------------------------------
-def _column(name: str) -> Any:
-    """The dataframe column of one of the table's columns: counts as localized numbers, the rest as text."""
-    title, help = tables.DISPLAY_COLUMNS[name]
-    width = "small" if name in ("biases", "params") else None
+def _column(name: str, texts: list[str]) -> Any:
+    """The dataframe column of one of the table's columns: counts as localized numbers, the rest as text as wide as
+    its longest entry (`texts`), so that no shape or formula is cut off."""
+    title, meaning = tables.DISPLAY_COLUMNS[name]
+    help = f"{meaning} {WHY[name]}"
     if name in tables.COUNT_COLUMNS:
-        return st.column_config.NumberColumn(title, help=help, format="localized", width=width)
-    return st.column_config.TextColumn(title, help=help, width=width)
+        return st.column_config.NumberColumn(title, help=help, format="localized")
+    return st.column_config.TextColumn(title, help=help, width=max(map(_pixels, [title, *texts])))
+
+
+def _pixels(text: str) -> int:
+    """How wide a table cell must be for `text`: a digit or × is 7.8 pixels in its font, a space 3.2, and a cell
+    has 9 of padding on each side (a little to spare for wider letters)."""
+    return round(8.3 * len(text.replace(" ", "")) + 3.5 * text.count(" ") + 22)
 
 
 def layer_table(table: tables.LayerTable, hidden: bool, file_name: str) -> None:
@@ -161,16 +268,22 @@ def layer_table(table: tables.LayerTable, hidden: bool, file_name: str) -> None:
     from cnnviz.results import export
 
     rf = table.receptive_field
-    m = st.columns(4)
-    m[0].metric("Parameters", "?" if hidden else f"{table.total_params:,}")
-    m[1].metric("Mult-adds per image", "?" if hidden else f"{table.total_mult_adds / 1e6:,.2f} M")
-    m[2].metric("Output", "?" if hidden else tables.shape_text(table.output_shape))
-    m[3].metric("Receptive field", "—" if rf is None else f"{rf[0]} × {rf[1]}",
-                help="Input pixels (height × width) one unit of the last convolution or pooling layer sees.")
+    with st.container(horizontal=True, gap="large"):
+        st.metric("Parameters", "?" if hidden else f"{table.total_params:,}", help=METRIC_HELP["params"],
+                  width="content")
+        st.metric("Mult-adds per image", "?" if hidden else f"{table.total_mult_adds / 1e6:,.2f} M",
+                  help=METRIC_HELP["mult_adds"], width="content")
+        st.metric("Output", "?" if hidden else tables.shape_text(table.output_shape), help=METRIC_HELP["output"],
+                  width="content")
+        st.metric("Receptive field", "—" if rf is None else f"{rf[0]} × {rf[1]}", help=METRIC_HELP["rf"],
+                  width="content")
     order = [c for c in tables.DISPLAY_COLUMNS if not (hidden and c in tables.ANSWER_COLUMNS)]
-    frame = pd.DataFrame(tables.display_rows(table))[order]  # in quiz mode the answers are not even sent to the browser
-    config = {c: _column(c) for c in tables.DISPLAY_COLUMNS}
-    st.dataframe(frame, hide_index=True, column_order=order, column_config=config,
+    rows = [{**row, "output_shape": tables.shape_text(shape)}  # '1 × 252 × 252', as the Output figure writes it
+            for row, shape in zip(tables.display_rows(table), (r["output_shape"] for r in table))]
+    frame = pd.DataFrame(rows)[order]  # in quiz mode the answers are not even sent to the browser
+    config = {c: _column(c, [str(v) for v in frame[c]]) for c in order}
+    shown = [c for c in order if c not in SPELLED_OUT]  # the table fits a projector beside the sidebar
+    st.dataframe(frame, hide_index=True, column_order=shown, column_config=config,
                  height=min(38 + 36 * len(frame), 760), row_height=36, placeholder="")
     titles = {c: title for c, (title, _) in tables.DISPLAY_COLUMNS.items()}
     st.download_button("⬇ Layer table (CSV)", file_name=file_name, mime="text/csv", on_click="ignore",
@@ -179,12 +292,28 @@ def layer_table(table: tables.LayerTable, hidden: bool, file_name: str) -> None:
         st.caption(note)
 
 
-def refused(exc: ValueError) -> None:
-    """Why a description gives no table: over one of cnnviz's size limits, or impossible (naming the layer)."""
+def refused(exc: ValueError, text: str, shape_text: str) -> None:
+    """Why a description gives no table, in a student's words: a line or an input shape that does not read (the
+    library's message names it and gives an example), a network over cnnviz's limits, or one that cannot work."""
     if isinstance(exc, limits.TooLarge):
-        st.error(f"**This network is too large for cnnviz.** {exc}", icon="🚫")
+        lead = "This network is too large for cnnviz."
+    elif not _reads(netspec.parse, text):
+        lead = "cnnviz cannot read this description: check the line against how to write a network."
+    elif not _reads(netspec.parse_shape, shape_text):
+        lead = "cnnviz cannot read the input shape."
     else:
-        st.error(f"**This network cannot work.** {exc}", icon="🚫")
+        lead = "This network cannot work."
+    said = str(exc)
+    st.error(f"**{lead}** {said[:1].upper()}{said[1:]}", icon="🚫")
+
+
+def _reads(parse: Callable[[str], Any], text: str) -> bool:
+    """Whether `parse` takes `text` without a ValueError."""
+    try:
+        parse(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _total(numel: int, hidden: bool) -> str:

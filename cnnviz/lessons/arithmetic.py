@@ -1,4 +1,5 @@
-"""Conv arithmetic: output sizes and the formulas behind them, solving for a setting, receptive fields.
+"""Conv arithmetic: output sizes and the formulas behind them, a chain of layers, solving for a setting, receptive
+fields.
 
 Plain Python, no torch (per-layer tables are in cnnviz.nets.tables). The size rules are PyTorch's own
 (checked against torch.nn.functional in the tests):
@@ -10,6 +11,7 @@ Plain Python, no torch (per-layer tables are in cnnviz.nets.tables). The size ru
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import index
@@ -457,11 +459,15 @@ def rf_flatten(state: RF | None, spatial: Sequence[int]) -> RF | None:
 
 SETTING_TITLES = {"kernel": "Kernel", "padding": "Padding", "stride": "Stride", "dilation": "Dilation",
                   "output_padding": "Output padding"}
-SETTING_HELP = {
-    "kernel": "Kernel (window) size along this axis.",
-    "padding": "Rings of zeros added on both sides. Pooling allows at most half the kernel.",
-    "stride": "How far the window jumps between outputs.",
-    "dilation": "Gaps between the kernel's taps: dilation 2 spreads a 3-tap kernel over 5 cells.",
+SETTING_HELP = {  # what each setting is, and why it matters
+    "kernel": "How many cells one window covers along this axis: a larger kernel sees more at once, and without "
+              "padding shrinks the output more.",
+    "padding": "Rings of zeros added on both sides, so that windows also centre on the edge cells and the output "
+               "need not shrink. Pooling allows at most half the kernel.",
+    "stride": "How far the window jumps between outputs: stride 2 about halves the output, the cheap way to shrink "
+              "a map.",
+    "dilation": "Gaps between the kernel's taps: dilation 2 spreads a 3-tap kernel over 5 cells, seeing wider with "
+                "no more weights.",
     "output_padding": "Transposed convolution only: extra cells at the far end (must be smaller than the stride or the "
                       "dilation). It picks which input size a stride-s convolution came from.",
 }
@@ -533,3 +539,106 @@ def verdict(what: str, said: int, truth: int) -> str:
         return f"✅ **{what}: {truth:,}.** You said {said:,}: right."
     off = f"{abs(said - truth):,} too {'high' if said > truth else 'low'}"
     return f"❌ **{what}: {truth:,}.** You said {said:,}, {off}."
+
+
+# --------------------------------------------------------------------------------------- the calculator's chain
+
+RANGES = {"size": range(1, 4097), "kernel": range(1, 65), "padding": range(0, 65), "stride": range(1, 65),
+          "dilation": range(1, 17), "output_padding": range(0, 65)}  # what the calculator takes, in a box or a link
+CHAIN_LENGTH = 32  # layers in one chain: more than a lesson needs, few enough for a link
+_SHORT = {"kernel": "k", "padding": "p", "stride": "s", "dilation": "d", "output_padding": "opad"}
+
+
+@dataclass(frozen=True)
+class ChainLayer:
+    """One layer of the calculator's chain: its operation and its settings along the height and along the width."""
+
+    op: str
+    along_h: dict[str, Any]
+    along_w: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        """The layer as a link spells it, e.g. 'conv k5 p0 s1 d1', 'conv k5x3 ...' (height × width), '... ceil'."""
+        words = [self.op]
+        for name in SETTINGS[self.op]:
+            a, b = self.along_h[name], self.along_w[name]
+            words.append(f"{_SHORT[name]}{a}" + ("" if a == b else f"x{b}"))
+        return " ".join(words + (["ceil"] if self.along_h.get("ceil_mode") else []))
+
+    @property
+    def settings_text(self) -> str:
+        """The settings in words for the chain's table: 'kernel 5, padding 0, stride 2' ('5 × 3' when axes differ)."""
+        said = []
+        for name in SETTINGS[self.op]:
+            a, b = self.along_h[name], self.along_w[name]
+            said.append(f"{name.replace('_', ' ')} {a if a == b else f'{a} × {b}'}")
+        return ", ".join(said + (["ceil_mode"] if self.along_h.get("ceil_mode") else []))
+
+
+def _chain_layer(text: str) -> ChainLayer:
+    """One layer of a chain's text (see `ChainLayer.text`); a ValueError says what does not fit."""
+    op, *words = text.split()
+    if op not in SETTINGS:
+        raise ValueError(f"unknown operation {op!r}; choose one of {', '.join(OPS)}")
+    ceil = op in ("maxpool", "avgpool") and words[-1:] == ["ceil"]
+    words = words[:-1] if ceil else words
+    if len(words) != len(SETTINGS[op]):
+        raise ValueError(f"{op} takes {', '.join(SETTINGS[op])} in this order: got {text!r}")
+    along_h: dict[str, Any] = {}
+    along_w: dict[str, Any] = {}
+    for name, word in zip(SETTINGS[op], words):
+        found = re.fullmatch(rf"{_SHORT[name]}(\d+)(?:x(\d+))?", word, re.ASCII)
+        if found is None:
+            raise ValueError(f"{op} needs its {name} as {_SHORT[name]}<number>, got {word!r}")
+        along_h[name], along_w[name] = int(found[1]), int(found[2] or found[1])
+        if not {along_h[name], along_w[name]} <= set(RANGES[name]):
+            raise ValueError(f"{name} in {word!r} is outside {RANGES[name].start} to {RANGES[name].stop - 1}")
+    if ceil:
+        along_h["ceil_mode"] = along_w["ceil_mode"] = True
+    return ChainLayer(op, along_h, along_w)
+
+
+def parse_chain(text: str) -> list[ChainLayer]:
+    """The layers of a chain's text, ';' between them ('' for none).
+
+    Raises:
+        ValueError: a layer does not read, a setting is outside RANGES, or there are more than CHAIN_LENGTH.
+    """
+    layers = [_chain_layer(part) for part in text.split(";") if part.strip()]
+    if len(layers) > CHAIN_LENGTH:
+        raise ValueError(f"a chain has at most {CHAIN_LENGTH} layers, got {len(layers)}")
+    return layers
+
+
+def chain_text(layers: Sequence[ChainLayer]) -> str:
+    """The text of a chain, which `parse_chain` reads back."""
+    return ";".join(layer.text for layer in layers)
+
+
+@dataclass(frozen=True)
+class ChainStep:
+    """One layer of a chain worked out: (height, width) in and out, or why PyTorch refuses it (None after that)."""
+
+    layer: ChainLayer
+    size_in: tuple[int, int] | None
+    size_out: tuple[int, int] | None
+    problem: str = ""
+
+
+def run_chain(height: int, width: int, layers: Sequence[ChainLayer]) -> list[ChainStep]:
+    """Each layer's output size from the one before, starting at height × width; sizes stop at an impossible layer."""
+    steps, size = [], (height, width)
+    for layer in layers:
+        if size is None:
+            steps.append(ChainStep(layer, None, None))
+            continue
+        try:
+            out = (output_size(layer.op, size[0], **layer.along_h), output_size(layer.op, size[1], **layer.along_w))
+        except ValueError as exc:
+            steps.append(ChainStep(layer, size, None, str(exc)))
+            size = None
+            continue
+        steps.append(ChainStep(layer, size, out))
+        size = out
+    return steps
