@@ -80,28 +80,47 @@ def fields(host: Hosting) -> dict[str, Field]:
     train_images = range(1 if host.max_train else 0, (host.max_train or 10**7) + 1)  # 0 = all, where uncapped
     table = (
         Field("opt", "Optimizer", "selectbox", OPTIMIZERS, "optimizer",
-              "SGD uses Nesterov momentum 0.9; Adam and AdamW adapt the step per weight and want a smaller learning "
-              "rate", {"on_change": on_optimizer_change, "args": (host,)}),
+              "the rule that turns each batch's gradient (which way each weight should move) into a step: SGD "
+              "steps downhill and keeps 0.9 of its last step (momentum), which carries it through small bumps; "
+              "Adam and AdamW size the step for each weight on their own, and want a smaller learning rate",
+              {"on_change": on_optimizer_change, "args": (host,)}),
         Field("lr", "Learning rate (peak)", "select_slider", LR_CHOICES, "lr",
-              "how big a step each update takes; too big and the loss explodes"),
+              "how big a step each update takes; too big and the loss explodes, too small and it barely moves. "
+              "The peak: the schedule below may lower it during the run"),
         Field("wd", "Weight decay", "select_slider", WD_CHOICES, "weight_decay",
-              "pulls the weights towards zero (L2 regularisation)"),
-        Field("batch", "Batch size", "select_slider", BATCH_CHOICES, "batch_size", "images per update"),
+              "pulls every weight a little towards zero at each step (L2 regularisation), so the network prefers "
+              "small weights, simpler answers, and memorises its training images less"),
+        Field("batch", "Batch size", "select_slider", BATCH_CHOICES, "batch_size",
+              "how many images the network sees before each update: larger batches give steadier steps but fewer "
+              "of them per epoch, and need more memory"),
         Field("epochs", "Epochs", "number_input", range(1, host.max_epochs + 1), "epochs",
-              "passes over the training images" + (f" (at most {host.max_epochs} here)" if host.max_epochs < 200
-                                                   else "")),
-        Field("sched", "Learning-rate schedule", "selectbox", SCHEDULES, "schedule"),
+              "one epoch is one pass over all the training images; more epochs learn more, until the network starts "
+              "to memorise them" + (f" (at most {host.max_epochs} here)" if host.max_epochs < 200 else "")),
+        Field("sched", "Learning-rate schedule", "selectbox", SCHEDULES, "schedule",
+              "how the learning rate changes during the run. One-cycle warms up from a small rate to the peak, "
+              "then lowers it towards zero: big steps early explore, small steps at the end settle into a good "
+              "spot. Step divides it by 10 at each third; the last waits until the validation loss stops falling"),
         Field("patience", "Early stopping: patience (epochs, 0 = off)", "number_input", range(0, 51), "patience",
-              "stop when the validation loss has not improved for this many epochs"),
+              "stop when the validation loss has not improved for this many epochs: the network has stopped "
+              "learning what carries over to new images, and further epochs would only memorise"),
         Field("aug", "Augmentation", "pills", AUGMENT, "augment",
               "random changes to each training image, new every epoch: flip left–right, crop (shift by up to 4 "
-              "pixels), rotate (±12°), colour (brightness and contrast ±25%)", {"selection_mode": "multi"}),
-        Field("norm", "Normalisation", "radio", NORMALIZE, "normalize", extra={"horizontal": True}),
+              "pixels), rotate (±12°), colour (brightness and contrast ±25%). The network sees more variety, so it "
+              "learns the object rather than the exact pixels", {"selection_mode": "multi"}),
+        Field("norm", "Normalisation", "radio", NORMALIZE, "normalize",
+              "each colour channel's pixel values have a mean subtracted and are divided by a standard deviation, so "
+              "the inputs are centred on 0 with a spread of about 1: the network then trains faster and steadier. "
+              "Measured on the training images, or a fixed 0.5 for both", {"horizontal": True}),
         Field("valfrac", "Validation share of the training images", "slider", (0.05, 0.5), "val_fraction",
-              "held out to measure what the network learned, never trained on", {"step": 0.05}),
-        Field("smooth", "Label smoothing", "select_slider", SMOOTH_CHOICES, "label_smoothing"),
+              "held out to measure what the network learned, never trained on: it shows whether the network does "
+              "well on images it has not seen, or only on the ones it memorised", {"step": 0.05}),
+        Field("smooth", "Label smoothing", "select_slider", SMOOTH_CHOICES, "label_smoothing",
+              "the target for each image is no longer 100% on its class: this share is spread over all the classes "
+              "(0.1: about 91% on the right one). The network becomes less over-confident and often does better on "
+              "new images; 0 = off"),
         Field("seed", "Seed", "number_input", range(0, 2**31), "seed",
-              "same seed, same settings: the same run again (on the CPU)"),
+              "the starting number of the random choices (first weights, order of the images, augmentation): same "
+              "seed, same settings, the same run again (on the CPU)"),
         Field("limit", "Use only this many training images" + ("" if host.max_train else " (0 = all)"),
               "number_input", train_images, "train_limit",
               "a smaller set trains faster (the validation share is taken from it)", {"step": 1000}),

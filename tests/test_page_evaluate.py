@@ -10,6 +10,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import models
+from app import urlstate
+from app.views import evaluate as view
 from cnnviz.datasets import data
 from cnnviz.results import evaluation
 from cnnviz.training import checkpoint, train
@@ -190,6 +192,78 @@ def test_an_image_opens_in_inside_a_model(app: AppTest) -> None:
         assert not any("Evaluate a model" in t.value for t in app.title)
     else:
         assert any("not installed" in w.value for w in app.warning)
+
+
+def test_back_from_inside_lands_on_the_square_and_pages_left(app: AppTest, monkeypatch) -> None:
+    """st.switch_page leaves Evaluate's address as only `img` and `model`, and Back from Inside lands there: the page
+    puts back the square, its page and the gallery's kind and page the student left."""
+    for key, value in {"true": "1", "pred": "1", "cpage": "2", "kind": "correct", "gpage": "3"}.items():
+        app.query_params[key] = value
+    app.run()
+    left = dict(app.query_params)
+    shown = buttons(app, "cell"), buttons(app, "gallery")
+    index = min(shown[0])
+    app.button(key=f"cell-{index}").click().run()
+    assert not app.exception, app.exception
+    via = {"img": f"test:mnist:{index}", "model": "mnist_cnn"}
+    assert app.session_state[view.LEFT] == (via, left)
+
+    monkeypatch.setattr(urlstate, "history_step", lambda: True)  # Back: the browser reruns Evaluate at that address
+    app.query_params.clear()
+    app.query_params.update(via)
+    app.switch_page(PAGE).run()
+    assert not app.exception, app.exception
+    assert dict(app.query_params) == left  # the address is the one left (the Back step replaced, not added to)
+    assert (app.selectbox(key="true").value, app.selectbox(key="pred").value) == ("1", "1")
+    assert (app.number_input(key="cpage").value, app.radio(key="kind").value, app.number_input(key="gpage").value) \
+        == (2, "correct", 3)
+    assert (buttons(app, "cell"), buttons(app, "gallery")) == shown
+
+
+def test_back_within_the_page_shows_the_gallery_page_its_address_names(app: AppTest, monkeypatch) -> None:
+    app.query_params["kind"] = "correct"
+    app.query_params["gpage"] = "3"
+    app.run()
+    app.selectbox(key="gclass").set_value("7").run()
+    assert app.number_input(key="gpage").value == 1  # another class starts at page 1
+    monkeypatch.setattr(urlstate, "history_step", lambda: True)  # Back to the address before
+    app.query_params.pop("gclass")
+    app.query_params["gpage"] = "3"
+    app.run()
+    assert app.selectbox(key="gclass").value == "all classes"
+    assert app.number_input(key="gpage").value == 3 and app.query_params["gpage"] == "3"
+    assert buttons(app, "gallery") == on_page(evaluation.gallery(shown_predictions(), "correct"), 3)
+
+
+def test_each_term_says_what_it_means(app: AppTest) -> None:
+    app.run()
+    helps = {m.label: m.help for m in app.metric}
+    assert "−log(the probability" in helps["Test loss (cross-entropy)"] and helps["Test accuracy"]
+    assert "row %" in app.segmented_control(key="view").help and "adds up to 100%" in app.segmented_control(
+        key="view").help
+    assert "probability" in app.radio(key="kind").help  # "sure" under each image
+    assert all(h.proto.help for h in app.subheader if h.value in ("Confusion matrix", "Accuracy per class"))
+    assert app.toggle(key="compare").help
+
+
+def font_at(expr: str, width: float) -> float:
+    """The font size Vega works out from `view.fitting_font`'s expression when the squares are `width` px wide."""
+    test, _, sizes = expr.replace("width", str(width)).partition(" ? ")
+    hidden, _, shown = sizes.partition(" : ")
+    return float(eval(hidden if eval(test) else shown))  # noqa: S307 - arithmetic written by the page, no input
+
+
+def test_the_matrix_numbers_shrink_to_fit_their_squares_on_a_phone() -> None:
+    spec = view.confusion_chart(evaluation.confusion_table([[1130, 2], [3, 1005]], ["a", "b"]), ["a", "b"], False,
+                                None).to_dict()
+    labels = {row["label"] for rows in spec["datasets"].values() for row in rows}
+    assert labels == {"1130", "2", "3", "1005"}  # no thousands separator: "1,130" is a character wider
+    expr = view.fitting_font(15, 10, 4)  # MNIST's 10 classes, "1130" the longest number
+    assert font_at(expr, 560) == 15  # the projector: squares of 56 px, the full size
+    phone = font_at(expr, 294)  # a phone: squares of 29 px
+    assert 10 <= phone < 15 and 4 * view.CHAR_EM * phone <= 29.4 - 4  # smaller, and still inside its square
+    assert font_at(expr, 150) == 0  # squares of 15 px: no number at all rather than one spilling over
+    assert spec["layer"][-1]["mark"]["fontSize"] == {"expr": view.fitting_font(15, 2, 4)}
 
 
 @pytest.fixture

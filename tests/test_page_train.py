@@ -9,8 +9,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import models
+from app import recipe
 from cnnviz.datasets import data
 from cnnviz.nets import netspec
+from cnnviz.training.job import Hosting
 from cnnviz.training.runs import list_runs
 from tests.conftest import ROOT, needs_data
 
@@ -59,6 +61,8 @@ def test_a_short_mnist_run_completes_and_shows_its_results() -> None:
     assert "Finished 2 epochs" in at.success[0].value
     metrics = {m.label: m.value for m in at.metric}
     assert set(metrics) == {"Training loss", "Training accuracy", "Validation accuracy", "Test accuracy"}
+    assert "cross-entropy" in next(m.help for m in at.metric if m.label == "Training loss")
+    assert all(m.help for m in at.metric)  # each figure says what it measures
     assert float(metrics["Test accuracy"].rstrip("%")) > 30  # far above chance (10%) after 36 steps
     assert len(at.dataframe) == 1 and list(at.dataframe[0].value["split"]) == ["training", "validation", "test"]
     assert not at.button(key="start").disabled
@@ -182,3 +186,28 @@ def test_a_training_batch_over_the_memory_limit_is_not_offered_start(monkeypatch
     assert at.button(key="start").disabled
     at.select_slider(key="batch").set_value(16).run()
     assert not any("per batch" in w.value for w in at.warning)
+
+
+def widget(at: AppTest, key: str):
+    """The recipe's widget kept under `key`, whatever its kind."""
+    return next(w for kind in ("number_input", "select_slider", "selectbox", "pills", "radio", "slider", "checkbox")
+                for w in getattr(at, kind) if w.key == key)
+
+
+def test_every_term_of_the_recipe_says_what_it_means() -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    helps = {key: widget(at, key).help for key in recipe.fields(Hosting.from_env())}
+    assert all(len(h) > 40 for h in helps.values()), helps  # a sentence each, not a bare word
+    assert "over-confident" in helps["smooth"] and "One-cycle warms up" in helps["sched"]
+    assert "mean" in helps["norm"] and "standard deviation" in helps["norm"]
+    at.selectbox(key="data").set_value("cifar10").run()
+    at.selectbox(key="net").set_value("resnet18").run()
+    assert "ImageNet" in widget(at, "pretrained").help
+
+
+def test_the_intro_says_where_the_recipe_is_on_a_phone_too() -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    (intro,) = [i.value for i in at.info if "Start training" in i.value]
+    assert intro.startswith("Set the recipe on the left (on a phone: above) and press")  # columns stack on a phone

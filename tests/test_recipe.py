@@ -87,7 +87,22 @@ def test_a_widget_gets_its_range_its_help_and_its_own_arguments() -> None:
                                        "help": "a smaller set trains faster (the validation share is taken from it)"}
     assert table["opt"].kwargs()["format_func"]("adamw") == "AdamW"
     assert table["aug"].kwargs()["selection_mode"] == "multi"
-    assert "help" not in table["sched"].kwargs()
+    assert table["sched"].kwargs()["help"] == table["sched"].help
+
+
+@pytest.mark.parametrize("key, means", [
+    ("smooth", "spread over all the classes"), ("sched", "One-cycle warms up"), ("norm", "mean subtracted"),
+    ("wd", "towards zero"), ("batch", "before each update"), ("epochs", "one pass"), ("patience", "stop when"),
+    ("opt", "gradient"), ("valfrac", "never trained on"), ("seed", "random"), ("aug", "random changes"),
+])
+def test_each_setting_says_what_it_means_and_why_it_matters(key: str, means: str) -> None:
+    """A first-year student meets these words here first: each help says what the setting does, then why."""
+    help_text = recipe.fields(FREE)[key].help
+    assert means in help_text and len(help_text) > 80
+
+
+def test_every_setting_has_help() -> None:
+    assert all(f.help for f in recipe.fields(CAPPED).values())
 
 
 def test_a_custom_networks_training_batch_is_checked_against_the_memory_limit(monkeypatch) -> None:

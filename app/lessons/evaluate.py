@@ -15,6 +15,23 @@ from cnnviz.results import evaluation, export
 
 WHO = {"all": "all disagreements", "A": "only A right", "B": "only B right", "neither": "neither right"}
 PAGE_NUMBERS = range(1, 10**6)  # a gallery page a link may name; the gallery's pager then keeps it within it
+HELP = {  # what each term on this page means, and why it matters, for a student who meets it here first
+    "accuracy": "The share of the test images whose top answer is the true class. The test images were never "
+                "used in training, so this is how the model does on pictures it has not seen.",
+    "cross-entropy": "Cross-entropy is the average of −log(the probability the model gave the true class): near 0 "
+                     "when it is sure and right, large when it is sure and wrong. Training makes it small, and unlike "
+                     "accuracy it also counts how confident each answer was.",
+    "test images": "Images kept apart from training, with their true class known, used only to measure the model.",
+    "confusion matrix": "A table of the true class (rows) against the model's answer (columns): the diagonal counts "
+                        "the right answers, and every other square one kind of mistake, so you see which classes "
+                        "the model mixes up.",
+    "sure": "“Sure” is the probability the model gave its answer (its softmax output). A confident mistake is "
+            "often a badly written or mislabelled image; a correct answer given with little confidence shows where "
+            "the model almost went wrong.",
+    "disagree": "Images on which the two models give different answers: where one model has learned something the "
+                "other has not.",
+    "compare": "Put a second model beside this one, on the same test images: which is better, and on which images.",
+}
 
 
 def show_cell(true: str, predicted: str) -> None:
@@ -51,13 +68,14 @@ def two_models(spec: models.ModelSpec, p: evaluation.Predictions, test: data.Ima
                 "example a run you trained on the Train page.")
     charts.show(view.agreement_chart(evaluation.agreement(p, pb)), width="stretch")
     who = urlstate.control("radio", "Where they disagree", "who", options=list(WHO), format_func=WHO.get,
-                           horizontal=True)
+                           horizontal=True, help=HELP["disagree"])
     rows = evaluation.disagreements(p, pb, None if who == "all" else who)
     st.markdown(f"**{len(rows):,}** images on which A and B give different answers.")
     view.gallery(rows, test, "compare", "dpage", (b.choice, who), view.pair_caption, spec.choice)
 
 
 # The classes come with the model: "true", "pred" and "gclass" are checked once it is known.
+view.back_from_inside()
 urlstate.init({"view": "counts", "true": "", "pred": "", "cpage": 1, "kind": "confident_mistakes",
                "gclass": "all classes", "gpage": 1, "compare": False, "who": "all", "dpage": 1},
               allowed={"view": view.VIEWS, "kind": evaluation.GALLERIES, "who": WHO, "cpage": PAGE_NUMBERS,
@@ -79,9 +97,9 @@ classes = p.classes
 
 # ---- headline figures -----------------------------------------------------------------------------------
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Test accuracy", f"{p.accuracy:.2%}")
-c2.metric("Test loss (cross-entropy)", f"{p.loss:.4f}")
-c3.metric("Test images", f"{len(p):,}")
+c1.metric("Test accuracy", f"{p.accuracy:.2%}", help=HELP["accuracy"])
+c2.metric("Test loss (cross-entropy)", f"{p.loss:.4f}", help=HELP["cross-entropy"])
+c3.metric("Test images", f"{len(p):,}", help=HELP["test images"])
 c4.metric("Mistakes", f"{int((~p.correct).sum()):,}")
 how = f"computed in {seconds:.1f} s" if seconds > 0.5 else "read from the cache (computed once before)"
 st.caption(f"{spec.title} on the {ds} test set: {how}. The answers are kept in memory and on disk, so the next "
@@ -105,7 +123,7 @@ for _, row in evaluation.top_confusions(matrix, classes).iterrows():
                 key=f"top-{row['true_index']}-{row['predicted_index']}", on_click=show_cell,
                 args=(row["true"], row["predicted"]), help="Show these images below")
 with right:
-    st.subheader("Confusion matrix")
+    st.subheader("Confusion matrix", help=HELP["confusion matrix"])
     normalised = view.view_toggle()
     shown = (st.session_state["true"], st.session_state["pred"])
     charts.show(view.confusion_chart(evaluation.confusion_frame(p), classes, normalised, shown), on_select="rerun",
@@ -129,7 +147,7 @@ view.gallery(cell, test, "cell", "cpage", (t, q), view.cell_caption, spec.choice
 st.header("Right and wrong answers")
 a, b = st.columns([3, 1])
 kind = urlstate.control("radio", "Show", "kind", where=a, options=list(evaluation.GALLERIES),
-                        format_func=evaluation.GALLERIES.get, horizontal=True)
+                        format_func=evaluation.GALLERIES.get, horizontal=True, help=HELP["sure"])
 urlstate.confine("gclass", ["all classes", *classes], "all classes")
 gclass = urlstate.control("selectbox", "True class", "gclass", where=b, options=["all classes", *classes])
 everything = evaluation.gallery(p, kind, None if gclass == "all classes" else classes.index(gclass))
@@ -138,7 +156,8 @@ view.gallery(everything, test, "gallery", "gpage", (kind, gclass), view.answer_c
 
 # ---- two models -----------------------------------------------------------------------------------------
 st.header("Two models side by side")
-if urlstate.control("toggle", "Compare with a second model", "compare"):
+if urlstate.control("toggle", "Compare with a second model", "compare", help=HELP["compare"]):
     two_models(spec, p, test)
 
+view.keep_scroll()
 urlstate.publish()

@@ -37,7 +37,9 @@ def pick(host: jobs.Hosting, present: list[str], running: bool) -> tuple[train.T
     control("selectbox", "Network", "net", disabled=running, options=nets, on_change=recipe.on_net_change,
             args=(host,), format_func=recipe.network_title)
     if s["net"] == "resnet18":
-        control("checkbox", "Start from ImageNet weights (transfer learning)", "pretrained", disabled=running)
+        control("checkbox", "Start from ImageNet weights (transfer learning)", "pretrained", disabled=running,
+                help="transfer learning: start from weights already trained on ImageNet's 1.2 million photos "
+                     "instead of random ones, so the network reuses the edges and shapes it knows and learns faster")
     recipe.draw(host, running)
     layers = None
     if s["net"] == recipe.CUSTOM:

@@ -16,14 +16,17 @@ import streamlit as st
 
 import models
 from app import charts, nav, state, urlstate
-from app.widgets import model_picker
+from app.widgets import IMAGE, model_picker
 from cnnviz.datasets import explore
 from cnnviz.datasets.data import ImageSet
 from cnnviz.results import evaluation, export
 
 GALLERY_SIZE = 24   # images per gallery page
-COLUMNS = 8         # images per gallery row
+TILE = 94           # px: a gallery image with its caption and button; as many a row as fit (8 at 1366, 3 on a phone)
+LINE_CHARS = 11     # characters of a caption (1rem, Source Sans) a tile's line holds: "100.0% sure"
 VIEWS = ["counts", "row %"]  # the confusion matrix's numbers, for the switch and for the link alike
+CHAR_EM = 0.55      # width of a character of a square's number in em, in the app's Source Sans (digit 0.5, % 0.8)
+LEFT = "_evaluate_left"  # (the address st.switch_page leaves behind on the way to Inside, the address it replaced)
 OUTCOME_COLOURS = ["#59a14f", "#4c78a8", "#f58518", "#e45756", "#b279a2"]  # evaluation.OUTCOMES, in order
 NO_DATA = ("The test images of **{ds}** are not on this computer, so the galleries cannot be shown. To get them, "
            "set the environment variable `CNNVIZ_DATA_DIR` to a folder holding `MNIST/raw/*-ubyte` (MNIST) or "
@@ -103,8 +106,9 @@ def confusion_chart(frame: pd.DataFrame, classes: list[str], normalised: bool,
     field = "share" if normalised else "count"
     colour = alt.Color(f"{field}:Q", legend=None, scale=alt.Scale(
         scheme="blues", type="sqrt" if normalised else "symlog", domainMin=0))
+    # no thousands separator in a square: "1130" fits where "1,130" spills into its neighbours on a phone
     frame = frame.assign(label=[export.share_text(c, v) for c, v in zip(frame["count"], frame["share"])]
-                         if normalised else [f"{c:,}" for c in frame["count"]])
+                         if normalised else [str(c) for c in frame["count"]])
     base = alt.Chart(frame).encode(
         x=alt.X("predicted:N", sort=classes, title="predicted class",
                 axis=alt.Axis(orient="top", labelOverlap=False,
@@ -124,13 +128,21 @@ def confusion_chart(frame: pd.DataFrame, classes: list[str], normalised: bool,
     if len(classes) <= 15:
         top = frame[field].max() or 1
         threshold = (top * 0.35) if normalised else top ** 0.5
-        layers.append(base.mark_text(fontSize=15 if len(classes) <= 10 else 11).encode(
+        font = fitting_font(15 if len(classes) <= 10 else 11, len(classes), int(frame["label"].str.len().max()))
+        layers.append(base.mark_text(fontSize=alt.expr(font)).encode(
             text="label:N",
             color=alt.condition(alt.datum[field] > threshold, alt.value("white"), alt.value("#222")),
             tooltip=tooltip,
         ))
     size = max(320, min(620, 56 * len(classes)))
     return alt.layer(*layers).properties(width=size, height=size)
+
+
+def fitting_font(largest: int, squares: int, chars: int) -> str:
+    """A Vega expression for the squares' font size: `largest` px where the chart is wide, smaller where it is fitted
+    to a narrow screen (its `width` signal) so that `chars` characters stay inside a square, none below 7 px."""
+    fits = f"(width / {squares} - 4) / ({CHAR_EM} * {chars})"  # px of font whose text fills a square less 4 px
+    return f"{fits} < 7 ? 0 : min({largest}, {fits})"
 
 
 def agreement_chart(outcomes: pd.DataFrame) -> alt.LayerChart:
@@ -151,13 +163,16 @@ def view_toggle() -> bool:
     """The counts / row % switch; True when the matrix shows each row's shares."""
     urlstate.confine("view", VIEWS, VIEWS[0])
     urlstate.control("segmented_control", "Show", "view", options=VIEWS,
-                     help="row %: each row adds up to 100%, the share of that true class given each answer")
+                     help="**counts**: how many test images fall in each square. **row %**: each row divided by "
+                          "its total, so every row adds up to 100%: the share of that true class given each answer, "
+                          "which compares classes fairly even when they have different numbers of images.")
     return st.session_state.get("view") == "row %"
 
 
 def per_class(matrix: Any, classes: list[str], where: Any) -> None:
     """Accuracy per class, heading and chart, in `where` (a column)."""
-    where.subheader("Accuracy per class")
+    where.subheader("Accuracy per class", help="For each true class, the share of its test images the model "
+                    "answers correctly: a good overall accuracy can hide one class the model often gets wrong.")
     charts.show(per_class_chart(evaluation.per_class_table(matrix, classes)), where=where, width="stretch")
 
 
@@ -177,15 +192,28 @@ def downloads(matrix: Any, classes: list[str], normalised: bool, title: str, ste
 
 # ---- galleries ------------------------------------------------------------------------------------------
 def open_inside(ds: str, index: int, model: str) -> None:
-    """Show test image `index` on the Inside-a-model page, with the model evaluated here."""
-    st.session_state["cnnviz.image"] = {"source": "test", "dataset": ds, "index": int(index)}
-    nav.go("inside", img=f"test:{ds}:{int(index)}", model=model)
+    """Show test image `index` on the Inside-a-model page, with the model evaluated here; Back comes back here."""
+    st.session_state[IMAGE] = {"source": "test", "dataset": ds, "index": int(index)}
+    query = {"img": f"test:{ds}:{int(index)}", "model": model}
+    # st.switch_page first rewrites this page's address to `query`, one more step in the browser's history: Back
+    # from Inside lands there, on Evaluate without its square and pages, unless back_from_inside() puts them back
+    st.session_state[LEFT] = (query, st.query_params.to_dict())
+    nav.go("inside", **query)
+
+
+def back_from_inside() -> None:
+    """Back from Inside: the address the switch left behind becomes the one the student left (square, pages,
+    filters), before `urlstate.init` reads it; during Back, Streamlit replaces that step instead of adding one."""
+    left = st.session_state.get(LEFT)
+    if left is not None and urlstate.history_step() and st.query_params.to_dict() == left[0]:
+        st.query_params.from_dict(left[1])
 
 
 def first_page_when(key: str, shown: tuple) -> None:
-    """Back to page 1 when the gallery now holds other images (cell, kind or class) than at the last run."""
+    """Back to page 1 when the gallery now holds other images (cell, kind or class) than at the last run; not on
+    Back or Forward, whose address names the page to show."""
     memo = f"_evaluate_{key}_of"
-    if st.session_state.get(memo, shown) != shown:
+    if st.session_state.get(memo, shown) != shown and not urlstate.history_step():
         st.session_state[key] = 1
     st.session_state[memo] = shown
 
@@ -205,23 +233,69 @@ def pager(frame: pd.DataFrame, key: str) -> pd.DataFrame:
 def gallery(frame: pd.DataFrame, test: ImageSet, key: str, pages: str, shown: tuple, caption: Callable[[Any], str],
             model: str) -> None:
     """One page of the images in `frame` (column 'index'; the page number kept under `pages`, back to 1 when
-    `shown`, what the gallery holds, changed), each captioned and with a button to look inside with `model`."""
+    `shown`, what the gallery holds, changed), each captioned and with a button to look inside with `model`.
+
+    The images sit in a row that wraps, each `TILE` px wide: columns would stack on a phone, one image a row."""
     first_page_when(pages, shown)
     rows = pager(frame, pages)
     scale = explore.scale_for(test, 96)
-    for start in range(0, len(rows), COLUMNS):
-        cols = st.columns(COLUMNS)
-        for col, (_, row) in zip(cols, rows.iloc[start:start + COLUMNS].iterrows()):
-            i = int(row["index"])
-            with col:
-                st.image(explore.tile(test.images[i:i + 1], 1, scale, pad=0), width="stretch",
-                         alt=f"Test image {i}")
-                st.markdown(f"<div style='text-align:center;font-size:1.05rem;line-height:1.3;min-height:3.9em'>"
-                            f"{caption(row)}</div>", unsafe_allow_html=True)
-                if st.button("🔬 Inside", key=f"{key}-{i}", help=f"Open test image {i} in Inside a model: "
-                             "feature maps, filters and where the network looks",
-                             width="stretch"):
-                    open_inside(test.name, i, model)
+    captions = [caption(row) for _, row in rows.iterrows()]
+    lines = max((caption_lines(c) for c in captions), default=1)  # as tall as the longest: the buttons line up
+    tiles = st.container(horizontal=True, gap="xsmall", key=f"{key}-tiles")
+    for i, text in zip(rows["index"].astype(int), captions):
+        with tiles.container(width=TILE, gap=None):  # image, caption and button together, apart from the next row
+            st.image(explore.tile(test.images[i:i + 1], 1, scale, pad=0), width="stretch", alt=f"Test image {i}")
+            # st.html, not st.markdown: a markdown block pulls what follows 1rem up, over its last line. The 0.4em
+            # to spare: a line with "→" (drawn from a taller fallback font) is that much higher
+            st.html(f"<div style='text-align:center;font-size:1rem;line-height:1.3;"
+                    f"min-height:{1.3 * lines + 0.4:g}em;padding:0.15rem 0 0.3rem'>{text}</div>")
+            if st.button("🔬 Inside", key=f"{key}-{i}", help=f"Open test image {i} in Inside a model: "
+                         "feature maps, filters and where the network looks", width="stretch"):
+                open_inside(test.name, i, model)
+
+
+# Streamlit scrolls the page inside [data-testid=stMain], and draws a page anew after Back: this remembers where the
+# Evaluate page was scrolled, per address (its query sorted), in the tab's sessionStorage, on every scroll and click
+# while no run is drawing; after Back or Forward (not after a link) it scrolls there again once the page is drawn
+# and its images are loaded. Listeners are added once per tab, however often the page is drawn.
+KEEP_SCROLL = """(() => {
+  const main = () => document.querySelector('[data-testid=stMain]');
+  const idle = () => !!document.querySelector("[data-testid=stApp][data-test-script-state=notRunning]");
+  const place = () => { const q = new URLSearchParams(location.search); q.sort();
+                        return 'cv-scroll:' + location.pathname + '?' + q; };
+  if (!window.cvScroll) {
+    window.cvScroll = {back: false, restoring: false};
+    const save = () => { const m = main();
+      if (m && idle() && !window.cvScroll.restoring && location.pathname.endsWith('/evaluate'))
+        sessionStorage.setItem(place(), String(Math.round(m.scrollTop))); };
+    document.addEventListener('scroll', save, true);
+    document.addEventListener('click', () => { window.cvScroll.back = false; save(); }, true);
+    window.addEventListener('popstate', () => { window.cvScroll.back = true; });
+  }
+  if (!window.cvScroll.back) return;
+  window.cvScroll.back = false;
+  window.cvScroll.restoring = true;
+  const since = Date.now();
+  const restore = () => {
+    const m = main();
+    const drawn = m && idle() && [...m.querySelectorAll('img')].every(i => i.complete);
+    if (!drawn && Date.now() - since < 15000) { setTimeout(restore, 100); return; }
+    const top = Number(sessionStorage.getItem(place()) || 0);
+    if (m && top) m.scrollTop = top;
+    window.cvScroll.restoring = false;
+  };
+  setTimeout(restore, 100);
+})();"""
+
+
+def keep_scroll() -> None:
+    """Back from Inside a model lands where the student was scrolled, not at the top of a long page."""
+    st.html(f"<script>{KEEP_SCROLL}</script>", unsafe_allow_javascript=True)
+
+
+def caption_lines(text: str) -> int:
+    """About how many lines a caption takes in a tile: each `<br>` part wraps after `LINE_CHARS` characters."""
+    return sum(-(-max(len(part), 1) // LINE_CHARS) for part in text.split("<br>"))
 
 
 def cell_caption(row: Any) -> str:

@@ -16,6 +16,15 @@ from cnnviz.training import train
 from cnnviz.training.job import CURVES, Job, duration
 
 COLOURS = ["#1f77b4", "#ff7f0e", "#9ecae1"]  # train, validation, train this epoch (CURVES' order)
+HELP = {  # what each figure of a finished run means, and why it matters, for a student who meets it here first
+    "loss": "The cross-entropy: the average of −log(the probability the network gave the true class), near 0 when "
+            "it is sure and right. Training lowers exactly this number, step by step.",
+    "accuracy": "The share of the training images the network now answers correctly; high here but low on new "
+                "images means it memorised (overfitting).",
+    "validation": "Accuracy on the validation images, held out from training: how well the network does on images "
+                  "it has not seen, checked after every epoch.",
+    "test": "Accuracy on the test images, used once at the end and never to choose settings: the fair final mark.",
+}
 
 
 def missing_data(ds: str) -> str:
@@ -30,9 +39,9 @@ def missing_data(ds: str) -> str:
 
 
 def intro(config: train.TrainConfig | None) -> None:
-    st.info("Set the recipe on the left and press **Start training**. The progress bar, the images per second and "
-            "the curves appear here and grow while the network trains; **Stop** ends the run at any moment and "
-            "keeps what was learned.")
+    st.info("Set the recipe on the left (on a phone: above) and press **Start training**. The progress bar, the "
+            "images per second and the curves appear here and grow while the network trains; **Stop** ends the run "
+            "at any moment and keeps what was learned.")
     if config is not None:
         n = config.train_limit or (60000 if config.dataset == "mnist" else 50000)
         st.markdown(f"This run will train on about **{int(n * (1 - config.val_fraction)):,}** images and "
@@ -106,10 +115,10 @@ def results(job: Job) -> None:
         st.success(f"**{how}** in {duration(job.seconds)}. {kept}")
     if m := job.metrics:
         c = st.columns(4)
-        c[0].metric("Training loss", f"{m['train_loss']:.3f}")
-        c[1].metric("Training accuracy", f"{m['train_acc']:.1%}")
-        c[2].metric("Validation accuracy", f"{m['val_acc']:.1%}" if "val_acc" in m else "–")
-        c[3].metric("Test accuracy", f"{m['test_acc']:.1%}")
+        c[0].metric("Training loss", f"{m['train_loss']:.3f}", help=HELP["loss"])
+        c[1].metric("Training accuracy", f"{m['train_acc']:.1%}", help=HELP["accuracy"])
+        c[2].metric("Validation accuracy", f"{m['val_acc']:.1%}" if "val_acc" in m else "–", help=HELP["validation"])
+        c[3].metric("Test accuracy", f"{m['test_acc']:.1%}", help=HELP["test"])
         table = pd.DataFrame([{"split": name, "loss": m[f"{key}_loss"], "accuracy": 100 * m[f"{key}_acc"]}
                               for name, key in (("training", "train"), ("validation", "val"), ("test", "test"))
                               if f"{key}_loss" in m])
