@@ -65,10 +65,10 @@ def _padded_title(conv: Conv, same: bool) -> str:
 
 def input_cell(conv: Conv) -> int:
     """Pixels per cell of the padded input: one channel's input, kernel, output and working share one 1366 x 768
-    screen (a padded 6 x 6 input: 42 px, 7 x 7: 37 px); several channels get the room a column each."""
+    screen (a padded 6 x 6 input: 41 px, 7 x 7: 36 px); several channels get the room a column each."""
     hp, wp = conv.pad_mask.shape
     chans = conv.image.shape[0]
-    return gh.cell_size(hp, wp, 620 if chans == 1 else 1040 // chans - 50, 64, 22, height=340)
+    return gh.cell_size(hp, wp, 620 if chans == 1 else 1040 // chans - 50, 64, 22, height=330)
 
 
 def weight_note(weight: float) -> str:

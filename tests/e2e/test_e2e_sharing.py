@@ -103,6 +103,8 @@ def test_a_teacher_link_shows_one_locked_step_without_the_sidebar(new_app, serve
     projector.goto(f"{server.url}/convolution?pad=1&step=7&teacher=1&lock=pad,stride&hide=kernel")
     expect(projector.page.locator("[data-testid='stSidebar']")).to_be_hidden()
     assert projector.page.evaluate("window.sidebarShown") is False  # not even for a moment while loading
+    assert working_head(projector.page).startswith("Output cell (1, 1)")  # step 7 of a 6x6 output
+    projector.page.get_by_role("button", name="⚙️ Settings").click()  # in teacher mode the settings fold away
     expect(projector.page.get_by_role("combobox", name="Padding", exact=True)).to_be_disabled()
     expect(projector.page.get_by_role("combobox", name="Padding", exact=True)).to_have_value("1")
     expect(projector.page.get_by_role("combobox", name="Stride", exact=True)).to_be_disabled()
