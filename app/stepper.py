@@ -29,6 +29,8 @@ BIG_TEXT = """<style>
 
 EDITOR_COLUMNS = 10  # grid columns (index included) that fit across a 1366 px page (~75 px each); more: channels stack
 STEPS = range(0, 10**4)  # a step a link may name; `stepped` then keeps it within the lesson's own steps
+PADDINGS = [str(p) for p in range(7)] + ["same"]  # a convolution's choices, for its widgets and the link alike
+STRIDES, DILATIONS = [1, 2, 3, 4], [1, 2, 3]
 
 
 def image_preset(rows: int, cols: int) -> Callable[[int], np.ndarray]:
@@ -39,6 +41,16 @@ def image_preset(rows: int, cols: int) -> Callable[[int], np.ndarray]:
 def kernel_preset(size: int) -> Callable[[int], np.ndarray]:
     """Filler for a kernel grid editor: channel -> the chosen preset kernel at this size."""
     return lambda ch: kernels.kernel(st.session_state["kernel"], size)
+
+
+def geometry_controls(bar: Any) -> None:
+    """Padding, stride and dilation of a stepped convolution, in `bar` (forward and backward lessons alike)."""
+    urlstate.control("selectbox", "Padding", "pad", where=bar, options=PADDINGS, width=130,
+                     help="Rings of zeros around the input. 'same' pads just enough to keep the size (stride 1 only).")
+    urlstate.control("selectbox", "Stride", "stride", where=bar, options=STRIDES, width=130,
+                     help="How far the kernel jumps.")
+    urlstate.control("selectbox", "Dilation", "dil", where=bar, options=DILATIONS, width=130,
+                     help="Gaps between the kernel's taps: dilation 2 skips every other cell.")
 
 
 def show(*parts: str) -> None:

@@ -11,9 +11,6 @@ from cnnviz.lessons import backfigures, figures, kernels, playback
 from cnnviz.lessons.backward import GRAD_PHASES, ConvBackward, SGDStep, sgd_step
 from cnnviz.lessons.stepping import Conv
 
-# the forward stepper's choices (app/lessons/convolution.py), for the widgets and the link alike
-PADDINGS = [str(p) for p in range(7)] + ["same"]
-STRIDES, DILATIONS = [1, 2, 3, 4], [1, 2, 3]
 SIDES, KSIZES, BIASES = list(range(3, 13)), list(range(1, 8)), range(-99, 100)
 SOURCES = {"grad": "Type ∂L/∂y in", "loss": "From a tiny loss ½‖y − target‖²"}
 LRS = [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]  # log spaced
@@ -21,9 +18,9 @@ LRS = [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 
 urlstate.init({"image": "Square", "rows": 5, "cols": 5, "x": "", "kernel": "Sobel x", "k": 3, "w": "", "bias": 0,
                "pad": "0", "stride": 1, "dil": 1, "src": "grad", "g": "", "t": "", "step": 0, "quiz": False,
                "lr": 0.0002},
-              allowed={"image": kernels.IMAGES, "kernel": kernels.KERNELS, "pad": PADDINGS, "stride": STRIDES,
-                       "dil": DILATIONS, "rows": SIDES, "cols": SIDES, "k": KSIZES, "bias": BIASES,
-                       "src": list(SOURCES), "step": stepper.STEPS, "lr": LRS})
+              allowed={"image": kernels.IMAGES, "kernel": kernels.KERNELS, "pad": stepper.PADDINGS,
+                       "stride": stepper.STRIDES, "dil": stepper.DILATIONS, "rows": SIDES, "cols": SIDES, "k": KSIZES,
+                       "bias": BIASES,                       "src": list(SOURCES), "step": stepper.STEPS, "lr": LRS})
 st.html(stepper.BIG_TEXT)
 
 st.title("⬅️ The backward pass")
@@ -56,12 +53,7 @@ urlstate.control("selectbox", "Input", "image", where=bar, options=kernels.IMAGE
                  on_change=stepper.reset_text("x"))
 urlstate.control("selectbox", "Kernel", "kernel", where=bar, options=kernels.KERNELS, width=180,
                  on_change=stepper.reset_text("w"))
-urlstate.control("selectbox", "Padding", "pad", where=bar, options=PADDINGS, width=130,
-                 help="Rings of zeros around the input. 'same' pads just enough to keep the size (stride 1 only).")
-urlstate.control("selectbox", "Stride", "stride", where=bar, options=STRIDES, width=130,
-                 help="How far the kernel jumps.")
-urlstate.control("selectbox", "Dilation", "dil", where=bar, options=DILATIONS, width=130,
-                 help="Gaps between the kernel's taps: dilation 2 skips every other cell.")
+stepper.geometry_controls(bar)
 source_col, size_col = st.columns([1, 1], vertical_alignment="center")
 source = urlstate.control("radio", "Where ∂L/∂y comes from", "src", where=source_col, options=list(SOURCES),
                           format_func=SOURCES.get, horizontal=True)

@@ -7,16 +7,15 @@ from app import stepper, urlstate
 from cnnviz.lessons import figures, kernels
 from cnnviz.lessons.stepping import Conv
 
-PADDINGS = [str(p) for p in range(7)] + ["same"]
 MODES = {"cross": "Cross-correlation (what PyTorch computes)", "conv": "True convolution (textbook)"}
 # each control's choices, for its widget and for the link alike
-CHANNELS, STRIDES, DILATIONS = [1, 2, 3], [1, 2, 3, 4], [1, 2, 3]
+CHANNELS = [1, 2, 3]
 SIDES, KSIZES, BIASES = list(range(3, 13)), list(range(1, 8)), range(-99, 100)
 
 urlstate.init({"image": "Square", "rows": 6, "cols": 6, "chans": 1, "x": "", "kernel": "Sobel x", "k": 3,
                "w": "", "bias": 0, "pad": "0", "stride": 1, "dil": 1, "mode": "cross", "step": 0, "quiz": False},
-              allowed={"image": kernels.IMAGES, "kernel": kernels.KERNELS, "chans": CHANNELS, "pad": PADDINGS,
-                       "stride": STRIDES, "dil": DILATIONS, "mode": list(MODES), "rows": SIDES,
+              allowed={"image": kernels.IMAGES, "kernel": kernels.KERNELS, "chans": CHANNELS, "pad": stepper.PADDINGS,
+                       "stride": stepper.STRIDES, "dil": stepper.DILATIONS, "mode": list(MODES), "rows": SIDES,
                        "cols": SIDES, "k": KSIZES, "bias": BIASES, "step": stepper.STEPS})
 st.html(stepper.BIG_TEXT)
 
@@ -38,12 +37,7 @@ urlstate.control("selectbox", "Kernel", "kernel", where=bar, options=kernels.KER
 urlstate.control("selectbox", "Channels", "chans", where=bar, options=CHANNELS, width=130,
                  help="Input channels (a colour image has 3). Each has its own kernel slice; the sums are added, "
                       "then the bias.")
-urlstate.control("selectbox", "Padding", "pad", where=bar, options=PADDINGS, width=130,
-                 help="Rings of zeros around the input. 'same' pads just enough to keep the size (stride 1 only).")
-urlstate.control("selectbox", "Stride", "stride", where=bar, options=STRIDES, width=130,
-                 help="How far the kernel jumps.")
-urlstate.control("selectbox", "Dilation", "dil", where=bar, options=DILATIONS, width=130,
-                 help="Gaps between the kernel's taps: dilation 2 skips every other cell.")
+stepper.geometry_controls(bar)
 mode_col, size_col = place.columns([1, 1], vertical_alignment="center")
 urlstate.control("radio", "Mode", "mode", where=mode_col, options=list(MODES), format_func=MODES.get, horizontal=True,
                  label_visibility="collapsed")
