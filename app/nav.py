@@ -15,6 +15,7 @@ PAGES = [
     ("Convolution", "pooling.py", "Pooling", "🔽"),
     ("Convolution", "transposed.py", "Transposed convolution", "🔼"),
     ("Convolution", "backward.py", "The backward pass", "⬅️"),
+    ("Convolution", "segment.py", "Segmentation (U-Net)", "🧩"),
     ("Convolution", "filters_on_image.py", "Kernels on a picture", "🖼️"),
     ("Convolution", "arithmetic.py", "Conv arithmetic", "📐"),
     ("Train", "train.py", "Train a model", "🏋️"),

@@ -15,12 +15,19 @@ import streamlit as st
 import models
 from app import urlstate
 from cnnviz.nets import limits, netspec
-from cnnviz.training import train
+from cnnviz.training import segment, train
 from cnnviz.training.job import Hosting
+from models.train import fresh as fresh_classifier
 
 CUSTOM = "custom"  # the network typed as a layer description
-DATASETS = ("mnist", "cifar10")
-DATASET_TITLES = {"mnist": "MNIST (handwritten digits)", "cifar10": "CIFAR-10 (small photos)"}
+SEGMENTS = segment.DATASET  # the digit canvases: a class for every pixel, made from MNIST's digits
+DATASETS = ("mnist", "cifar10", SEGMENTS)
+DATASET_TITLES = {"mnist": "MNIST (handwritten digits)", "cifar10": "CIFAR-10 (small photos)",
+                  SEGMENTS: "Digit canvases (segmentation)"}
+NOT_FOR_SEGMENTS = {  # recipe settings that do not apply to the canvases, and why (they are hidden there)
+    "aug": "No augmentation for segmentation: flipping, cropping or rotating a canvas would move its pixels away "
+           "from their labels, unless the label map moved with them.",
+}
 INPUTS = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}  # (C, H, W): what a custom network is built for
 LR_CHOICES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.2, 0.3, 1.0, 3.0, 10.0]
 WD_CHOICES = [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05]
@@ -63,6 +70,8 @@ class Field:
             given = {"min_value": v.start, "max_value": v[-1], "step": v.step}
         elif isinstance(v, tuple):
             given = {"min_value": v[0], "max_value": v[1]}
+        elif self.widget in ("toggle", "checkbox"):
+            given = {}
         else:
             given = {"options": list(v)}
         return {**given, **({"help": self.help} if self.help else {}), **self.extra}
@@ -128,16 +137,43 @@ def fields(host: Hosting) -> dict[str, Field]:
     return {f.key: f for f in table}
 
 
+def variants() -> dict[str, Field]:
+    """The U-Net's settings (shown for it only): its three ablations, each recorded in the checkpoint."""
+    table = (
+        Field("up", "Upsampling", "radio", {"transposed": "transposed convolution",
+                                            "nearest": "nearest-neighbour + convolution"}, "upsample",
+              "how the decoder doubles the height and width of its maps on the way back up: a transposed "
+              "convolution learns how to spread each value over a 2×2 patch (and can leave a checkerboard pattern); "
+              "nearest-neighbour copies each value into a 2×2 block, then an ordinary 3×3 convolution smooths it",
+              {"horizontal": True}),
+        Field("act", "Activation", "radio", {"relu": "ReLU", "elu": "ELU"}, "activation",
+              "the function after every convolution: ReLU turns negative values into 0; ELU lets them through as a "
+              "smooth curve that flattens at −1, so a unit is never silenced completely", {"horizontal": True}),
+        Field("skips", "Skip connections", "toggle", [False, True], "skips",
+              "each decoder level also receives the encoder's map of the same size (the bridges across the U), so "
+              "the fine detail that pooling threw away comes straight back; off, the decoder must rebuild every "
+              "pixel from the coarse 8×11 map at the bottom"),
+    )
+    return {f.key: f for f in table}
+
+
+def applies(key: str, ds: str) -> bool:
+    """Whether recipe setting `key` is shown for data set `ds` (the U-Net's only for the canvases)."""
+    if ds == SEGMENTS:
+        return key not in NOT_FOR_SEGMENTS
+    return key not in variants()
+
+
 def _caps(host: Hosting) -> dict[str, Callable[[Any], Any]]:
     """TrainConfig field -> what this copy's caps make of a value."""
     return {"epochs": lambda n: min(n, host.max_epochs), "train_limit": host.train_images}
 
 
 def defaults(ds: str, net: str, host: Hosting) -> dict[str, Any]:
-    """Widget values for the engine's defaults of this data set and network."""
+    """Widget values for the engine's defaults of this data set and network (the U-Net's only for the canvases)."""
     base, caps = train.defaults(ds, net), _caps(host)
     values = {}
-    for key, f in fields(host).items():
+    for key, f in {**fields(host), **(variants() if ds == SEGMENTS else {})}.items():
         value = caps.get(f.attr, lambda v: v)(getattr(base, f.attr))
         values[key] = list(value) if isinstance(value, tuple) else value
     return values
@@ -150,9 +186,12 @@ def config(values: Mapping[str, Any], host: Hosting, layers: list[dict[str, Any]
     Raises:
         ValueError: the settings do not make a config, or a custom network's training batch is over the memory limit.
     """
-    caps = _caps(host)
-    recipe = {f.attr: caps.get(f.attr, lambda v: v)(f.to_config(values[key])) for key, f in fields(host).items()}
-    config = train.TrainConfig(dataset=values["data"], model=values["net"], layers=layers,
+    caps, ds = _caps(host), values["data"]
+    base = train.defaults(ds, values["net"])  # what a hidden setting keeps
+    recipe = {f.attr: caps.get(f.attr, lambda v: v)(f.to_config(values[key]) if applies(key, ds)
+                                                    else getattr(base, f.attr))
+              for key, f in {**fields(host), **variants()}.items()}
+    config = train.TrainConfig(dataset=ds, model=values["net"], layers=layers,
                                pretrained=bool(values.get("pretrained")), test_limit=host.max_test, **recipe)
     if layers is not None:
         limits.check_training(layers, INPUTS[config.dataset], config.batch_size)  # the batch's memory, before Start
@@ -160,12 +199,29 @@ def config(values: Mapping[str, Any], host: Hosting, layers: list[dict[str, Any]
 
 
 def networks(ds: str) -> list[str]:
-    """Zoo networks made for data set `ds`, then the custom network."""
-    return [n for n in models.names() if models.ZOO[n].dataset == ds] + [CUSTOM]
+    """Zoo networks made for data set `ds`, then the custom network; for the canvases the U-Net alone (its
+    upsampling is a setting, so the zoo's unet-nearest is not a second network here)."""
+    if ds == SEGMENTS:
+        return [segment.ARCH]
+    return [n for n in models.names("classification") if models.ZOO[n].dataset == ds] + [CUSTOM]
 
 
 def network_title(net: str) -> str:
     return "Your own network (layer description)" if net == CUSTOM else models.ZOO[net].title
+
+
+def present(found: list[str]) -> list[str]:
+    """The data sets this computer can train on: those found, and the canvases wherever MNIST is."""
+    return [*found, SEGMENTS] if "mnist" in found and SEGMENTS not in found else found
+
+
+def fresh(config: train.TrainConfig, input_shape: tuple[int, ...], classes: list[str]
+          ) -> tuple[Any, dict[str, Any], str]:
+    """(a fresh network for `config`, the checkpoint meta that rebuilds it, its title); the caller seeds it."""
+    if config.dataset == SEGMENTS:
+        meta = segment.meta(config)
+        return models.build(meta["arch"], **meta["arch_args"]), meta, meta["title"]
+    return fresh_classifier(config, input_shape, classes)
 
 
 def preset(ds: str) -> str:
@@ -180,18 +236,23 @@ def init(host: Hosting, present: list[str]) -> None:
     ds = st.session_state["data"]
     net = networks(ds)[0]
     table = fields(host)
-    urlstate.init({"data": first, "net": net, "layers": preset(ds), "pretrained": False, **defaults(ds, net, host)},
-                  allowed={**{key: f.rule for key, f in table.items()},
+    unet = {key: getattr(_BLANK, f.attr) for key, f in variants().items()}  # in the link whichever data it opens
+    urlstate.init({"data": first, "net": net, "layers": preset(ds), "pretrained": False, **unet,
+                   **defaults(ds, net, host)},
+                  allowed={**{key: f.rule for key, f in {**table, **variants()}.items()},
                            "net": lambda n: n in networks(st.session_state["data"])})
 
 
 def draw(host: Hosting, disabled: bool) -> None:
     """The recipe's widgets, the common ones first and the rest under "More settings"; greyed out while training."""
-    table = fields(host)
+    table, ds = fields(host), st.session_state["data"]
 
     def put(key: str, where: Any = st) -> None:
         f = table[key]
-        urlstate.control(f.widget, f.label, key, where, disabled, **f.kwargs())
+        if applies(key, ds):
+            urlstate.control(f.widget, f.label, key, where, disabled, **f.kwargs())
+        else:
+            where.caption(NOT_FOR_SEGMENTS[key])
 
     c1, c2 = st.columns(2)
     put("opt", c1)
@@ -207,6 +268,12 @@ def draw(host: Hosting, disabled: bool) -> None:
     if host.max_epochs < 200 or host.max_train:
         st.caption(f"This copy allows at most {host.max_epochs} epochs" +
                    (f" and {host.max_train:,} training images" if host.max_train else "") + " per run.")
+
+
+def draw_variants(disabled: bool) -> None:
+    """The U-Net's three settings, one under the other (side by side their labels are cut short)."""
+    for f in variants().values():
+        urlstate.control(f.widget, f.label, f.key, st, disabled, **f.kwargs())
 
 
 # ---- callbacks: a new data set or network brings its own recipe ---------------------------------------------

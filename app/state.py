@@ -188,6 +188,25 @@ def dataset(name: str, split: str) -> Any:
     return data.load(name, split)
 
 
+@st.cache_resource(show_spinner="Pasting MNIST digits onto canvases (first time: a few seconds)…", max_entries=2)
+def canvases(split: str) -> Any:
+    """The digit canvases of `split` that the shipped U-Nets were trained or tested on, shared read-only."""
+    from cnnviz.datasets import segments
+
+    return segments.load(split)
+
+
+@st.cache_data(show_spinner="Counting the canvases' pixels…", max_entries=1)
+def canvas_tables() -> tuple[Any, Any, Any]:
+    """(pixel shares, digits per canvas, training pixel mean and std) of the canvases, for the Dataset explorer:
+    counting 60 million pixels takes a fifth of a second, too slow for every click."""
+    from cnnviz.datasets import explore
+
+    sets = {split: canvases(split) for split in ("train", "test")}
+    mean, std = explore.pixel_stats(sets["train"].images)
+    return explore.pixel_shares(sets), explore.digits_per_canvas(sets), explore.stats_table([mean], [std])
+
+
 @st.cache_resource(show_spinner="Splitting the data set and computing its mean and std…", max_entries=4)
 def explore_splits(name: str) -> Any:
     """Train / validation / test of data set `name` as training splits them (test None when absent)."""
@@ -362,11 +381,11 @@ def model_meta(spec: Any) -> dict[str, Any]:
 
 
 def zoo_metas() -> dict[str, dict[str, Any]]:
-    """Zoo name -> checkpoint meta of every shipped model whose checkpoint exists and reads, in zoo order."""
+    """Zoo name -> checkpoint meta of every shipped classifier whose checkpoint exists and reads, in zoo order."""
     import models
 
     metas = {}
-    for name in models.names():
+    for name in models.names("classification"):
         try:
             metas[name] = model_meta(model_spec(name))
         except models.CheckpointError:

@@ -115,6 +115,9 @@ def init(defaults: dict[str, Any],
             if from_link:
                 linked[key] = _format(st.session_state[key])
         owner[key] = page
+        # Streamlit forgets the value of a widget a run does not draw (a part shown only for one choice, or cut
+        # off by st.stop), unless the session holds the value itself: writing it back makes it the session's.
+        st.session_state[key] = st.session_state[key]
 
 
 def _page() -> str:

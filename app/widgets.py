@@ -455,7 +455,7 @@ def _display(image: Image.Image, side: int = DISPLAY_SIDE) -> Image.Image:
 # ---- the model picker ---------------------------------------------------------------------------------------
 
 def model_picker(key: str = "model", label: str = "Model") -> str:
-    """A select box of the zoo models and the runs trained in this app; returns the choice.
+    """A select box of the zoo's classifiers and the runs trained in this app; returns the choice.
 
     Returns a zoo name (a key of `models.ZOO`, e.g. "cifar_cnn") or, for a run trained in the app, the path of
     its checkpoint file as a string (load it with `models.load_file`). The choice is kept in the URL
@@ -489,8 +489,8 @@ def _model_options() -> dict[str, str]:
     """URL token -> label: the zoo, then the runs trained in the app."""
     import models
 
-    options = {name: entry.title + ("" if entry.checkpoint.is_file() else " — not trained yet")
-               for name, entry in models.ZOO.items()}
+    options = {name: models.ZOO[name].title + ("" if models.ZOO[name].checkpoint.is_file() else " — not trained yet")
+               for name in models.names("classification")}
     for name, run in _runs().items():
         info = run.info()
         config = info.get("config", {})

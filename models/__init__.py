@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,15 @@ from PIL import Image
 from torch import nn
 
 from cnnviz.datasets.data import CIFAR10_CLASSES, MNIST_CLASSES
+from cnnviz.datasets.images import centre_crop
 from cnnviz.training import checkpoint
 from cnnviz.training.checkpoint import CheckpointError
-from models import cifar_cnn, cifar_cnn_plus, mnist_cnn, resnet18
+from models import cifar_cnn, cifar_cnn_plus, mnist_cnn, resnet18, unet
 
 ZOO_DIR = Path(__file__).resolve().parent
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
+CANVAS_MEAN, CANVAS_STD = (0.0382,), (0.1768,)  # the digit canvases' pixel statistics (mostly black)
+SEGMENT_CLASSES = ("background", *MNIST_CLASSES)  # label 0 is background, label d + 1 is digit d
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
 __all__ = [
@@ -40,6 +44,7 @@ class ZooEntry:
     std: tuple[float, ...]
     builder: Callable[..., nn.Module]
     about: str
+    task: str = "classification"  # or "segmentation": a class per pixel, not per image
 
     @property
     def checkpoint(self) -> Path:
@@ -59,6 +64,14 @@ ZOO: dict[str, ZooEntry] = {e.name: e for e in (
              "3x3 conv-BN-ReLU blocks with two residual blocks: what batch norm and skip connections add."),
     ZooEntry("resnet18", "ResNet18 (torchvision, 11.2 M params)", "cifar10", (3, 32, 32), CIFAR10_CLASSES,
              CIFAR_MEAN, CIFAR_STD, resnet18.build, "torchvision's ResNet18 with a 10-class head, fed 32x32 images."),
+    ZooEntry("unet", "U-Net (digit segmentation, 482,619 params)", "m2nist", (1, 64, 84), SEGMENT_CLASSES,
+             CANVAS_MEAN, CANVAS_STD, unet.build,
+             "Three levels down, three up, skip connections: a class for every pixel of a 64x84 digit canvas.",
+             "segmentation"),
+    ZooEntry("unet-nearest", "U-Net, nearest-neighbour upsampling (segmentation, 536,379 params)", "m2nist",
+             (1, 64, 84), SEGMENT_CLASSES, CANVAS_MEAN, CANVAS_STD, partial(unet.build, upsample="nearest"),
+             "The U-Net with each transposed convolution replaced by nearest-neighbour copies and a 3x3 conv.",
+             "segmentation"),
 )}
 
 
@@ -76,6 +89,7 @@ class ModelSpec:
     arch: str                         # zoo architecture name, or "custom" (a network description)
     arch_args: str                    # the builder's keyword arguments as sorted JSON: hashable, a cache key
     checkpoint: Path
+    task: str = "classification"      # or "segmentation"
 
     @property
     def in_zoo(self) -> bool:
@@ -100,19 +114,19 @@ def spec(choice: str, meta: dict[str, Any] | None = None) -> ModelSpec:
     if choice in ZOO:
         e = ZOO[choice]
         return ModelSpec(choice, e.title, e.dataset, tuple(e.input_shape), tuple(e.classes), tuple(e.mean),
-                         tuple(e.std), choice, "{}", e.checkpoint)
+                         tuple(e.std), choice, "{}", e.checkpoint, e.task)
     path = Path(choice)
     meta = checkpoint.load(path)[1] if meta is None else meta
     title = f"run {path.parent.name}" if path.name == "checkpoint.pt" else path.stem
     dataset = meta.get("dataset") or meta.get("config", {}).get("dataset", "")
     return ModelSpec(choice, title, dataset, tuple(meta["input_shape"]), tuple(meta.get("classes", [])),
                      tuple(meta["mean"]), tuple(meta["std"]), meta["arch"],
-                     json.dumps(meta.get("arch_args", {}), sort_keys=True), path)
+                     json.dumps(meta.get("arch_args", {}), sort_keys=True), path, meta.get("task", "classification"))
 
 
-def names() -> list[str]:
-    """Zoo model names in display order."""
-    return list(ZOO)
+def names(task: str | None = None) -> list[str]:
+    """Zoo model names in display order; only those of `task` ("classification", "segmentation") when given."""
+    return [n for n, e in ZOO.items() if task is None or e.task == task]
 
 
 def build(name: str, **kwargs: Any) -> nn.Module:
@@ -171,21 +185,6 @@ def input_transform(input_shape: tuple[int, int, int], mean: tuple[float, ...], 
         return (x - mean_t) / std_t
 
     return apply
-
-
-def centre_crop(image: Image.Image, width: int, height: int) -> Image.Image:
-    """The largest centred part of `image` shaped like a `width` x `height` input: what the model's resize gets."""
-    return image.crop(_centre_box(image.size, width / height))
-
-
-def _centre_box(size: tuple[int, int], aspect: float) -> tuple[int, int, int, int]:
-    """The largest centred box of `size` with the input's aspect ratio, so photos are cropped, not squashed."""
-    w, h = size
-    if w / h > aspect:
-        cw = round(h * aspect)
-        return ((w - cw) // 2, 0, (w - cw) // 2 + cw, h)
-    ch = round(w / aspect)
-    return (0, (h - ch) // 2, w, (h - ch) // 2 + ch)
 
 
 def transform(name: str) -> Callable[[Image.Image], torch.Tensor]:

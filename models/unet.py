@@ -25,6 +25,26 @@ def upsampler(c_in: int, c_out: int, how: str) -> nn.Module:
                                      conv=nn.Conv2d(c_in, c_out, 3, padding=1)))
 
 
+class PadTo(nn.Module):
+    """Pad the bottom and right by repeating the edge pixels up to a multiple of `step`, so every pooling halves
+    evenly (a module, not a call in forward, so layer tables show the padded size)."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__()
+        self.step = step
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        return F.pad(x, (0, -w % self.step, 0, -h % self.step), mode="replicate")
+
+
+class CropTo(nn.Module):
+    """Cut the logits back to the input's height and width: the padded rows and columns get no label."""
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        return x[..., :size[0], :size[1]]
+
+
 class UNet(nn.Module):
     """Encoder enc1..enc3 and decoder dec3..dec1 in pairs of equal size; dec_k also reads enc_k when skips are on.
 
@@ -42,6 +62,7 @@ class UNet(nn.Module):
         self.skips = skips
         w = [width, 2 * width, 4 * width, 8 * width]  # channels of enc1, enc2, enc3, bottom
         skip = 1 if skips else 0
+        self.pad = PadTo(2 ** LEVELS)
         self.enc1, self.pool1 = double_conv(1, w[0], activation), nn.MaxPool2d(2)
         self.enc2, self.pool2 = double_conv(w[0], w[1], activation), nn.MaxPool2d(2)
         self.enc3, self.pool3 = double_conv(w[1], w[2], activation), nn.MaxPool2d(2)
@@ -50,15 +71,15 @@ class UNet(nn.Module):
         self.up2, self.dec2 = upsampler(w[2], w[1], upsample_mode), double_conv((1 + skip) * w[1], w[1], activation)
         self.up1, self.dec1 = upsampler(w[1], w[0], upsample_mode), double_conv((1 + skip) * w[0], w[0], activation)
         self.head = nn.Conv2d(w[0], classes, kernel_size=1)
+        self.crop = CropTo()
 
     def _join(self, up: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         """The decoder's input: the upsampled map, with the encoder's map of the same size beside it when skips."""
         return torch.cat([up, skip], 1) if self.skips else up
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        step = 2 ** LEVELS
-        x = F.pad(x, (0, -w % step, 0, -h % step), mode="replicate")  # (B, 1, 64, 88)
+        size = x.shape[-2:]
+        x = self.pad(x)                                      # (B, 1, 64, 88)
         e1 = self.enc1(x)                                    # (B, w, 64, 88)
         e2 = self.enc2(self.pool1(e1))                       # (B, 2w, 32, 44)
         e3 = self.enc3(self.pool2(e2))                       # (B, 4w, 16, 22)
@@ -66,7 +87,7 @@ class UNet(nn.Module):
         d3 = self.dec3(self._join(self.up3(b), e3))          # (B, 4w, 16, 22)
         d2 = self.dec2(self._join(self.up2(d3), e2))         # (B, 2w, 32, 44)
         d1 = self.dec1(self._join(self.up1(d2), e1))         # (B, w, 64, 88)
-        return self.head(d1)[..., :h, :w]                    # (B, classes, 64, 84)
+        return self.crop(self.head(d1), size)                # (B, classes, 64, 84)
 
 
 def build(upsample: str = "transposed", activation: str = "relu", skips: bool = True, width: int = 16,

@@ -15,7 +15,7 @@ def score(model: nn.Module, x: torch.Tensor, target: int) -> float:
         return float(model.eval()(x[None])[0, target])
 
 
-@pytest.mark.parametrize("name", [n for n in models.names() if n != "resnet18"
+@pytest.mark.parametrize("name", [n for n in models.names("classification") if n != "resnet18"
                                   and models.ZOO[n].checkpoint.is_file()])
 def test_integrated_gradients_add_up_to_the_class_score_above_a_black_picture(name: str) -> None:
     model, entry = models.load(name), models.ZOO[name]

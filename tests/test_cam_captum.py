@@ -9,7 +9,7 @@ import models
 from cnnviz.datasets import samples
 from cnnviz.inside import cam, features
 
-TRAINED = [n for n in models.names() if models.ZOO[n].checkpoint.is_file()]
+TRAINED = [n for n in models.names("classification") if models.ZOO[n].checkpoint.is_file()]
 
 
 @pytest.mark.parametrize("name", TRAINED)

@@ -23,7 +23,7 @@ PARAMS = {
 }
 
 
-@pytest.mark.parametrize("name", models.names())
+@pytest.mark.parametrize("name", models.names("classification"))
 def test_parameter_counts_and_output_shape(name: str) -> None:
     model = models.build(name)
     assert sum(p.numel() for p in model.parameters()) == PARAMS[name]
@@ -122,7 +122,7 @@ def test_imagenet_cache_file_and_recipe(tmp_path: Path, monkeypatch: pytest.Monk
     assert torch.allclose(white[:, 0, 0], (1 - torch.tensor(recipe.mean)) / torch.tensor(recipe.std), atol=1e-5)
 
 
-@pytest.mark.parametrize("name", [n for n in models.names() if models.ZOO[n].checkpoint.is_file()])
+@pytest.mark.parametrize("name", [n for n in models.names("classification") if models.ZOO[n].checkpoint.is_file()])
 def test_shipped_checkpoints_load_with_their_cards(name: str) -> None:
     model = models.load(name)
     card = models.card(name)

@@ -45,7 +45,7 @@ def test_an_image_folder_set(tmp_path, monkeypatch, fresh_caches) -> None:
     monkeypatch.setenv("CNNVIZ_DATA_DIR", str(tmp_path))
     at = app().run()
     assert not at.exception, at.exception
-    assert at.selectbox(key="ds").options == ["toy"]
+    assert at.selectbox(key="ds").options == ["toy", "Digit canvases (M2NIST-style, for segmentation)"]  # made here
     # 60 training images, 10% (6) held out for validation, 12 test images
     assert any(m.value == "**train**: 54 images · **validation**: 6 images · **test**: 12 images" for m in at.markdown)
     assert any("unbalanced" in w.value for w in at.warning)  # 30 sky against 10 kiwi

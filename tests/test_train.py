@@ -281,7 +281,7 @@ def test_defaults_are_valid_configs_for_each_data_set(dataset: str) -> None:
     assert cfg.dataset == dataset and cfg.model == "m" and cfg.epochs >= 1
 
 
-SHIPPED = [n for n in models.names() if models.ZOO[n].checkpoint.is_file()]
+SHIPPED = [n for n in models.names("classification") if models.ZOO[n].checkpoint.is_file()]
 
 
 @pytest.mark.data

@@ -72,8 +72,8 @@ def test_the_upsampling_layers_are_the_ones_asked_for() -> None:
     assert nn.ConvTranspose2d not in kinds(unet.build("nearest")) and nn.Upsample in kinds(unet.build("nearest"))
     assert nn.ELU in kinds(unet.build(activation="elu")) and nn.ReLU not in kinds(unet.build(activation="elu"))
     names = dict(unet.build().named_children())
-    assert list(names) == ["enc1", "pool1", "enc2", "pool2", "enc3", "pool3", "bottom",
-                           "up3", "dec3", "up2", "dec2", "up1", "dec1", "head"]
+    assert list(names) == ["pad", "enc1", "pool1", "enc2", "pool2", "enc3", "pool3", "bottom",
+                           "up3", "dec3", "up2", "dec2", "up1", "dec1", "head", "crop"]
 
 
 def test_unknown_choices_are_refused() -> None:

@@ -74,8 +74,6 @@ ALLOWED: dict[str, Any] = {
     **{key: ar.RANGES[n] for n, key in SOLVE_KEYS.items()},
 }
 urlstate.init(DEFAULTS | preset_fields(st.query_params.get("preset")), allowed=ALLOWED)
-for key in DEFAULTS:  # Streamlit forgets a box that a run does not draw (another operation's, another part's)...
-    st.session_state[key] = st.session_state[key]  # ...unless the session holds its value itself
 
 
 def bounds(key: str) -> dict[str, int]:

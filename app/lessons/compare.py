@@ -1,4 +1,5 @@
-"""Compare runs: overlay the learning curves of runs and shipped models; seeds of one recipe as mean and band."""
+"""Compare runs: overlay the learning curves of runs and shipped models; seeds of one recipe as mean and band;
+then whether two recipes really differ, or only by the luck of the seed."""
 from __future__ import annotations
 
 import streamlit as st
@@ -12,7 +13,9 @@ st.markdown("#### Put learning curves side by side. Runs with the same recipe an
 import altair as alt
 import pandas as pd
 
+from app.views import compare as view
 from cnnviz.results import compare, export
+from cnnviz.training.job import Hosting
 
 SPLITS = ["validation", "train"]  # the images whose curves are drawn, for the switch and for the link alike
 CURVES = {"acc": "accuracy", "loss": "loss"}
@@ -67,26 +70,27 @@ urlstate.control("pills", "Images", "splits", where=c2, options=SPLITS, selectio
 urlstate.control("toggle", "Seeds of one recipe: mean and min–max band", "band", where=c3)
 
 chosen = [entries[k] for k in st.session_state["pick"]]
-if not chosen:
-    st.info("Pick one or more runs above.")
-    urlstate.publish()
-    st.stop()
+if chosen:
+    groups = compare.group_by_config(chosen)
+    lines, bands = compare.series(groups, bool(st.session_state["band"]))
+    st.html("<div style='font-size:1.15rem'><b>━━</b> validation images (never trained on) &nbsp;&nbsp; "
+            "<b>╍╍</b> training images &nbsp;&nbsp; shaded: lowest to highest over the runs of one recipe</div>")
+    charts.show(chart(lines, bands, st.session_state["kind"] or "acc",
+                      list(st.session_state["splits"] or SPLITS[:1])), width="stretch")
 
-groups = compare.group_by_config(chosen)
-lines, bands = compare.series(groups, bool(st.session_state["band"]))
-st.html("<div style='font-size:1.15rem'><b>━━</b> validation images (never trained on) &nbsp;&nbsp; "
-        "<b>╍╍</b> training images &nbsp;&nbsp; shaded: lowest to highest over the runs of one recipe</div>")
-charts.show(chart(lines, bands, st.session_state["kind"] or "acc", list(st.session_state["splits"] or SPLITS[:1])),
-            width="stretch")
+    st.subheader("Final results, mean ± standard deviation over the runs of each recipe")
+    results = pd.DataFrame(compare.summary_rows(groups))[list(RESULTS)].rename(columns=RESULTS)
+    st.dataframe(results, hide_index=True, width="stretch")
+    st.download_button("⬇ Results (CSV)", lambda: export.csv(results), file_name="compare-runs.csv",
+                       mime="text/csv", on_click="ignore")
+    st.caption("± is the sample standard deviation over the runs (n − 1 in the denominator); a recipe with one run "
+               "shows its value alone. Runs that were stopped or killed count with the weights they kept; a run "
+               "without final figures shows –.")
+else:
+    st.info("Pick one or more runs above to see their curves.")
 
-st.subheader("Final results, mean ± standard deviation over the runs of each recipe")
-results = pd.DataFrame(compare.summary_rows(groups))[list(RESULTS)].rename(columns=RESULTS)
-st.dataframe(results, hide_index=True, width="stretch")
-st.download_button("⬇ Results (CSV)", lambda: export.csv(results), file_name="compare-runs.csv", mime="text/csv",
-                   on_click="ignore")
-st.caption("± is the sample standard deviation over the runs (n − 1 in the denominator); a recipe with one run "
-           "shows its value alone. Runs that were stopped or killed count with the weights they kept; a run "
-           "without final figures shows –.")
+st.divider()
+view.panel(list(entries.values()), Hosting.from_env())
 
 nav.link("train", "Train another run (change the seed to add one to a band)")
 urlstate.publish()

@@ -1,4 +1,5 @@
-"""Dataset explorer: how many images each class has in each split, what they look like, and normalisation."""
+"""Dataset explorer: how many images each class has in each split, what they look like, and normalisation; for the
+digit canvases (segmentation), each class's share of the pixels, the canvases with their masks, and normalisation."""
 import streamlit as st
 
 from app import charts, state, urlstate
@@ -20,15 +21,29 @@ NO_DATA = (
 PER_ROW = range(4, 17)  # random images of each class in a row, for the slider and for the link alike
 SEEDS = range(0, 2**32)  # the random sample's number (NumPy takes no negative seed)
 
-names = data.available()
-if not names:
+present = data.available()
+if not present:
     st.info(NO_DATA.format(folder=data.paths.data_dir()))
     st.stop()
+names = list(dict.fromkeys([*present, explore.SEGMENTATION]))  # the canvases are made from MNIST, never stored
 
-urlstate.init({"ds": names[0], "split": "train", "per_class": 8, "cls": "all classes", "seed": 0},
-              allowed={"ds": names, "split": view.SPLITS, "per_class": PER_ROW, "seed": SEEDS})
+urlstate.init({"ds": names[0], "split": "train", "per_class": 8, "cls": "all classes", "seed": 0, "show": "both"},
+              allowed={"ds": names, "split": view.SPLITS, "per_class": PER_ROW, "seed": SEEDS,
+                       "show": explore.VIEWS})
 urlstate.confine("ds", names, names[0])  # a data set this session saw may have gone since
-name = urlstate.control("selectbox", "Data set", "ds", options=names)
+name = urlstate.control("selectbox", "Data set", "ds", options=names, format_func=lambda n: view.NAMES.get(n, n))
+
+if name == explore.SEGMENTATION:  # a class per pixel, not per image: its own counts, images and normalisation
+    sets = view.canvas_sets()
+    if sets is None:
+        st.stop()
+    shares, per_canvas, stats = state.canvas_tables()
+    view.canvas_counts(sets, shares, per_canvas)
+    view.canvas_images(sets)
+    view.canvas_normalisation(stats, len(sets["train"]))
+    urlstate.publish()
+    st.stop()
+
 try:
     splits = state.explore_splits(name)
 except data.DatasetUnavailable as exc:
@@ -64,8 +79,7 @@ left, mid, right = st.columns([2, 2, 1], vertical_alignment="bottom")
 urlstate.control("selectbox", "Class", "cls", where=left, options=classes)
 urlstate.control("slider", "Images per row", "per_class", where=mid, min_value=PER_ROW.start,
                  max_value=PER_ROW.stop - 1)
-right.button("🎲 New random images", on_click=lambda: st.session_state.update(seed=st.session_state["seed"] + 1),
-             disabled=urlstate.locked("seed"))
+right.button("🎲 New random images", on_click=view.new_sample, disabled=urlstate.locked("seed"))
 per_class, seed = st.session_state["per_class"], st.session_state["seed"]
 if st.session_state["cls"] == "all classes":
     st.image(explore.class_rows(shown, per_class, seed, target=80), alt=f"{per_class} random images of each class")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import state, urlstate
+from app import urlstate
 from app.urlstate import control
 
 st.title("🏋️ Train a model")
@@ -20,10 +20,10 @@ from app import recipe
 from app.views import train as view
 from cnnviz.datasets import data
 from cnnviz.training import job as jobs
-from cnnviz.training import train
-from models.train import custom_layers, fresh
+from cnnviz.training import segment, train
+from models.train import custom_layers
 
-JOB = "train.job"  # session_state key of this session's training job
+JOB = view.JOB  # session_state key of this session's training job
 
 
 def pick(host: jobs.Hosting, present: list[str], running: bool) -> tuple[train.TrainConfig | None, str]:
@@ -40,6 +40,8 @@ def pick(host: jobs.Hosting, present: list[str], running: bool) -> tuple[train.T
         control("checkbox", "Start from ImageNet weights (transfer learning)", "pretrained", disabled=running,
                 help="transfer learning: start from weights already trained on ImageNet's 1.2 million photos "
                      "instead of random ones, so the network reuses the edges and shapes it knows and learns faster")
+    if s["net"] == segment.ARCH:
+        recipe.draw_variants(running)
     recipe.draw(host, running)
     layers = None
     if s["net"] == recipe.CUSTOM:
@@ -58,31 +60,9 @@ def pick(host: jobs.Hosting, present: list[str], running: bool) -> tuple[train.T
         return None, str(exc)
 
 
-def launch(config: train.TrainConfig, host: jobs.Hosting) -> str:
-    """Load the data, build a fresh network and start the job; returns an error message, or '' on success."""
-    try:
-        train_set, test_set = state.dataset(config.dataset, "train"), state.dataset(config.dataset, "test")
-    except data.DatasetUnavailable as exc:
-        return f"{view.missing_data(config.dataset)}\n\n({exc})"
-    splits = train.make_splits(config, train_set, test_set)
-    try:
-        with train.seeded(config.seed):  # the initial weights follow the seed too
-            model, meta, title = fresh(config, train_set.shape, train_set.classes)
-    except (OSError, RuntimeError, ValueError) as exc:  # e.g. ImageNet weights unavailable offline, a bad layer
-        return str(exc)
-    job = jobs.start(config, model, splits, state.training_slots(host.max_runs), title, meta,
-                     owner=state.session_token(), owner_gone=state.session_gone(host.abandoned_s),
-                     abandoned_s=host.abandoned_s)
-    if job is None:
-        return (f"{host.max_runs} training run(s) are already going on this server, which is as many as it allows "
-                "at once. Try again in a few minutes.")
-    st.session_state[JOB] = job
-    return ""
-
-
 # ---- the page -------------------------------------------------------------------------------------------
 host = jobs.Hosting.from_env()
-present = data.available()
+present = recipe.present(data.available())
 recipe.init(host, present)
 job: jobs.Job | None = st.session_state.get(JOB)
 running = job is not None and not job.done
@@ -95,13 +75,15 @@ with left:
                       disabled=running or config is None or not available)
     if running:
         st.caption("One run at a time: stop this one to change the recipe.")
+    elif config is not None and config.dataset == recipe.SEGMENTS:
+        st.caption(view.how_long(config))
     elif problem:
         st.warning(problem)
     if not available:
         st.warning(view.missing_data(st.session_state["data"]))
     if start and config is not None:
         with st.spinner("Loading the images and building a fresh network…"):
-            failure = launch(config, host)
+            failure = view.launch(config, host)
         if failure:
             st.error(failure)
         else:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import stepper, urlstate
+from app import nav, stepper, urlstate
 from cnnviz.lessons import figures, kernels
 from cnnviz.lessons.stepping import TransposedConv
 
@@ -24,6 +24,7 @@ st.info("This is the **upsampling of a U-Net decoder** (and of GAN generators): 
         "kernel_size=2, stride=2)` doubles the height and width of a feature map, with learned kernel weights "
         "instead of a fixed resize. With kernel 3 and stride 2 the blocks overlap unevenly, the cause of the "
         "'checkerboard' pattern upsampled images sometimes show.", icon="🧩")
+nav.link("segment", "See it used: a U-Net that labels every pixel of a canvas of digits")
 
 bar = st.container(horizontal=True, gap="medium")  # fixed-width controls that wrap on narrow screens
 urlstate.control("selectbox", "Input", "image", where=bar, options=kernels.IMAGES, width=180,

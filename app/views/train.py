@@ -1,4 +1,4 @@
-"""The Train page's display pieces: the run's progress, its live curves, its results and downloads.
+"""The Train page's pieces: starting a run, its progress, its live curves, its results and downloads.
 
 The numbers and words come from the job (`cnnviz.training.job`); this module draws them. Imported by the page
 once its title is on screen (it imports PyTorch).
@@ -11,9 +11,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app import charts, nav
-from cnnviz.training import train
+from app import charts, nav, recipe, state
+from cnnviz.datasets import data, segments
+from cnnviz.training import job as jobs
+from cnnviz.training import segment, train
 from cnnviz.training.job import CURVES, Job, duration
+
+JOB = "train.job"  # session_state key of this session's training job (one at a time, whichever page started it)
 
 COLOURS = ["#1f77b4", "#ff7f0e", "#9ecae1"]  # train, validation, train this epoch (CURVES' order)
 HELP = {  # what each figure of a finished run means, and why it matters, for a student who meets it here first
@@ -24,11 +28,28 @@ HELP = {  # what each figure of a finished run means, and why it matters, for a 
     "validation": "Accuracy on the validation images, held out from training: how well the network does on images "
                   "it has not seen, checked after every epoch.",
     "test": "Accuracy on the test images, used once at the end and never to choose settings: the fair final mark.",
+    "mean IoU": "For each digit 0–9: the pixels both the network and the truth call that digit, divided by the "
+                "pixels either calls it (intersection over union); then the mean over the digits. 100% means every "
+                "digit's outline is exactly right; calling everything background scores 0.",
+    "foreground F1": "Only digit against background: 2 × the digit pixels found ÷ (the digit pixels predicted + the "
+                     "true digit pixels). High when the network finds where the ink is, even if it names the digit "
+                     "wrongly.",
+    "pixel accuracy": "The share of all pixels given their right class. Background is about 96% of the pixels, so "
+                      "even a network that finds no digit at all scores about 96% here.",
 }
+WHY_IOU = ("**Why mean IoU and not accuracy?** Background is about 96% of every canvas, so a network that calls "
+           "every pixel background already has 96% pixel accuracy while finding no digit. Mean IoU averages, over "
+           "the ten digits, the overlap of the predicted and the true pixels divided by their union: it only rises "
+           "when the digits themselves are found and named. Foreground F1 asks only whether each pixel is ink. "
+           "A short run learns *where* the ink is first (foreground F1 climbs within an epoch) and *which digit* "
+           "much later: the shipped U-Net's mean IoU passed 50% only after some 40,000 canvases.")
+SIZES = {"mnist": 60000, "cifar10": 50000, recipe.SEGMENTS: segments.COUNTS["train"]}  # training split, per data set
+CPU_S_PER_CANVAS = (0.012, 0.004)  # U-Net, 2 CPU cores, batches of 32: (s per canvas trained, s per canvas scored)
 
 
 def missing_data(ds: str) -> str:
-    """Where to put data set `ds` so this copy can train on it."""
+    """Where to put data set `ds` so this copy can train on it (the canvases are pasted from MNIST's digits)."""
+    ds = "mnist" if ds == recipe.SEGMENTS else ds
     layout = ("`MNIST/raw/train-images-idx3-ubyte` (and the other three `*-ubyte` files)" if ds == "mnist"
               else f"`{ds}/train/<class>/<image>.png` and `{ds}/test/<class>/<image>.png`"
               + (" or `cifar-10-batches-py/`" if ds == "cifar10" else ""))
@@ -38,24 +59,74 @@ def missing_data(ds: str) -> str:
             f"are downloaded the first time instead (unless `CNNVIZ_DOWNLOAD=0`).")
 
 
+def load(ds: str, split: str) -> data.ImageSet:
+    """A split as the training loop takes it: images with a label each, or the canvases with a label per pixel."""
+    return segment.as_imageset(state.canvases(split)) if ds == recipe.SEGMENTS else state.dataset(ds, split)
+
+
+def launch(config: train.TrainConfig, host: jobs.Hosting) -> str:
+    """Load the data, build a fresh network and start this session's job (the Train page's and the Compare page's
+    queued seeds alike, so a session trains one run at a time); returns an error message, or '' on success."""
+    try:
+        train_set, test_set = load(config.dataset, "train"), load(config.dataset, "test")
+    except data.DatasetUnavailable as exc:
+        return f"{missing_data(config.dataset)}\n\n({exc})"
+    splits = train.make_splits(config, train_set, test_set)
+    try:
+        with train.seeded(config.seed):  # the initial weights follow the seed too
+            model, meta, title = recipe.fresh(config, train_set.shape, train_set.classes)
+    except (OSError, RuntimeError, ValueError) as exc:  # e.g. ImageNet weights unavailable offline, a bad layer
+        return str(exc)
+    job = jobs.start(config, model, splits, state.training_slots(host.max_runs), title, meta,
+                     owner=state.session_token(), owner_gone=state.session_gone(host.abandoned_s),
+                     abandoned_s=host.abandoned_s)
+    if job is None:
+        return (f"{host.max_runs} training run(s) are already going on this server, which is as many as it allows "
+                "at once. Try again in a few minutes.")
+    st.session_state[JOB] = job
+    return ""
+
+
 def intro(config: train.TrainConfig | None) -> None:
     st.info("Set the recipe on the left (on a phone: above) and press **Start training**. The progress bar, the "
             "images per second and the curves appear here and grow while the network trains; **Stop** ends the run "
             "at any moment and keeps what was learned.")
     if config is not None:
-        n = config.train_limit or (60000 if config.dataset == "mnist" else 50000)
-        st.markdown(f"This run will train on about **{int(n * (1 - config.val_fraction)):,}** images and "
-                    f"check itself on **{int(n * config.val_fraction):,}** held-out validation images after each "
-                    f"of its **{config.epochs}** epochs; the test images are used once, at the end.")
+        n, what = config.train_limit or SIZES.get(config.dataset, 50000), unit(config)
+        st.markdown(f"This run will train on about **{int(n * (1 - config.val_fraction)):,}** {what} and "
+                    f"check itself on **{int(n * config.val_fraction):,}** held-out validation {what} after each "
+                    f"of its **{config.epochs}** epochs; the test {what} are used once, at the end.")
+        if config.dataset == recipe.SEGMENTS:
+            st.markdown("Each canvas holds one to three MNIST digits, and the network answers for **every pixel**: "
+                        "background, or which digit. The curves show the loss, the pixel accuracy, the **mean IoU** "
+                        "and the **foreground F1** after each epoch.")
 
 
-def chart(frame: pd.DataFrame, metric: str, epochs: int) -> alt.LayerChart:
+def unit(config: train.TrainConfig) -> str:
+    """What one training example is called on the page."""
+    return "canvases" if config.dataset == recipe.SEGMENTS else "images"
+
+
+def how_long(config: train.TrainConfig) -> str:
+    """A U-Net run's expected time on 2 CPU cores, from the seconds per canvas measured there."""
+    n = config.train_limit or SIZES[recipe.SEGMENTS]
+    trained, val = int(n * (1 - config.val_fraction)), int(n * config.val_fraction)
+    test = min(config.test_limit or segments.COUNTS["test"], segments.COUNTS["test"])
+    train_s, measure_s = CPU_S_PER_CANVAS
+    epoch = trained * train_s + val * measure_s
+    final = (trained + val + test) * measure_s
+    return (f"⏱ On 2 CPU cores: about **{duration(epoch)} an epoch** ({trained:,} canvases), then {duration(final)} "
+            f"to score the saved network; about {duration(config.epochs * epoch + final)} in all. A GPU is far "
+            "faster.")
+
+
+def chart(frame: pd.DataFrame, metric: str, epochs: int, title: str = "") -> alt.LayerChart:
     """One metric's curves over the run's epochs: train and validation per epoch, dashed the running mean."""
     part = frame[frame["metric"] == metric]
     finite = part["value"].replace([float("inf")], float("nan")).dropna()
-    top = 1.0 if metric == "accuracy" else max(0.5, float(finite.max()) * 1.05 if len(finite) else 2.5)
-    y = alt.Y("value:Q", title=metric, scale=alt.Scale(domain=[0, top]),
-              axis=alt.Axis(format="%" if metric == "accuracy" else "~g"))
+    share = metric != "loss"  # accuracy, mean IoU, foreground F1: 0 to 100%
+    top = 1.0 if share else max(0.5, float(finite.max()) * 1.05 if len(finite) else 2.5)
+    y = alt.Y("value:Q", title=metric, scale=alt.Scale(domain=[0, top]), axis=alt.Axis(format="%" if share else "~g"))
     base = alt.Chart(part).encode(
         x=alt.X("epoch:Q", title="epoch", scale=alt.Scale(domain=[0, epochs]), axis=alt.Axis(tickMinStep=1)),
         y=y, color=alt.Color("curve:N", scale=alt.Scale(domain=list(CURVES), range=COLOURS), legend=None),
@@ -63,21 +134,38 @@ def chart(frame: pd.DataFrame, metric: str, epochs: int) -> alt.LayerChart:
     lines = base.transform_filter(f"datum.curve != '{CURVES[2]}'").mark_line(
         point=alt.OverlayMarkDef(size=80), strokeWidth=3)
     running = base.transform_filter(f"datum.curve == '{CURVES[2]}'").mark_line(strokeWidth=2, strokeDash=[6, 3])
-    return alt.layer(lines, running).properties(height=340, title="Loss ↓" if metric == "loss" else "Accuracy ↑")
+    title = title or ("Loss ↓" if metric == "loss" else f"{metric[0].upper()}{metric[1:]} ↑")
+    return alt.layer(lines, running).properties(height=340, title=title)
+
+
+def pixel_rows(history: list[dict[str, float]]) -> list[dict[str, float | str]]:
+    """Long rows of the validation mean IoU and foreground F1 per epoch (measured on validation canvases only)."""
+    return [{"metric": metric, "curve": CURVES[1], "epoch": h["epoch"], "value": h[f"val_{key}"]}
+            for h in history for metric, key in (("mean IoU", "mean_iou"), ("foreground F1", "foreground_f1"))]
 
 
 def curves(job: Job) -> None:
-    """One legend in the charts' colours (a legend per chart gets cut off when narrow), then loss and accuracy."""
-    items = [("━━", COLOURS[0], "train"), ("━━", COLOURS[1], "validation (images it never trains on)")]
+    """One legend in the charts' colours (a legend per chart gets cut off when narrow), then loss and accuracy
+    (for segmentation also mean IoU and foreground F1, two by two)."""
+    items = [("━━", COLOURS[0], "train"), ("━━", COLOURS[1], f"validation ({unit(job.config)} it never trains on)")]
     if not job.done:
         items.append(("╍╍", COLOURS[2], "train, running mean in this epoch"))
     st.html("<div style='font-size:1.15rem'>" + " &nbsp;&nbsp; ".join(
         f"<span style='color:{colour};font-weight:700'>{mark}</span> {label}" for mark, colour, label in items)
         + "</div>")
-    frame = pd.DataFrame(job.curves(), columns=["metric", "curve", "epoch", "value"])
-    left, right = st.columns(2)
-    charts.show(chart(frame, "loss", job.config.epochs), left, width="stretch")
-    charts.show(chart(frame, "accuracy", job.config.epochs), right, width="stretch")
+    epochs = job.config.epochs
+    if job.config.dataset != recipe.SEGMENTS:
+        frame = pd.DataFrame(job.curves(), columns=["metric", "curve", "epoch", "value"])
+        left, right = st.columns(2)
+        charts.show(chart(frame, "loss", epochs), left, width="stretch")
+        charts.show(chart(frame, "accuracy", epochs), right, width="stretch")
+        return
+    frame = pd.DataFrame([*job.curves(), *pixel_rows(list(job.history))], columns=["metric", "curve", "epoch", "value"])
+    st.markdown(WHY_IOU)
+    for pair in (("loss", "accuracy"), ("mean IoU", "foreground F1")):
+        for metric, where in zip(pair, st.columns(2)):
+            charts.show(chart(frame, metric, epochs, "Pixel accuracy ↑" if metric == "accuracy" else ""), where,
+                        width="stretch")
 
 
 def progress(job: Job) -> None:
@@ -89,7 +177,7 @@ def progress(job: Job) -> None:
         st.progress(0.0, text="building the network and shuffling the images (the first run also loads PyTorch's "
                               "optimizer code)")
     else:
-        head.markdown(f"### Epoch {p.epoch} of {p.epochs} · {p.images_per_s:,.0f} images/s · "
+        head.markdown(f"### Epoch {p.epoch} of {p.epochs} · {p.images_per_s:,.0f} {unit(cfg)}/s · "
                       f"about {duration(p.eta_s)} left")
         st.progress(job.fraction, text=f"batch {p.batch} of {p.batches} · training loss {p.loss:.3f} this epoch · "
                                        f"{duration(time.monotonic() - job.started)} so far · {job.title} on "
@@ -113,7 +201,9 @@ def results(job: Job) -> None:
     else:
         how, kept = job.outcome()
         st.success(f"**{how}** in {duration(job.seconds)}. {kept}")
-    if m := job.metrics:
+    if (m := job.metrics) and job.config.dataset == recipe.SEGMENTS:
+        pixel_results(m)
+    elif m:
         c = st.columns(4)
         c[0].metric("Training loss", f"{m['train_loss']:.3f}", help=HELP["loss"])
         c[1].metric("Training accuracy", f"{m['train_acc']:.1%}", help=HELP["accuracy"])
@@ -131,6 +221,25 @@ def results(job: Job) -> None:
     if job.history:
         curves(job)
     downloads(job)
+
+
+def pixel_results(m: dict[str, float]) -> None:
+    """A segmentation run's final figures: the test set's mean IoU, foreground F1 and pixel accuracy, then a table."""
+    c = [*st.columns(2), *st.columns(2)]  # two by two: four in a row cut these labels short
+    c[0].metric("Test mean IoU", f"{m['test_mean_iou']:.1%}", help=HELP["mean IoU"])
+    c[1].metric("Test foreground F1", f"{m['test_foreground_f1']:.1%}", help=HELP["foreground F1"])
+    c[2].metric("Test pixel accuracy", f"{m['test_acc']:.1%}", help=HELP["pixel accuracy"])
+    c[3].metric("Training loss", f"{m['train_loss']:.3f}", help=HELP["loss"] + " Here: averaged over every pixel.")
+    splits = (("training", "train"), ("validation", "val"), ("test", "test"))
+    table = pd.DataFrame([{"split": name, "loss": m[f"{key}_loss"], "pixel accuracy": 100 * m[f"{key}_acc"],
+                           "mean IoU": 100 * m[f"{key}_mean_iou"], "foreground F1": 100 * m[f"{key}_foreground_f1"]}
+                          for name, key in splits if f"{key}_loss" in m])
+    percent = st.column_config.NumberColumn(format="%.1f %%")
+    st.dataframe(table, hide_index=True, column_config={"loss": st.column_config.NumberColumn(format="%.4f"),
+                                                        "pixel accuracy": percent, "mean IoU": percent,
+                                                        "foreground F1": percent})
+    st.caption("This table measures the saved network on the plain canvases; the training curve was measured "
+               "*during* training, while the weights were still changing.")
 
 
 def downloads(job: Job) -> None:

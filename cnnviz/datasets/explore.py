@@ -1,5 +1,6 @@
 """The data set explorer's figures: class counts per split, sample images per class, the normalisation
-statistics and what normalisation does to pixels. Returns tables, index arrays and PIL images only."""
+statistics and what normalisation does to pixels, and for the digit canvases of `segments` their pixel shares,
+digits per canvas and masks. Returns tables, index arrays and PIL images only."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +8,7 @@ import pandas as pd
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from cnnviz.datasets import segments
 from cnnviz.datasets.data import ImageSet
 from cnnviz.datasets.splits import Splits, hold_out
 
@@ -38,9 +40,13 @@ def channel_names(channels: int) -> list[str]:
 
 def channel_stats(s: Splits) -> pd.DataFrame:
     """channel, mean, std of the training split (pixels scaled to [0, 1]), and the same on the 0-255 scale."""
-    names = channel_names(len(s.mean))
-    return pd.DataFrame({"channel": names, "mean": s.mean, "std": s.std,
-                         "mean (0-255)": [m * 255 for m in s.mean], "std (0-255)": [v * 255 for v in s.std]})
+    return stats_table(s.mean, s.std)
+
+
+def stats_table(mean: list[float], std: list[float]) -> pd.DataFrame:
+    """channel, mean, std per channel (pixels scaled to [0, 1]), and the same on the 0-255 scale."""
+    return pd.DataFrame({"channel": channel_names(len(mean)), "mean": mean, "std": std,
+                         "mean (0-255)": [m * 255 for m in mean], "std (0-255)": [v * 255 for v in std]})
 
 
 def one_per_class(data: ImageSet) -> list[int]:
@@ -240,3 +246,57 @@ def pixel_values(data: ImageSet, mean: list[float], std: list[float], per_class:
     """`value_histogram` of `per_class` random images of each class (seeded): pixels before and after."""
     rows = random_per_class(data, per_class, seed).ravel()
     return value_histogram(pick(data, rows[rows >= 0]), mean, std)
+
+
+# ---- the digit canvases (segmentation) -------------------------------------------------------------------------
+SEGMENTATION = "m2nist"  # the data set name of `segments`' canvases (the zoo's U-Nets'): made from MNIST, not read
+VIEWS = ("image", "mask", "both")  # a canvas alone, its mask alone, or the mask tinting the canvas
+
+
+def pixel_shares(sets: dict[str, segments.Canvases]) -> pd.DataFrame:
+    """split, class, class_index, share, pixels: each class's share of all the pixels of each split."""
+    rows = []
+    for split, canvases in sets.items():
+        shares = segments.class_shares(canvases.masks)
+        total = canvases.masks.numel()
+        rows += [(split, name, k, float(share), round(share * total)) for k, (name, share)
+                 in enumerate(zip(canvases.classes, shares))]
+    return pd.DataFrame(rows, columns=["split", "class", "class_index", "share", "pixels"])
+
+
+def digits_per_canvas(sets: dict[str, segments.Canvases]) -> pd.DataFrame:
+    """A `class_counts` table whose classes are "1 digit" .. "3 digits": how many canvases hold that many."""
+    rows = []
+    for split, canvases in sets.items():
+        counts = torch.bincount(canvases.counts, minlength=segments.MAX_DIGITS + 1)
+        rows += [(split, f"{n} digit{'s' if n > 1 else ''}", n, int(counts[n]))
+                 for n in range(1, segments.MAX_DIGITS + 1)]
+    return pd.DataFrame(rows, columns=["split", "class", "class_index", "count"])
+
+
+def pixel_stats(images: torch.Tensor) -> tuple[float, float]:
+    """(mean, std) of uint8 pixels scaled to [0, 1], from their 256-value histogram: exact, and no float copy."""
+    counts = torch.bincount(images.reshape(-1), minlength=256).double()
+    values = torch.arange(256, dtype=torch.float64) / 255
+    mean = (counts * values).sum() / counts.sum()
+    var = (counts * (values - mean) ** 2).sum() / counts.sum()
+    return float(mean), float(var.sqrt())
+
+
+def random_canvases(count: int, n: int, seed: int = 0) -> np.ndarray:
+    """`n` distinct canvas indices out of `count` (fewer when there are fewer), drawn by `seed`."""
+    return np.random.default_rng(seed).choice(count, size=min(n, count), replace=False)
+
+
+def canvas_picture(canvases: segments.Canvases, index: int, view: str, scale: int = 2) -> Image.Image:
+    """Canvas `index` as the canvas, its coloured mask or both (`VIEWS`), `scale` times larger by whole pixels."""
+    image, mask = canvases.images[index], canvases.masks[index]
+    if view == "image":
+        picture = Image.fromarray(image[0].numpy(), "L").convert("RGB")
+    elif view == "mask":
+        picture = Image.fromarray(segments.coloured(mask), "RGB")
+    elif view == "both":
+        picture = segments.overlay(image, mask)
+    else:
+        raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
+    return picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)

@@ -60,6 +60,16 @@ def decode(data: bytes, max_side: int = MAX_SIDE) -> Image.Image:
         raise ImageError(_damaged_message(exc)) from exc
 
 
+def centre_crop(image: Image.Image, width: int, height: int) -> Image.Image:
+    """The largest centred part of `image` shaped like a `width` x `height` input: photos cropped, not squashed."""
+    w, h = image.size
+    if w * height > h * width:
+        cw = round(h * width / height)
+        return image.crop(((w - cw) // 2, 0, (w - cw) // 2 + cw, h))
+    ch = round(w * height / width)
+    return image.crop((0, (h - ch) // 2, w, (h - ch) // 2 + ch))
+
+
 def describe(image: Image.Image) -> str:
     """A short caption: size and colour mode in words."""
     kind = "grayscale" if image.mode == "L" else "colour"

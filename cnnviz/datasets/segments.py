@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
-from cnnviz.datasets import data
+from cnnviz.datasets import data, images
 from cnnviz.datasets.data import ImageSet
 
 HEIGHT, WIDTH = 64, 84   # canvas size in pixels
@@ -21,6 +22,10 @@ MAX_DIGITS = 3
 STROKE = 128             # a pasted pixel at least this bright belongs to its digit
 CLASSES = ("background", *data.MNIST_CLASSES)  # label 0 is background, label d + 1 is digit d
 COUNTS = {"train": 10_000, "test": 2_000}  # canvases `load` makes when no count is given
+SEEDS = {"train": 0, "test": 1}  # the seeds of the sets the shipped U-Nets were trained and tested on
+# A colour per class for masks drawn over canvases: black background, then matplotlib's tab10 for digits 0..9.
+PALETTE = np.array([(0, 0, 0), (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+                    (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)], dtype=np.uint8)
 TRIES = 256              # candidate placements drawn at once per canvas still unplaced (3 digits fit ~2 % of draws)
 
 
@@ -95,13 +100,14 @@ def _place(rng: np.random.Generator, active: np.ndarray) -> np.ndarray:
     return boxes
 
 
-def load(split: str = "train", count: int | None = None, seed: int = 0, root: Path | None = None) -> Canvases:
+def load(split: str = "train", count: int | None = None, seed: int | None = None, root: Path | None = None
+         ) -> Canvases:
     """Canvases made from MNIST's `split` digits (training digits for "train", test digits for "test").
 
     Args:
         split: "train" or "test".
         count: how many canvases; None gives COUNTS[split].
-        seed: chooses the digits, how many and where.
+        seed: chooses the digits, how many and where; None gives SEEDS[split].
         root: the data folder; defaults to $CNNVIZ_DATA_DIR.
 
     Raises:
@@ -109,10 +115,34 @@ def load(split: str = "train", count: int | None = None, seed: int = 0, root: Pa
         ValueError: an unknown split.
     """
     digits = data.load("mnist", split, root)
-    return make(digits, COUNTS[split] if count is None else count, seed)
+    return make(digits, COUNTS[split] if count is None else count, SEEDS[split] if seed is None else seed)
 
 
 def class_shares(masks: torch.Tensor) -> np.ndarray:
     """Each class's share of all pixels, (11,): background dominates, which is why accuracy flatters a model."""
     counts = torch.bincount(masks.reshape(-1), minlength=len(CLASSES)).double()
     return (counts / counts.sum()).numpy()
+
+
+def coloured(mask: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(H, W) class labels -> (H, W, 3) uint8 colours from PALETTE."""
+    return PALETTE[np.asarray(mask, dtype=np.int64)]
+
+
+def overlay(image: torch.Tensor | np.ndarray, mask: torch.Tensor | np.ndarray, alpha: float = 0.65) -> Image.Image:
+    """A grey canvas (H, W) or (1, H, W) uint8 with its labelled pixels tinted by class; background left grey."""
+    grey = np.asarray(image, dtype=np.float32).reshape(np.shape(mask))[..., None].repeat(3, -1)
+    labels = np.asarray(mask, dtype=np.int64)
+    tinted = np.where((labels > 0)[..., None], (1 - alpha) * grey + alpha * PALETTE[labels], grey)
+    return Image.fromarray(tinted.round().astype(np.uint8), "RGB")
+
+
+def from_picture(image: Image.Image) -> torch.Tensor:
+    """Any picture as a canvas (1, 64, 84) uint8: grey, light ink on dark (inverted when mostly light), the
+    largest centred part of the canvas's shape, resized; so a drawing or a photo of digits on paper fits."""
+    grey = image.convert("L")
+    if np.asarray(grey).mean() > 127:  # dark ink on light paper: the canvases are white on black
+        grey = Image.eval(grey, lambda v: 255 - v)
+    grey = images.centre_crop(grey, WIDTH, HEIGHT).resize((WIDTH, HEIGHT), Image.Resampling.BILINEAR)
+    pixels = np.asarray(grey, dtype=np.uint8)
+    return torch.from_numpy(pixels.copy()).unsqueeze(0)

@@ -207,3 +207,32 @@ def _line_name(label: str, entry: Entry, alone: bool) -> str:
         return entry.label
     when = f"{entry.created:%H%M%S}" if entry.created else entry.label
     return f"{label} · seed {entry.config.get('seed', '?')} ({when})"
+
+
+FIRST_METRICS = ("test_acc", "mean_iou", "val_acc", "foreground_f1", "test_loss", "val_loss", "train_acc",
+                 "train_loss")  # the final figures a comparison offers first, the fair final mark leading
+
+
+def final_value(entry: Entry, metric: str) -> float:
+    """`entry`'s final `metric` as a number; NaN when it has none (a diverged, failed or running run)."""
+    value = entry.metrics.get(metric)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+
+
+def final_metrics(*groups: list[Entry]) -> list[str]:
+    """The final figures that every one of `groups` has a finite value of in at least one run, FIRST_METRICS first."""
+    if not groups:
+        return []
+    shared = set.intersection(*({m for e in members for m in e.metrics if math.isfinite(final_value(e, m))}
+                                for members in groups))
+    return [m for m in FIRST_METRICS if m in shared] + sorted(shared - set(FIRST_METRICS))
+
+
+def missing_seeds(used: Iterable[int], count: int) -> list[int]:
+    """The `count` smallest seeds (0, 1, 2, ...) not in `used`: the seeds that add runs to a recipe."""
+    taken, seeds, seed = set(used), [], 0
+    while len(seeds) < count:
+        if seed not in taken:
+            seeds.append(seed)
+        seed += 1
+    return seeds

@@ -19,12 +19,13 @@ from cnnviz.datasets.data import ImageSet
 from cnnviz.datasets.splits import Splits, hold_out
 from cnnviz.inside import features
 from cnnviz.nets import limits
-from cnnviz.training import checkpoint
+from cnnviz.training import checkpoint, segment
 from cnnviz.training.device import describe, pick_device
 from cnnviz.training.runs import Run
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "step", "plateau", "onecycle")
+ONECYCLE_MIN_STEPS = 5  # one-cycle's warm-up takes a quarter of the steps and must have at least one
 DIVERGED_FACTOR = 10  # a mean loss above 10x chance level (ln of the class count), or NaN, stops the run
 
 
@@ -55,6 +56,9 @@ class TrainConfig:
     seed: int = 0
     train_limit: int = 0               # use only this many training images (0 = all)
     test_limit: int = 0                # evaluate on only this many test images (0 = all)
+    upsample: str = "transposed"       # unet only: transposed | nearest (nearest-neighbour copies + a 3x3 conv)
+    activation: str = "relu"           # unet only: relu | elu
+    skips: bool = True                 # unet only: each decoder level also reads its encoder level
 
     def __post_init__(self) -> None:
         self.augment = tuple(self.augment)
@@ -65,6 +69,11 @@ class TrainConfig:
             (self.normalize in ("dataset", "half"), "normalize is 'dataset' or 'half'"),
             (self.lr > 0 and self.batch_size > 0 and self.epochs > 0, "lr, batch size and epochs must be positive"),
             (0 <= self.val_fraction < 1, "the validation fraction must be in [0, 1)"),
+            (self.upsample in segment.UPSAMPLE, f"upsample must be one of {segment.UPSAMPLE}"),
+            (self.activation in segment.ACTIVATIONS, f"activation must be one of {segment.ACTIVATIONS}"),
+            (self.dataset != segment.DATASET or set(self.augment) <= set(segment.AUGMENTATIONS),
+             "the digit canvases take only colour augmentation: flip, crop and rotate would move each pixel away "
+             "from its label"),
         ]
         for ok, message in checks:
             if not ok:
@@ -76,6 +85,9 @@ def defaults(dataset: str, model: str) -> TrainConfig:
     if dataset == "mnist":
         return TrainConfig(dataset, model, optimizer="adam", lr=0.003, batch_size=128, epochs=10,
                            augment=(), label_smoothing=0.0, weight_decay=0.0)
+    if dataset == segment.DATASET:  # a live demo on 2 CPU cores: about a minute an epoch
+        return TrainConfig(dataset, model, optimizer="adam", lr=0.003, batch_size=32, epochs=3, augment=(),
+                           label_smoothing=0.0, weight_decay=0.0, train_limit=2000)
     return TrainConfig(dataset, model)
 
 
@@ -128,6 +140,19 @@ def evaluate(model: nn.Module, data: ImageSet, mean: list[float], std: list[floa
     return loss, (preds == data.labels).float().mean().item(), preds
 
 
+def measure(model: nn.Module, part: ImageSet, mean: list[float], std: list[float],
+            device: torch.device | None = None) -> tuple[dict[str, float], torch.Tensor]:
+    """A split's metrics ({loss, acc}; with pixel labels also mean_iou, foreground_f1) and its confusion matrix."""
+    if segment.per_pixel(part):
+        return segment.measure(model, part, mean, std, device)
+    loss, acc, preds = evaluate(model, part, mean, std, device)
+    n = len(part.classes)
+    labels = part.labels.cpu()
+    confusion = torch.zeros(n, n, dtype=torch.long)
+    confusion.index_put_((labels, preds.cpu()), torch.ones_like(labels), accumulate=True)
+    return {"loss": loss, "acc": acc}, confusion
+
+
 def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     if config.optimizer == "sgd":
@@ -139,10 +164,11 @@ def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
 
 def _scheduler(config: TrainConfig, opt: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
     """The learning-rate schedule; one-cycle steps per batch, the others per epoch."""
-    if config.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, epochs=config.epochs,
-                                                   steps_per_epoch=steps_per_epoch, pct_start=0.25,
-                                                   anneal_strategy="linear", div_factor=10, final_div_factor=100)
+    if config.schedule == "onecycle":  # fewer than 5 steps leave its warm-up no step: it runs as if 5 were planned
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr,
+                                                   total_steps=max(ONECYCLE_MIN_STEPS, config.epochs * steps_per_epoch),
+                                                   pct_start=0.25, anneal_strategy="linear", div_factor=10,
+                                                   final_div_factor=100)
     if config.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, config.epochs // 3), gamma=0.1)
     if config.schedule == "plateau":
@@ -154,7 +180,10 @@ def train_one_epoch(model: nn.Module, data: Splits, config: TrainConfig, opt: to
                     sched: Any, gen: torch.Generator, epoch: int,
                     on_batch: Callable[[Progress], None] | None = None,
                     should_stop: Callable[[], bool] | None = None) -> tuple[float, float, bool]:
-    """One pass over the shuffled training split; returns (mean loss, accuracy, stopped early)."""
+    """One pass over the shuffled training split; returns (mean loss, accuracy, stopped early).
+
+    With pixel labels (B, H, W) the loss is the per-pixel cross-entropy and the accuracy counts pixels.
+    """
     device = next(model.parameters()).device
     norm = _normalizer(data.mean, data.std, device)
     use_amp = device.type == "cuda"
@@ -164,11 +193,11 @@ def train_one_epoch(model: nn.Module, data: Splits, config: TrainConfig, opt: to
     model.train()
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
-    seen, start = 0, time.perf_counter()
+    seen, labelled, start = 0, 0, time.perf_counter()  # images, and labels (pixels, when each pixel has one)
     for b in range(batches):
         idx = order[b * config.batch_size:(b + 1) * config.batch_size]
         x = norm(augment(images[idx.to(images.device)], config.augment, gen))  # (B, C, H, W) float
-        y = labels[idx.to(labels.device)]
+        y = labels[idx.to(labels.device)]  # (B,) or (B, H, W)
         if use_amp:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
@@ -181,7 +210,7 @@ def train_one_epoch(model: nn.Module, data: Splits, config: TrainConfig, opt: to
             sched.step()
         total_loss += loss.detach() * len(y)
         correct += (logits.argmax(1) == y).sum()
-        seen += len(y)
+        seen, labelled = seen + len(y), labelled + y.numel()
         if b % 20 == 0 or b == batches - 1:
             mean_loss = (total_loss / seen).item()
             if not math.isfinite(mean_loss) or mean_loss > DIVERGED_FACTOR * math.log(logits.shape[1]):
@@ -193,8 +222,8 @@ def train_one_epoch(model: nn.Module, data: Splits, config: TrainConfig, opt: to
                 left = (batches - b - 1) * config.batch_size + (config.epochs - epoch) * len(order)
                 on_batch(Progress(epoch, config.epochs, b + 1, batches, mean_loss, rate, left / rate))
         if should_stop and should_stop():
-            return (total_loss / seen).item(), correct.item() / seen, True
-    return (total_loss / seen).item(), correct.item() / seen, False
+            return (total_loss / seen).item(), correct.item() / labelled, True
+    return (total_loss / seen).item(), correct.item() / labelled, False
 
 
 _GLOBAL_RNG = threading.Lock()  # guards torch's process-wide generator while one run borrows it
@@ -346,11 +375,11 @@ def _epoch(model: nn.Module, data: Splits, config: TrainConfig, opt: torch.optim
             run.update(status="interrupted", error=f"{type(exc).__name__}: {exc}")
         raise
     if data.val is not None:  # never the test set: choosing weights on it would leak
-        val_loss, val_acc, _ = evaluate(model, data.val, data.mean, data.std, device)
+        val = measure(model, data.val, data.mean, data.std, device)[0]
     else:
-        val_loss = val_acc = math.nan
-    return {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
-            "val_acc": val_acc, "lr": lr, "seconds": time.perf_counter() - t0}, stopped
+        val = dict.fromkeys(segment.METRICS if segment.per_pixel(data.train) else ("loss", "acc"), math.nan)
+    return {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+            **{f"val_{k}": v for k, v in val.items()}, "lr": lr, "seconds": time.perf_counter() - t0}, stopped
 
 
 def _to(data: ImageSet | None, device: torch.device) -> ImageSet | None:
@@ -361,16 +390,12 @@ def _to(data: ImageSet | None, device: torch.device) -> ImageSet | None:
 
 def _finish(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None, history: list[dict[str, float]],
             best_epoch: int, status: str, seconds: float, meta: dict[str, Any], device: torch.device) -> Result:
-    """Final train/val/test metrics, the confusion matrix, and the run's last save."""
+    """Final train/val/test metrics, the test confusion matrix (of pixels, for segmentation), the run's last save."""
     metrics: dict[str, float] = {}
     for split, part in (("train", data.train), ("val", data.val), ("test", data.test)):
         if part is not None and len(part):
-            loss, acc, preds = evaluate(model, part, data.mean, data.std, device)
-            metrics[f"{split}_loss"], metrics[f"{split}_acc"] = loss, acc
-    n = len(data.test.classes)
-    labels = data.test.labels.cpu()
-    confusion = torch.zeros(n, n, dtype=torch.long)
-    confusion.index_put_((labels, preds.cpu()), torch.ones_like(labels), accumulate=True)
+            found, confusion = measure(model, part, data.mean, data.std, device)
+            metrics.update({f"{split}_{k}": v for k, v in found.items()})
     result = Result(model.cpu(), history, metrics, status, best_epoch, seconds, confusion.tolist(), data.mean, data.std)
     if run:
         card = {"history": history, "metrics": metrics, "best_epoch": best_epoch, "status": status,
