@@ -11,6 +11,7 @@ from PIL import Image
 import models
 from cnnviz.training import checkpoint
 from models import resnet18
+from tests.conftest import needs_data
 
 # Independent truth: counted by hand from each architecture's layer list.
 PARAMS = {
@@ -137,3 +138,34 @@ def test_transform_crops_the_centre_instead_of_squashing() -> None:
     image.paste(255, (30, 0, 60, 30))  # a white centre square between black side bands
     x = models.input_transform((1, 28, 28), (0.0,), (1.0,))(image)
     assert torch.allclose(x, torch.ones(1, 28, 28))
+
+
+SEGMENTERS = [n for n in models.names("segmentation") if models.ZOO[n].checkpoint.is_file()]
+
+
+@pytest.mark.parametrize("name", models.names("segmentation"))
+def test_segmentation_models_give_a_class_score_per_pixel_and_count_their_layer_tables_parameters(name: str) -> None:
+    from cnnviz.nets import tables
+
+    model, entry = models.build(name).eval(), models.ZOO[name]
+    out = model(torch.zeros(2, *entry.input_shape))
+    assert out.shape == (2, len(entry.classes), *entry.input_shape[1:])
+    table = tables.layer_table(model, entry.input_shape)
+    assert table[-1]["total_params"] == sum(p.numel() for p in model.parameters())
+    assert tuple(table[-1]["output_shape"]) == (len(entry.classes), *entry.input_shape[1:])
+
+
+@needs_data("mnist")
+@pytest.mark.parametrize("name", SEGMENTERS or [pytest.param("none", marks=pytest.mark.skip("no U-Net shipped yet"))])
+def test_shipped_u_nets_reach_the_issue_targets_and_their_cards_figures(name: str) -> None:
+    from cnnviz.datasets import segments
+    from cnnviz.results import segmentation
+
+    model, meta = models.load_file(models.ZOO[name].checkpoint)
+    card = meta["metrics"]
+    assert card["mean_iou"] >= 0.85 and card["foreground_f1"] >= 0.977  # the report's best F1 is 0.977
+    assert card["test_canvases"] == segments.COUNTS["test"]
+    test = segments.load("test", count=400)  # another draw of canvases from the same MNIST test digits
+    found = segmentation.evaluate(model, test, meta["mean"], meta["std"])
+    assert found.mean_iou >= 0.85 and found.foreground_f1 >= 0.977
+    assert abs(found.mean_iou - card["mean_iou"]) <= 0.03 and abs(found.foreground_f1 - card["foreground_f1"]) <= 0.01
