@@ -36,12 +36,20 @@ def imagenet_state_dict(path: str | Path | None = None) -> dict[str, torch.Tenso
     cached = imagenet_cache_file()
     try:
         return weights.get_state_dict(progress=False, check_hash=not cached.is_file())
-    except Exception as exc:  # URLError offline, RuntimeError on a bad file
-        raise WeightsUnavailable(
-            f"ImageNet weights for ResNet18 are not available: {exc}. Expected them at {cached} "
-            "(torchvision's cache), or connect to the internet, or upload a .pth state dict; "
-            "otherwise start from scratch."
-        ) from exc
+    except Exception as exc:  # URLError / OSError offline, RuntimeError on a damaged file
+        raise WeightsUnavailable(missing_weights(cached, exc)) from exc
+
+
+def missing_weights(cached: Path, exc: BaseException | None = None) -> str:
+    """What to do when the ImageNet weights are not on this computer: said for a student, not as a raw urlopen."""
+    offline = exc is None or isinstance(exc, OSError)  # urllib's URLError is an OSError
+    why = ("and this computer could not download them (no internet connection)" if offline
+           else f"and the file there could not be read ({type(exc).__name__})")
+    return (f"ResNet18's ImageNet weights are not on this computer ({cached.name} in {cached.parent}) {why}. "
+            "To use them: connect to the internet and start again (torchvision downloads 45 MB once), or copy "
+            f"{cached.name} into {cached.parent} from a computer where `python -c \"import torchvision; "
+            "torchvision.models.resnet18(weights='IMAGENET1K_V1')\"` has run. Or untick *Start from ImageNet "
+            "weights* to train from scratch.")
 
 
 def imagenet_cache_file() -> Path:

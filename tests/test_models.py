@@ -169,3 +169,14 @@ def test_shipped_u_nets_reach_the_issue_targets_and_their_cards_figures(name: st
     found = segmentation.evaluate(model, test, meta["mean"], meta["std"])
     assert found.mean_iou >= 0.85 and found.foreground_f1 >= 0.977
     assert abs(found.mean_iou - card["mean_iou"]) <= 0.03 and abs(found.foreground_f1 - card["foreground_f1"]) <= 0.01
+
+
+def test_imagenet_weights_offline_say_what_to_do_without_a_raw_error(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr("torch.hub.load_state_dict_from_url", _offline)
+    with pytest.raises(resnet18.WeightsUnavailable) as caught:
+        resnet18.build_pretrained()
+    said = str(caught.value)
+    assert "no internet connection" in said and str(tmp_path / "checkpoints") in said and "untick" in said
+    assert "unreachable" not in said and "urlopen" not in said and ".pth state dict" not in said

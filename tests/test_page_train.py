@@ -211,3 +211,14 @@ def test_the_intro_says_where_the_recipe_is_on_a_phone_too() -> None:
     at.run()
     (intro,) = [i.value for i in at.info if "Start training" in i.value]
     assert intro.startswith("Set the recipe on the left (on a phone: above) and press")  # columns stack on a phone
+
+
+def test_imagenet_weights_missing_offline_are_announced_before_start(tmp_path, monkeypatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # an empty torchvision cache
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["data"], at.query_params["net"], at.query_params["pretrained"] = "cifar10", "resnet18", "true"
+    at.run()
+    assert not at.exception, at.exception
+    assert any("not on this computer yet" in c.value for c in at.caption)

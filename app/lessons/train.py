@@ -21,6 +21,7 @@ from app.views import train as view
 from cnnviz.datasets import data
 from cnnviz.training import job as jobs
 from cnnviz.training import segment, train
+from models import resnet18
 from models.train import custom_layers
 
 JOB = view.JOB  # session_state key of this session's training job
@@ -40,6 +41,9 @@ def pick(host: jobs.Hosting, present: list[str], running: bool) -> tuple[train.T
         control("checkbox", "Start from ImageNet weights (transfer learning)", "pretrained", disabled=running,
                 help="transfer learning: start from weights already trained on ImageNet's 1.2 million photos "
                      "instead of random ones, so the network reuses the edges and shapes it knows and learns faster")
+        if s["pretrained"] and not resnet18.imagenet_cache_file().is_file():
+            st.caption("⚠️ The ImageNet weights are not on this computer yet: starting downloads 45 MB, which needs "
+                       "the internet. Offline, untick the box to train from scratch.")
     if s["net"] == segment.ARCH:
         recipe.draw_variants(running)
     recipe.draw(host, running)
