@@ -23,13 +23,14 @@ urlstate.init({"model": "unet", "src": "test", "canvas": 0, "k": 3, "stride": 2}
               allowed={"model": models.names("segmentation"), "src": segment.SOURCES, "canvas": range(0, 2000),
                        "k": range(1, 6), "stride": range(1, 4)})
 
-name = segment.model_choice()
+bar = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")  # wraps on a phone
+name = segment.model_choice(bar)
 if name is None:
     urlstate.publish()
     st.stop()
 spec = models.spec(name)
 test = state.canvases("test")
-chosen = segment.picture(test)
+chosen = segment.picture(test, bar)
 if chosen is None:
     urlstate.publish()
     st.stop()

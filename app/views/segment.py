@@ -21,6 +21,10 @@ from cnnviz.inside import decoder, render
 SCALE = 4         # canvas pixels -> screen pixels: 84 x 64 shown as 336 x 256
 SOURCES = {"test": "🗂️ A test canvas", "draw": "✏️ Draw digits", "upload": "⬆️ Upload a picture"}
 WRONG = np.array([220, 30, 30], dtype=np.uint8)  # a wrongly labelled pixel in the error map
+TWO_BY_TWO = """<style>@media (max-width: 640px) {  /* a phone: the four pictures two by two, not one column */
+.st-key-seg_pictures [data-testid='stHorizontalBlock'] {flex-wrap: wrap !important; gap: .5rem !important}
+.st-key-seg_pictures [data-testid='stColumn'] {flex: 0 0 calc(50% - .25rem) !important;
+  width: calc(50% - .25rem) !important; min-width: 0 !important}}</style>"""
 
 
 def enlarged(picture: Image.Image | np.ndarray) -> Image.Image:
@@ -29,7 +33,7 @@ def enlarged(picture: Image.Image | np.ndarray) -> Image.Image:
     return picture.resize((picture.width * SCALE, picture.height * SCALE), Image.Resampling.NEAREST)
 
 
-def model_choice() -> str | None:
+def model_choice(where: Any = st) -> str | None:
     """The segmentation model picked (a zoo name); None, with a message, when none is trained yet."""
     trained = [n for n in models.names("segmentation") if models.ZOO[n].checkpoint.is_file()]
     if not trained:
@@ -37,21 +41,22 @@ def model_choice() -> str | None:
                 "minutes on two CPU cores) or on the Train page, then come back.", icon="🏋️")
         return None
     urlstate.confine("model", trained, trained[0])
-    return urlstate.control("segmented_control", "Model", "model", options=trained, required=True,
+    return urlstate.control("segmented_control", "Model", "model", where=where, options=trained, required=True,
                             format_func=lambda n: models.ZOO[n].title.split(" (")[0],
                             help="The same U-Net twice: its decoder doubles the maps' size with a learned "
                                  "transposed convolution, or with nearest-neighbour copies followed by a 3×3 conv.")
 
 
-def picture(test: segments.Canvases) -> tuple[torch.Tensor, torch.Tensor | None, str] | None:
-    """(canvas (1, 64, 84) uint8, its true labels or None, words for it) from the source chosen; None: nothing yet."""
-    source = urlstate.control("segmented_control", "Picture", "src", options=list(SOURCES), format_func=SOURCES.get,
-                              required=True)
+def picture(test: segments.Canvases, row: Any = st) -> tuple[torch.Tensor, torch.Tensor | None, str] | None:
+    """(canvas (1, 64, 84) uint8, its true labels or None, words for it) from the source chosen; None: nothing yet.
+
+    The source and the test canvas's controls go in `row` (a horizontal container: one line on a projector)."""
+    source = urlstate.control("segmented_control", "Picture", "src", where=row, options=list(SOURCES),
+                              format_func=SOURCES.get, required=True)
     if source == "draw":
         return _drawn()
     if source == "upload":
         return _uploaded()
-    row = st.container(horizontal=True, vertical_alignment="bottom")
     urlstate.control("number_input", f"Test canvas (0–{len(test) - 1})", "canvas", where=row, min_value=0,
                      max_value=len(test) - 1, step=1, width=200,
                      help="Canvases made from MNIST's test digits, which the U-Net never trained on.")
@@ -110,7 +115,8 @@ def four_pictures(canvas: torch.Tensor, pred: torch.Tensor, truth: torch.Tensor 
         errors = np.where(wrong[..., None], WRONG, (canvas[0].numpy()[..., None] * 0.35).astype(np.uint8))
         shown += [(segments.overlay(canvas, truth), "the right labels"),
                   (errors, f"wrong pixels in red: {int(wrong.sum())} of {wrong.size:,}")]
-    columns = st.columns(len(shown))
+    st.html(TWO_BY_TWO)
+    columns = st.container(key="seg_pictures").columns(len(shown))
     for column, (pixels, caption) in zip(columns, shown):
         column.image(enlarged(pixels), caption=caption, width="stretch", alt=f"the canvas: {caption}")
     st.html(legend())
