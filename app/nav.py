@@ -6,6 +6,8 @@ from typing import Any
 
 import streamlit as st
 
+from app import urlstate
+
 LESSONS = Path(__file__).resolve().parent / "lessons"
 
 # (section, file under app/lessons, title, icon); the file's stem is the page's address (/convolution).
@@ -54,11 +56,34 @@ def sidebar() -> None:
                 st.page_link(lesson, width="stretch")
 
 
-def link(stem: str, label: str, where: Any = st) -> None:
-    """A link to another lesson, shown with that lesson's icon (`where`: a column or container to put it in)."""
-    where.page_link(page(stem), label=label)
+LEFT = "_nav_left"  # (the address `go` leaves behind on its way out, the address it replaced)
+
+
+def carried(query: dict[str, str]) -> dict[str, str]:
+    """`query` with this link's teacher mode (`teacher`, `lock`, `hide`): a projector view stays one from lesson to
+    lesson. The lesson's own parameters win."""
+    return {**{key: st.query_params[key] for key in urlstate.RESERVED if key in st.query_params}, **query}
+
+
+def link(stem: str, label: str, where: Any = st, **query: str) -> None:
+    """A link to another lesson with `query` as its address's parameters, shown with that lesson's icon
+    (`where`: a column or container to put it in)."""
+    where.page_link(page(stem), label=label, query_params=carried(query))
 
 
 def go(stem: str, **query: str) -> None:
-    """Open another lesson now, with `query` as its address's parameters."""
+    """Open another lesson now, with `query` as its address's parameters; Back returns to this page as the student
+    left it, when the page calls `came_back` first."""
+    query = carried(query)
+    # st.switch_page first rewrites this page's address to `query`, one more step in the browser's history: Back
+    # lands there, on this page without its settings, unless came_back() puts them back
+    st.session_state[LEFT] = (query, st.query_params.to_dict())
     st.switch_page(page(stem), query_params=query)
+
+
+def came_back() -> None:
+    """Back from a lesson that `go` opened: the address the switch left behind becomes the one the student left
+    (call it before `urlstate.init` reads the address); during Back, Streamlit replaces that step, adding none."""
+    left = st.session_state.get(LEFT)
+    if left is not None and urlstate.history_step() and st.query_params.to_dict() == left[0]:
+        st.query_params.from_dict(left[1])

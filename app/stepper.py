@@ -28,6 +28,8 @@ BIG_TEXT = """<style>
 
 
 EDITOR_COLUMNS = 10  # grid columns (index included) that fit across a 1366 px page (~75 px each); more: channels stack
+ANSWER_ROOM = 300  # px a phone (390 px wide) leaves the answer grid's columns beside its row numbers and margins
+ANSWER_INDEX = 36  # px: the answer grid's row numbers
 STEPS = range(0, 10**4)  # a step a link may name; `stepped` then keeps it within the lesson's own steps
 PADDINGS = [str(p) for p in range(7)] + ["same"]  # a convolution's choices, for its widgets and the link alike
 STRIDES, DILATIONS = [1, 2, 3, 4], [1, 2, 3]
@@ -268,8 +270,12 @@ def check_answer(key: str, truth: np.ndarray, explain: Callable[[int, int], list
     """A blank grid the student fills in; wrong cells are marked and each gets its correct working."""
     rows, cols = truth.shape
     frame = pd.DataFrame(np.full(truth.shape, np.nan), columns=[str(j) for j in range(cols)])
-    config = {str(j): st.column_config.NumberColumn(str(j), width="small") for j in range(cols)}
-    left, right = st.columns([1, 1.4])
+    # Columns narrow enough that a phone shows all of up to 7 (a 3 x 5 output: 60 px each), at most the input
+    # editors' 75 px: the editor is a canvas that would otherwise hide its last columns behind a sideways scroll.
+    side = gh.cell_size(rows, cols, ANSWER_ROOM, largest=75, smallest=40, height=10**4)
+    config = {str(j): st.column_config.NumberColumn(str(j), width=side) for j in range(cols)}
+    config["_index"] = st.column_config.NumberColumn(width=ANSWER_INDEX)
+    left, right = st.columns(2)  # half a 1366 px page holds the editor; a phone stacks the halves
     with left:
         st.markdown(f"Type the {noun} you worked out by hand ({rows} × {cols}); empty cells are not marked.")
         typed = st.data_editor(frame, key=f"answer_{key}_{playback.digest(truth)}", num_rows="fixed",

@@ -6,7 +6,7 @@ The chosen image is one per session, shared by every page (`st.session_state["cn
     {"source": "upload" | "camera" | "drawing", "image": <PIL.Image>, "name": ..., "id": ...}
 Test-set images and samples travel in the URL (`img=test:cifar10:123`, `img=sample:cat`); uploads,
 camera photos and drawings never leave the session (not in the URL, not on disk).
-To open an image on another page: set that key, then `st.switch_page(...)` (see app/lessons/evaluate.py).
+To open an image on another page: set that key, then `nav.go(...)` (see app/views/evaluate.py).
 
 PyTorch is imported inside the functions that need it, never at import time.
 """

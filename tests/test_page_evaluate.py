@@ -10,7 +10,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import models
-from app import urlstate
+from app import nav, urlstate
 from app.views import evaluate as view
 from cnnviz.datasets import data
 from cnnviz.results import evaluation
@@ -206,7 +206,7 @@ def test_back_from_inside_lands_on_the_square_and_pages_left(app: AppTest, monke
     app.button(key=f"cell-{index}").click().run()
     assert not app.exception, app.exception
     via = {"img": f"test:mnist:{index}", "model": "mnist_cnn"}
-    assert app.session_state[view.LEFT] == (via, left)
+    assert app.session_state[nav.LEFT] == (via, left)
 
     monkeypatch.setattr(urlstate, "history_step", lambda: True)  # Back: the browser reruns Evaluate at that address
     app.query_params.clear()

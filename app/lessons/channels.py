@@ -1,7 +1,7 @@
 """What a channel learned: the test images that excite it most, and a picture made to excite it as much as possible."""
 import streamlit as st
 
-from app import urlstate, widgets
+from app import nav, urlstate, widgets
 
 st.title("🧠 What a channel learned")
 st.markdown("Each channel of a trained network has learned to look for something. Two ways to see what: the **test "
@@ -11,6 +11,7 @@ st.markdown("Each channel of a trained network has learned to look for something
 from app.views import inside
 from app.views import learned as show
 
+nav.came_back()  # Back from Inside: the layer, channel and page the student left
 urlstate.init({"layer": "", "ch": 0, "low": False, "steps": 128, "seed": 0, "lpage": 1},
               allowed={"ch": lambda c: c >= 0, "steps": show.STEPS, "seed": range(0, 1000),
                        "lpage": lambda p: p >= 1})

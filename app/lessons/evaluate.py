@@ -2,7 +2,7 @@
 cell, galleries of right and wrong answers, and two models side by side."""
 import streamlit as st
 
-from app import charts, state, urlstate
+from app import charts, nav, state, urlstate
 
 st.title("🎯 Evaluate a model")
 st.markdown("How good is the network, and **where** does it go wrong? Click a square of the confusion matrix "
@@ -75,7 +75,7 @@ def two_models(spec: models.ModelSpec, p: evaluation.Predictions, test: data.Ima
 
 
 # The classes come with the model: "true", "pred" and "gclass" are checked once it is known.
-view.back_from_inside()
+nav.came_back()  # Back from Inside: the square, pages and filters the student left
 urlstate.init({"view": "counts", "true": "", "pred": "", "cpage": 1, "kind": "confident_mistakes",
                "gclass": "all classes", "gpage": 1, "compare": False, "who": "all", "dpage": 1},
               allowed={"view": view.VIEWS, "kind": evaluation.GALLERIES, "who": WHO, "cpage": PAGE_NUMBERS,

@@ -1,7 +1,7 @@
 """The embedding projector: where the network puts 1,000 test images, before and after it learned."""
 import streamlit as st
 
-from app import state, urlstate, widgets
+from app import nav, state, urlstate, widgets
 
 st.title("🌌 Embedding projector")
 st.markdown("Just before it answers, the network turns each image into a long list of numbers. Squash those lists "
@@ -12,6 +12,7 @@ from app.views import inside
 from app.views import learned as show
 
 METHODS = {"tsne": "t-SNE", "pca": "PCA"}
+nav.came_back()  # Back from Inside: the map the student left
 urlstate.init({"method": "tsne"}, allowed={"method": METHODS})
 
 left, right = st.columns(2, gap="large")

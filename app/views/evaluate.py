@@ -26,7 +26,6 @@ TILE = 94           # px: a gallery image with its caption and button; as many a
 LINE_CHARS = 11     # characters of a caption (1rem, Source Sans) a tile's line holds: "100.0% sure"
 VIEWS = ["counts", "row %"]  # the confusion matrix's numbers, for the switch and for the link alike
 CHAR_EM = 0.55      # width of a character of a square's number in em, in the app's Source Sans (digit 0.5, % 0.8)
-LEFT = "_evaluate_left"  # (the address st.switch_page leaves behind on the way to Inside, the address it replaced)
 OUTCOME_COLOURS = ["#59a14f", "#4c78a8", "#f58518", "#e45756", "#b279a2"]  # evaluation.OUTCOMES, in order
 NO_DATA = ("The test images of **{ds}** are not on this computer, so the galleries cannot be shown. To get them, "
            "set the environment variable `CNNVIZ_DATA_DIR` to a folder holding `MNIST/raw/*-ubyte` (MNIST) or "
@@ -192,21 +191,10 @@ def downloads(matrix: Any, classes: list[str], normalised: bool, title: str, ste
 
 # ---- galleries ------------------------------------------------------------------------------------------
 def open_inside(ds: str, index: int, model: str) -> None:
-    """Show test image `index` on the Inside-a-model page, with the model evaluated here; Back comes back here."""
+    """Show test image `index` on the Inside-a-model page, with the model evaluated here; Back comes back here
+    (the page calls nav.came_back)."""
     st.session_state[IMAGE] = {"source": "test", "dataset": ds, "index": int(index)}
-    query = {"img": f"test:{ds}:{int(index)}", "model": model}
-    # st.switch_page first rewrites this page's address to `query`, one more step in the browser's history: Back
-    # from Inside lands there, on Evaluate without its square and pages, unless back_from_inside() puts them back
-    st.session_state[LEFT] = (query, st.query_params.to_dict())
-    nav.go("inside", **query)
-
-
-def back_from_inside() -> None:
-    """Back from Inside: the address the switch left behind becomes the one the student left (square, pages,
-    filters), before `urlstate.init` reads it; during Back, Streamlit replaces that step instead of adding one."""
-    left = st.session_state.get(LEFT)
-    if left is not None and urlstate.history_step() and st.query_params.to_dict() == left[0]:
-        st.query_params.from_dict(left[1])
+    nav.go("inside", img=f"test:{ds}:{int(index)}", model=model)
 
 
 def first_page_when(key: str, shown: tuple) -> None:

@@ -16,6 +16,7 @@ import torch
 
 import models
 from app import charts, nav, state, urlstate
+from app.widgets import IMAGE
 from cnnviz.inside import features, featurevis, render
 
 STEPS = (32, 64, 128, 256, 512)  # optimisation steps a student (or a link) may ask for
@@ -112,8 +113,9 @@ def top_examples(model: torch.nn.Module, spec: models.ModelSpec, layer: str, cha
 
 
 def open_inside(ds: str, index: int, model: str) -> None:
-    """Show test image `index` on the Inside-a-model page, with this model."""
-    st.session_state["cnnviz.image"] = {"source": "test", "dataset": ds, "index": int(index)}
+    """Show test image `index` on the Inside-a-model page, with this model; Back comes back here (the pages call
+    nav.came_back)."""
+    st.session_state[IMAGE] = {"source": "test", "dataset": ds, "index": int(index)}
     nav.go("inside", img=f"test:{ds}:{int(index)}", model=model)
 
 
