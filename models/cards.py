@@ -67,16 +67,7 @@ def write(name: str, meta: dict[str, Any], path: Path) -> None:
         "| --- | --- |",
         *[f"| {c} | {a:.1%} |" for c, a in zip(classes, per_class)],
         "",
-        "## Confusion matrix (rows: true class, columns: predicted)",
-        "",
-        "| | " + " | ".join(classes) + " |",
-        "| --- " * (len(classes) + 1) + "|",
-        *[f"| **{c}** | " + " | ".join(str(v) for v in row) + " |" for c, row in zip(classes, card["confusion"])],
-        "",
-        "## Training curves",
-        "",
-        f"![curves]({path.with_suffix('.png').name})",
-        "",
+        *_confusion_and_curves("Confusion matrix", classes, card["confusion"], path),
         "| epoch | train loss | train acc | val loss | val acc | lr | seconds |",
         "| --- | --- | --- | --- | --- | --- | --- |",
         *[f"| {h['epoch']} | {h['train_loss']:.4f} | {h['train_acc']:.2%} | {h['val_loss']:.4f} | {h['val_acc']:.2%} "
@@ -84,6 +75,14 @@ def write(name: str, meta: dict[str, Any], path: Path) -> None:
         "",
     ]
     path.write_text("\n".join(lines))
+
+
+def _confusion_and_curves(title: str, classes: list[str], confusion: list[list[int]], path: Path) -> list[str]:
+    """The card's confusion matrix as a Markdown table, then the heading and picture of its training curves."""
+    return [f"## {title} (rows: true class, columns: predicted)", "",
+            "| | " + " | ".join(classes) + " |", "| --- " * (len(classes) + 1) + "|",
+            *[f"| **{c}** | " + " | ".join(str(v) for v in row) + " |" for c, row in zip(classes, confusion)],
+            "", "## Training curves", "", f"![curves]({path.with_suffix('.png').name})", ""]
 
 
 def _segmentation_png(history: list[dict[str, float]], path: Path) -> None:
@@ -141,16 +140,7 @@ def write_segmentation(name: str, meta: dict[str, Any], path: Path) -> None:
         "| --- | --- |",
         *[f"| {c} | {v:.3f} |" for c, v in zip(classes, card["iou"])],
         "",
-        "## Pixel confusion matrix (rows: true class, columns: predicted)",
-        "",
-        "| | " + " | ".join(classes) + " |",
-        "| --- " * (len(classes) + 1) + "|",
-        *[f"| **{c}** | " + " | ".join(str(v) for v in row) + " |" for c, row in zip(classes, card["confusion"])],
-        "",
-        "## Training curves",
-        "",
-        f"![curves]({path.with_suffix('.png').name})",
-        "",
+        *_confusion_and_curves("Pixel confusion matrix", classes, card["confusion"], path),
         "| epoch | train loss | test mean IoU | test foreground F1 | pixel accuracy | seconds |",
         "| --- | --- | --- | --- | --- | --- |",
         *[f"| {h['epoch']} | {h['train_loss']:.4f} | {h['mean_iou']:.4f} | {h['foreground_f1']:.4f} | "
