@@ -1,4 +1,5 @@
-"""Lesson: conv arithmetic. Output sizes with the formula worked out, solving for a setting, and a network's table.
+"""Lesson: conv arithmetic. Output sizes with the formula worked out, solving for a setting, a network's table, and
+what grouped, depthwise and separable convolutions cost beside a plain one (and which channels each one reads).
 
 The size calculator and the solver are plain arithmetic; PyTorch is imported only when the network table is
 shown (it checks the table against a real torch model). The maths is cnnviz's, the display app/views/arithmetic.py's.
@@ -12,9 +13,11 @@ import streamlit as st
 from app import state, urlstate
 from app.views import arithmetic as view
 from cnnviz.lessons import arithmetic as ar
+from cnnviz.lessons import groups as gr
 from cnnviz.nets import limits, netspec, tables
 
-PARTS = {"size": "📏 Output size", "solve": "🔍 Solve backwards", "table": "📋 Network table"}
+PARTS = {"size": "📏 Output size", "solve": "🔍 Solve backwards", "table": "📋 Network table",
+         "groups": "🧩 Grouped & separable"}
 SOURCES = {"describe": "✏️ Describe a network", "zoo": "🦁 A zoo model"}
 SIZE_KEYS = {"kernel": "k", "padding": "p", "stride": "s", "dilation": "d", "output_padding": "opad"}
 PREFIXES = {"conv": "", "maxpool": "m", "avgpool": "a", "transposed": "t"}  # each operation's own boxes: k, mk, ak, tk
@@ -26,6 +29,7 @@ OP_DEFAULTS = {  # where each operation starts: a size-keeping convolution, halv
 }
 SOLVE_KEYS = {"kernel": "sk", "padding": "sp", "stride": "ss", "dilation": "sd", "output_padding": "sopad"}
 DEFAULT_PRESET = "cifar_cnn"
+GROUP_KEYS = {"c_in": "cin", "c_out": "cout", "kernel": "gk", "height": "gh", "width": "gw", "groups": "g"}
 
 
 def size_key(op: str, name: str, along_width: bool = False) -> str:
@@ -55,6 +59,8 @@ DEFAULTS: dict[str, Any] = {
     "sceil": False, "sskern": False,
     # network table
     "src": "describe", "preset": DEFAULT_PRESET, **preset_fields(DEFAULT_PRESET), "zoo": "cifar_cnn", "quiz": False,
+    # grouped and separable: MobileNet's first separable layer (112 × 112, 32 → 64 channels), the wiring of one kind
+    "cin": 32, "cout": 64, "gk": 3, "gh": 112, "gw": 112, "g": 4, "gbias": True, "gkind": "grouped", "gout": 1,
 }
 
 
@@ -72,6 +78,8 @@ ALLOWED: dict[str, Any] = {
     **{key: ar.RANGES["size"] for key in ("h", "w", "sin", "sout")},
     **{size_key(op, n, w): ar.RANGES[n] for op, given in OP_DEFAULTS.items() for w in (False, True) for n in given},
     **{key: ar.RANGES[n] for n, key in SOLVE_KEYS.items()},
+    "cin": gr.RANGES["channels"], "cout": gr.RANGES["channels"], "gk": ar.RANGES["kernel"], "gh": ar.RANGES["size"],
+    "gw": ar.RANGES["size"], "g": gr.RANGES["groups"], "gkind": gr.KINDS, "gout": gr.RANGES["channels"],
 }
 urlstate.init(DEFAULTS | preset_fields(st.query_params.get("preset")), allowed=ALLOWED)
 
@@ -177,6 +185,29 @@ def solver() -> None:
     view.solutions(found)
 
 
+def grouped_costs() -> None:
+    st.markdown("#### What does each kind of convolution cost?")
+    numbers = view.group_inputs(GROUP_KEYS, bounds)
+    try:
+        found = gr.costs(**numbers, bias=st.session_state["gbias"])
+    except ValueError as exc:
+        view.impossible_groups(exc, numbers["c_in"], numbers["c_out"], lambda g: st.session_state.update(g=g))
+        return
+    view.cost_table(found)
+    view.cost_chart(found)
+    st.info(gr.mobilenet_sentence(numbers["c_out"], numbers["kernel"]), icon="📱")
+    view.kinds_explained()
+    st.markdown("#### Which input channels does one output channel read?")
+    kind = urlstate.control("segmented_control", "Kind of layer", "gkind", options=gr.KINDS, format_func=gr.SHORT.get,
+                            required=True, help="The layer whose wiring is drawn below.")
+    cost = found[gr.KINDS.index(kind)]
+    urlstate.confine("gout", range(1, cost.c_out + 1), min(st.session_state["gout"], cost.c_out))
+    out = urlstate.control("number_input", "Output channel", "gout", min_value=1, max_value=cost.c_out, step=1,
+                           width=view.BOX + 22, help="One of the layer's output channels: the band that leads to it "
+                                                     "is drawn dark.")
+    view.wiring(cost, numbers, out - 1)
+
+
 def network_table() -> None:
     st.markdown("#### Every layer's output shape, parameters, multiply-adds and receptive field.")
     source = urlstate.control("segmented_control", "Network", "src", options=list(SOURCES), format_func=SOURCES.get,
@@ -215,11 +246,11 @@ st.html(view.LARGE_TEXT_CSS)
 st.title("📐 Conv arithmetic")
 part = urlstate.control("segmented_control", "Part", "part", options=list(PARTS), format_func=PARTS.get,
                         required=True, label_visibility="collapsed")
-if part != "solve":
+if part in ("size", "table"):
     urlstate.control("toggle", "🤔 Predict first: lock in your answer before the page works it out", "quiz",
                      help="Output size: type the size you worked out by hand. Network table: the shapes and counts "
                           "stay hidden until you have typed the total number of parameters.")
-{"size": size_calculator, "solve": solver, "table": network_table}[part]()
+{"size": size_calculator, "solve": solver, "table": network_table, "groups": grouped_costs}[part]()
 for key, value in preset_fields(st.session_state["preset"]).items():
     urlstate.set_default(key, value)  # the chosen preset's own layers need no words in the link
 urlstate.publish()

@@ -13,6 +13,7 @@ import streamlit as st
 
 from app import quiz, urlstate
 from cnnviz.lessons import arithmetic as ar
+from cnnviz.lessons import groups as gr
 from cnnviz.nets import limits, netspec, tables
 
 LARGE_TEXT_CSS = """<style>
@@ -337,3 +338,114 @@ def zoo_check(table: tables.LayerTable, numel: int, hidden: bool) -> None:
                    f"and sum(p.numel()) equals {_total(numel, hidden)}.")
     else:
         st.error(f"The table's total ({table.total_params:,}) differs from sum(p.numel()) = {numel:,}.")
+
+
+# ---- grouped and separable convolution -------------------------------------------------------------------------
+GROUP_HELP = {
+    "c_in": "How many channels (feature maps) come in: 3 for a colour image, then as many as the layer before made.",
+    "c_out": "How many channels the layer makes: one filter, and one bias, for each.",
+    "kernel": "The window's side: k × k neighbouring pixels of every channel it reads go into one output cell.",
+    "height": "Height of the output map (and of the input: every layer here keeps the size, with stride 1 and "
+              "padding 'same', so the five differ only in their channels).",
+    "width": "Width of the output map; mult-adds grow with height × width, parameters do not.",
+    "groups": "g splits the input and the output channels into g groups; each output channel reads only its own "
+              "group. g must divide both channel counts.",
+    "bias": "On: each convolution adds one learned bias per output channel (PyTorch's default); they add "
+            "parameters but no mult-adds.",
+}
+COST_COLUMNS = {
+    "layer": st.column_config.TextColumn("Layer", help="The kind of convolution; each is explained below."),
+    "formula": st.column_config.TextColumn(
+        "Weights", help="Output channels · input channels each one reads · k · k, for each convolution in the layer."),
+    "params": st.column_config.NumberColumn("Parameters", format="localized", help=METRIC_HELP["params"]),
+    "mult_adds": st.column_config.NumberColumn("Mult-adds", format="localized", help=METRIC_HELP["mult_adds"]),
+    "saving": st.column_config.TextColumn("Mult-adds vs plain", help="How many times fewer mult-adds than the "
+                                          "plain k × k convolution needs for the same channels."),
+    "c_out": st.column_config.NumberColumn("Out", width="small",
+                                           help="Channels that come out: a depthwise layer alone keeps C_in."),
+}
+
+
+def group_inputs(keys: dict[str, str], bounds: Callable[[str], dict[str, int]]) -> dict[str, int]:
+    """The layer's channels, kernel, output size and groups in one row of boxes (two to a line on a phone), and
+    the bias switch; returns the numbers by name."""
+    titles = {"c_in": "Channels in", "c_out": "Channels out", "kernel": "Kernel k", "height": "Height out",
+              "width": "Width out", "groups": "Groups g"}
+    widths = {"c_in": BOX, "c_out": BOX, "kernel": BOX - 24, "groups": BOX - 24}  # one row on a projector
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
+        numbers = {n: urlstate.control("number_input", titles[n], key, help=GROUP_HELP[n],
+                                       width=widths.get(n, BOX - 8), **bounds(key)) for n, key in keys.items()}
+        urlstate.control("toggle", "Biases", "gbias", help=GROUP_HELP["bias"])
+    return numbers
+
+
+def impossible_groups(exc: ValueError, c_in: int, c_out: int, pick: Callable[[int], None]) -> None:
+    """Why these groups do not work, and a button for each number of groups that does."""
+    said = str(exc)
+    st.error(f"**PyTorch refuses these groups:** {said[:1].lower()}{said[1:]}.", icon="🚫")
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown(f"Groups that work for {c_in} → {c_out}:", width="content")
+        for g in gr.valid_groups(c_in, c_out)[:12]:
+            st.button(f"g = {g}", key=f"use_groups_{g}", on_click=pick, args=(g,), disabled=urlstate.locked("g"))
+
+
+def _short(n: int) -> str:
+    """A count as a bar's label: 231.2 M, 18.5 k, 320."""
+    return f"{n / 1e6:,.1f} M" if n >= 1e6 else f"{n / 1e3:,.1f} k" if n >= 1e4 else f"{n:,}"
+
+
+def cost_table(found: list[gr.Cost]) -> None:
+    """The five layers side by side: weights' formula, parameters, mult-adds, the saving and the channels out."""
+    plain = found[0]
+    rows = [{"layer": _kind_title(c), "formula": c.formula, "params": c.params, "mult_adds": c.mult_adds,
+             "saving": gr.saving(c, plain), "c_out": c.c_out} for c in found]
+    st.dataframe(rows, hide_index=True, column_config=COST_COLUMNS, row_height=36, height=38 + 36 * len(rows))
+
+
+def _kind_title(cost: gr.Cost) -> str:
+    """'Plain 3 × 3', 'Grouped (g = 4)': a kind's title with its own numbers in."""
+    k, g = cost.layers[0].kernel, cost.layers[0].groups
+    return {"plain": f"Plain {k} × {k}", "grouped": f"Grouped (g = {g})", "depthwise": f"Depthwise {k} × {k}",
+            "separable": f"Depthwise-separable {k} × {k}"}.get(cost.kind, gr.TITLES[cost.kind])
+
+
+def cost_chart(found: list[gr.Cost]) -> None:
+    """Bars of parameters and of mult-adds for the five layers (two charts side by side, stacked on a phone), each
+    bar labelled with its count: the depthwise bars are too short to read against the plain one."""
+    import altair as alt
+
+    from app import charts
+
+    order = [_kind_title(c) for c in found]
+    for col, (name, title) in zip(st.columns(2), (("params", "Parameters"), ("mult_adds", "Mult-adds"))):
+        data = [{"layer": _kind_title(c), "value": getattr(c, name), "label": _short(getattr(c, name)),
+                 "plain": c.kind == "plain"} for c in found]
+        top = max(d["value"] for d in data) * 1.3  # room for the longest bar's label
+        base = alt.Chart(alt.Data(values=data)).encode(
+            y=alt.Y("layer:N", sort=order, title=None),
+            x=alt.X("value:Q", title=title, scale=alt.Scale(domain=[0, top], nice=False),
+                    axis=alt.Axis(format="~s", tickCount=3)),
+            tooltip=[alt.Tooltip("layer:N", title="Layer"), alt.Tooltip("value:Q", title=title, format=",")])
+        bars = base.mark_bar().encode(color=alt.condition(alt.datum.plain, alt.value("#868e96"), alt.value("#4c78a8")))
+        labels = base.mark_text(align="left", dx=4, fontSize=15, color=charts.INK).encode(text="label:N")
+        charts.show(alt.layer(bars, labels).properties(height=alt.Step(34)), col, width="stretch")
+
+
+def kinds_explained() -> None:
+    """Each kind of layer in one sentence."""
+    st.markdown("\n".join(f"- **{gr.TITLES[kind]}:** {gr.HELP[kind]}" for kind in gr.KINDS))
+
+
+def wiring(cost: gr.Cost, numbers: dict[str, int], out_channel: int) -> None:
+    """Which input channels output channel `out_channel` (from 0) of one kind of layer reads: the sentence, the
+    picture of the groups and the layer as PyTorch code."""
+    kind = cost.kind
+    c_in, c_out, kernel, groups = (numbers[n] for n in ("c_in", "c_out", "kernel", "groups"))
+    st.markdown(gr.reading_sentence(kind, c_in, c_out, kernel, groups, out_channel))
+    stages, splits = gr.wiring_of(kind, c_in, c_out, groups)
+    names = ["Input", "Depthwise" if kind == "separable" else "Output", "Output"]
+    st.html(gr.wiring_html(stages, splits, out_channel, titles=[f"{t}: {n}" for t, n in zip(names, stages)]))
+    st.caption("Each box is a channel; each coloured band joins the input channels of one group to the output "
+               "channels it makes. The chosen output channel and every channel it reads are filled in, and the "
+               "bands that lead to it are dark (hover over a band to name its channels).")
+    st.code("\n".join(layer.code for layer in cost.layers), language="python", wrap_lines=True)
