@@ -68,7 +68,7 @@ def test_a_tiny_segmentation_run_shows_its_pixel_metrics_and_curves() -> None:
     table = at.dataframe[0].value
     assert list(table["split"]) == ["training", "validation", "test"]
     assert {"loss", "pixel accuracy", "mean IoU", "foreground F1"} <= set(table.columns)
-    assert chart_titles(at) == ["Loss ↓", "Pixel accuracy ↑", "Mean IoU ↑", "Foreground F1 ↑"]
+    assert chart_titles(at)[:4] == ["Loss ↓", "Pixel accuracy ↑", "Mean IoU ↑", "Foreground F1 ↑"]  # then live
     assert any("Why mean IoU and not accuracy?" in m.value for m in at.markdown)
 
     (run,) = list_runs()

@@ -5,6 +5,7 @@ once its title is on screen (it imports PyTorch).
 """
 from __future__ import annotations
 
+import base64
 import time
 
 import altair as alt
@@ -13,8 +14,9 @@ import streamlit as st
 
 from app import charts, nav, recipe, state
 from cnnviz.datasets import data, segments
+from cnnviz.inside import render
 from cnnviz.training import job as jobs
-from cnnviz.training import segment, train
+from cnnviz.training import live, segment, train
 from cnnviz.training.job import CURVES, Job, duration
 
 JOB = "train.job"  # session_state key of this session's training job (one at a time, whichever page started it)
@@ -188,6 +190,7 @@ def progress(job: Job) -> None:
         stop.button("⏹ Stop", key="stop", on_click=job.stop, type="primary", width="stretch",
                     help="ends the run after the current batch, keeping the best weights so far")
     curves(job)
+    watch(job)
 
 
 def results(job: Job) -> None:
@@ -220,6 +223,7 @@ def results(job: Job) -> None:
                    "reads lower.")
     if job.history:
         curves(job)
+    watch(job)
     downloads(job)
 
 
@@ -253,3 +257,146 @@ def downloads(job: Job) -> None:
                            mime="application/octet-stream", on_click="ignore", width="stretch")
     nav.link("compare", "Compare runs", c3)
     st.caption(f"Saved in `{run.path}`: settings, history and the best checkpoint, written after every epoch.")
+
+
+# ---- Watch it learn: the training thread's snapshots (`cnnviz.training.live`), drawn ------------------------------
+RIGHT, WRONG = "#1a7f37", "#c62828"  # a strip image's prediction: right, wrong (also ✓ and ✗, not colour alone)
+LIVE_HELP = {
+    "filters": "Each tile is one filter of the first convolution: the small pattern of weights it slides over the "
+               "image (mid-grey 0, light positive, dark negative). Random noise at the start; edges and blobs as "
+               "it learns.",
+    "maps": "The first convolution's output for the chosen image, one tile per filter: where in the image each "
+            "filter's pattern appears (bright: strongly).",
+    "weights": "How many of this layer's weights have each value (brighter: more of them), snapshot after "
+               "snapshot: a histogram over time, as TensorBoard draws it. Spreading out means the weights grow.",
+    "grads": "How big the gradients of this layer's weights were in the last batch (brighter: more of them; "
+             "powers of ten: 1e-4 is 0.0001). "
+             "The gradient is how much the loss changes per change of a weight: the push each step gives it.",
+    "norm": "The gradient norm: the length √(Σ g²) of a layer's whole gradient. It shrinks as the loss flattens; "
+            "near 0 in the first layers while large in the last means the signal fades on its way back "
+            "(vanishing gradients).",
+    "dead": "A ReLU unit (one channel, or one neuron of a linear layer) is dead when its output is 0 for every "
+            "strip image at every position: it then passes no gradient, so its weights stop learning.",
+}
+
+
+def watch(job: Job) -> None:
+    """"Watch it learn": the latest snapshot's filters, maps and predictions, and every layer's histograms over
+    time; all computed in the training thread, only drawn here."""
+    recorder = job.live
+    shot = recorder.latest() if recorder else None
+    st.subheader("👀 Watch it learn")
+    if recorder is None or shot is None:
+        st.info("The first snapshot of the network arrives after its first batch.")
+        return
+    st.caption(f"Snapshot after {shot.seen:,} training {unit(job.config)} (epoch {shot.epoch:.2f}), taken every "
+               f"{recorder.every:,} {unit(job.config)} and at each epoch's end.")
+    per_pixel = recorder.strip.labels is None
+    names = ["Filters and maps", "Weights and gradients"] if per_pixel else [
+        "Filters and maps", "Predictions", "Weights and gradients"]
+    tabs = dict(zip(names, st.tabs(names)))
+    with tabs["Filters and maps"]:
+        first_layer(recorder, shot)
+    if not per_pixel:
+        with tabs["Predictions"]:
+            predictions(recorder, shot)
+    with tabs["Weights and gradients"]:
+        layers(recorder)
+
+
+def strip_label(recorder: live.Recorder, i: int) -> str:
+    """A strip image's name in the picker: its number and, for classifiers, its true class."""
+    labels = recorder.strip.labels
+    return f"test image {i + 1}" + ("" if labels is None else f" ({recorder.strip.classes[int(labels[i])]})")
+
+
+def first_layer(recorder: live.Recorder, shot: live.Snapshot) -> None:
+    """The first conv layer's filters now, and its maps of the image the student picks from the strip."""
+    if shot.filters is None or shot.maps is None:
+        st.info("This network has no convolution, so there are no filters to watch: see *Weights and gradients*.")
+        return
+    n = len(recorder.strip.images)
+    i = st.selectbox("Image to follow", range(n), key="live.image", format_func=lambda k: strip_label(recorder, k),
+                     help="one of the fixed test images below; its maps are redrawn at every snapshot")
+    picture, maps = st.columns([1, 3])
+    picture.image(render.boxed(recorder.strip.images[i], None, size=160), caption=strip_label(recorder, i),
+                  width="stretch")
+    maps.image(render.layer_grid(shot.maps[i], width=560), width="stretch",
+               caption=f"First convolution's {shot.maps.shape[1]} maps of this image")
+    maps.caption(LIVE_HELP["maps"])
+    st.image(render.filter_tiles(shot.filters), caption=f"The first convolution's {len(shot.filters)} filters "
+             f"({shot.filters.shape[2]}×{shot.filters.shape[3]})")
+    st.caption(LIVE_HELP["filters"])
+
+
+def _data_uri(pixels: object) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(render.to_jpeg(pixels)).decode()
+
+
+def predictions(recorder: live.Recorder, shot: live.Snapshot) -> None:
+    """The strip's images, each with the network's answer now: ✓ green when right, ✗ red when wrong."""
+    strip, cells = recorder.strip, []
+    for k, (label, (guess, p)) in enumerate(zip(strip.labels.tolist(), shot.predictions())):
+        ok, name = guess == label, strip.classes[guess]
+        cells.append(f"<figure style='margin:0;text-align:center;width:88px'>"
+                     f"<img src='{_data_uri(render.boxed(strip.images[k], None, size=84))}' width='84' "
+                     f"alt='test image {k + 1}, a {strip.classes[label]}'>"
+                     f"<figcaption style='color:{RIGHT if ok else WRONG};font-weight:700;font-size:1.05rem'>"
+                     f"{'✓' if ok else '✗'} {name}<br>{p:.0%}</figcaption></figure>")
+    right = sum(guess == label for label, (guess, _) in zip(strip.labels.tolist(), shot.predictions()))
+    st.markdown(f"**{right} of {len(cells)}** fixed test images answered right: the network's answer and how sure "
+                "it is, redrawn at every snapshot.")
+    st.html("<div style='display:flex;flex-wrap:wrap;gap:10px'>" + "".join(cells) + "</div>")
+    rows = pd.DataFrame(live.strip_right(recorder.history(), strip.labels), columns=["epoch", "right"])
+    line = alt.Chart(rows).mark_line(point=True, strokeWidth=3).encode(
+        x=alt.X("epoch:Q", title="epoch"), y=alt.Y("right:Q", title="answered right",
+                                                   scale=alt.Scale(domain=[0, len(cells)])),
+        tooltip=[alt.Tooltip("epoch:Q", format=".2f"), "right:Q"])
+    charts.show(line.properties(height=220, title="Strip images answered right ↑"), width="stretch")
+
+
+def heat(rows: list[dict], title: str, y_title: str, powers: bool = False) -> alt.Chart:
+    """A histogram over time: x the run's epochs, y the bins, colour how many values fell in each."""
+    axis = alt.Axis(labelExpr="'1e' + datum.value") if powers else alt.Axis(format="~g")
+    frame = pd.DataFrame(rows, columns=["start", "end", "low", "high", "count"])
+    return alt.Chart(frame).mark_rect().encode(
+        x=alt.X("start:Q", title="epoch"), x2="end:Q", y=alt.Y("low:Q", title=y_title, axis=axis), y2="high:Q",
+        color=alt.Color("count:Q", scale=alt.Scale(type="sqrt", scheme="viridis"), legend=None),  # tooltip: count
+        tooltip=[alt.Tooltip("start:Q", title="epoch", format=".2f"), alt.Tooltip("low:Q", format=".3g"),
+                 alt.Tooltip("high:Q", format=".3g"), "count:Q"],
+    ).properties(height=300, title=title)
+
+
+def trend(rows: list[dict], title: str, y_title: str, log: bool = False) -> alt.Chart:
+    """One line per layer over the run's epochs."""
+    frame = pd.DataFrame(rows, columns=["layer", "epoch", "value"])
+    y = alt.Y("value:Q", title=y_title, scale=alt.Scale(type="log") if log else alt.Scale(domain=[0, 1]),
+              axis=alt.Axis(format="~g" if log else "%"))
+    return alt.Chart(frame).mark_line(strokeWidth=3).encode(
+        x=alt.X("epoch:Q", title="epoch"), y=y,
+        color=alt.Color("layer:N", legend=alt.Legend(orient="bottom", columns=2, title=None)),
+        tooltip=["layer:N", alt.Tooltip("epoch:Q", format=".2f"), alt.Tooltip("value:Q", format=".3g")],
+    ).properties(height=340, title=title)
+
+
+def layers(recorder: live.Recorder) -> None:
+    """A chosen layer's weight and gradient histograms over time, then every layer's gradient norm and dead ReLUs."""
+    history = recorder.history()
+    name = st.selectbox("Layer", list(recorder.edges), key="live.layer",
+                        help="a convolution or linear layer, by its name in the network")
+    left, right = st.columns(2)
+    charts.show(heat(live.heat_rows(history, name, recorder.edges[name]), f"Weights of {name}", "weight"), left,
+                width="stretch")
+    left.caption(LIVE_HELP["weights"])
+    charts.show(heat(live.heat_rows(history, name, live.GRAD_EDGES, "grads"), f"Gradients of {name}",
+                     "|gradient|", powers=True), right, width="stretch")
+    right.caption(LIVE_HELP["grads"])
+    norms, dead = live.trend_rows(history)
+    left, right = st.columns(2)
+    charts.show(trend(norms, "Gradient norm", "gradient norm", log=True), left, width="stretch")
+    left.caption(LIVE_HELP["norm"])
+    if dead:
+        charts.show(trend(dead, "Dead ReLUs", "share dead"), right, width="stretch")
+        right.caption(LIVE_HELP["dead"])
+    else:
+        right.info("This network has no ReLU layer, so no unit can die.")

@@ -19,6 +19,7 @@ from typing import Any
 from torch import nn
 
 from cnnviz.training import train
+from cnnviz.training.live import Recorder, strip
 from cnnviz.training.runs import Run
 
 CURVES = ("train", "validation", "train, this epoch")  # the curves of `Job.curves`: per epoch, and the running mean
@@ -77,6 +78,7 @@ class Job:
     started: float = field(default_factory=time.monotonic)
     seconds: float = 0.0
     thread: threading.Thread | None = None
+    live: Recorder | None = None  # snapshots of what the network holds, taken as it trains (the live views)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -114,7 +116,7 @@ class Job:
         """The thread's body: train, then record how it ended; always give the slot back."""
         try:
             result = train.fit(self.config, model, splits, self.run, on_epoch=self.history.append,
-                               on_batch=self.on_batch, should_stop=self.should_stop, meta=meta)
+                               on_batch=self.on_batch, should_stop=self.should_stop, meta=meta, watch=self.live)
             self.metrics, self.best_epoch, self.status = result.metrics, result.best_epoch, result.status
         except train.TrainingDiverged as exc:
             self.error, self.status = str(exc), "diverged"
@@ -166,7 +168,8 @@ def start(config: train.TrainConfig, model: nn.Module, splits: train.Splits, slo
         return None
     try:
         job = Job(config, Run.create(f"{config.model}-{config.dataset}-seed{config.seed}"), title,
-                  owner_gone=owner_gone, abandoned_s=abandoned_s)
+                  owner_gone=owner_gone, abandoned_s=abandoned_s,
+                  live=Recorder(model, strip(splits.test, splits.mean, splits.std)))
         if owner:
             job.run.update(owner=owner)
         job.thread = threading.Thread(target=job.work, args=(model, splits, meta or {}, slots), daemon=True,

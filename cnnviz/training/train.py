@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -110,6 +110,16 @@ class Progress:
     eta_s: float
 
 
+class Watcher(Protocol):
+    """Something that looks at the model while it trains (`cnnviz.training.live.Recorder`); it changes nothing."""
+
+    def after_step(self, model: nn.Module, seen: int, epoch: float) -> None:
+        """After each optimizer step: `seen` images trained in the run so far, `epoch` where (1.5: mid epoch 2)."""
+
+    def end_epoch(self, model: nn.Module, seen: int, epoch: int) -> None:
+        """After the last step of epoch `epoch`."""
+
+
 @dataclass
 class Result:
     """A finished (or stopped) run: the model with its best weights, the history and final metrics."""
@@ -179,10 +189,12 @@ def _scheduler(config: TrainConfig, opt: torch.optim.Optimizer, steps_per_epoch:
 def train_one_epoch(model: nn.Module, data: Splits, config: TrainConfig, opt: torch.optim.Optimizer,
                     sched: Any, gen: torch.Generator, epoch: int,
                     on_batch: Callable[[Progress], None] | None = None,
-                    should_stop: Callable[[], bool] | None = None) -> tuple[float, float, bool]:
+                    should_stop: Callable[[], bool] | None = None,
+                    watch: Watcher | None = None) -> tuple[float, float, bool]:
     """One pass over the shuffled training split; returns (mean loss, accuracy, stopped early).
 
     With pixel labels (B, H, W) the loss is the per-pixel cross-entropy and the accuracy counts pixels.
+    `watch` sees the model after every step and at the epoch's end.
     """
     device = next(model.parameters()).device
     norm = _normalizer(data.mean, data.std, device)
@@ -211,6 +223,8 @@ def train_one_epoch(model: nn.Module, data: Splits, config: TrainConfig, opt: to
         total_loss += loss.detach() * len(y)
         correct += (logits.argmax(1) == y).sum()
         seen, labelled = seen + len(y), labelled + y.numel()
+        if watch:
+            watch.after_step(model, (epoch - 1) * len(order) + seen, epoch - 1 + (b + 1) / batches)
         if b % 20 == 0 or b == batches - 1:
             mean_loss = (total_loss / seen).item()
             if not math.isfinite(mean_loss) or mean_loss > DIVERGED_FACTOR * math.log(logits.shape[1]):
@@ -222,7 +236,11 @@ def train_one_epoch(model: nn.Module, data: Splits, config: TrainConfig, opt: to
                 left = (batches - b - 1) * config.batch_size + (config.epochs - epoch) * len(order)
                 on_batch(Progress(epoch, config.epochs, b + 1, batches, mean_loss, rate, left / rate))
         if should_stop and should_stop():
+            if watch:
+                watch.end_epoch(model, (epoch - 1) * len(order) + seen, epoch)
             return (total_loss / seen).item(), correct.item() / labelled, True
+    if watch:
+        watch.end_epoch(model, epoch * len(order), epoch)
     return (total_loss / seen).item(), correct.item() / labelled, False
 
 
@@ -278,7 +296,8 @@ def fit(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None = N
         on_epoch: Callable[[dict[str, float]], None] | None = None,
         on_batch: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
-        device: torch.device | None = None, meta: dict[str, Any] | None = None) -> Result:
+        device: torch.device | None = None, meta: dict[str, Any] | None = None,
+        watch: Watcher | None = None) -> Result:
     """Train `model` on `data` as `config` says, keeping the best-validation weights.
 
     Args:
@@ -287,6 +306,7 @@ def fit(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None = N
         on_batch: called every few batches with a Progress (for progress bars and ETA).
         should_stop: polled after every batch; returning True ends the run, keeping what was learned.
         meta: extra checkpoint metadata (arch, classes, input shape) stored with every save.
+        watch: looks at the model after every step and each epoch's end (live views, `cnnviz.training.live`).
 
     Raises:
         TrainingDiverged: the loss became NaN or exploded (the run folder records it).
@@ -310,7 +330,8 @@ def fit(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None = N
     if run:
         run.update(config=asdict(config), status="running", device=describe(device)["device"], meta=meta)
     for epoch in range(1, config.epochs + 1):
-        record, stopped = _epoch(model, data, config, opt, sched, gen, epoch, run, on_batch, should_stop, device)
+        record, stopped = _epoch(model, data, config, opt, sched, gen, epoch, run, on_batch, should_stop, device,
+                                 watch)
         history.append(record)
         # without a validation split: the last epoch wins
         monitored = record["train_loss"] if data.val is None else record["val_loss"]
@@ -359,13 +380,14 @@ def _step_per_epoch(config: TrainConfig, sched: Any, monitored: float) -> None:
 
 def _epoch(model: nn.Module, data: Splits, config: TrainConfig, opt: torch.optim.Optimizer, sched: Any,
            gen: torch.Generator, epoch: int, run: Run | None, on_batch: Callable[[Progress], None] | None,
-           should_stop: Callable[[], bool] | None, device: torch.device) -> tuple[dict[str, float], bool]:
+           should_stop: Callable[[], bool] | None, device: torch.device,
+           watch: Watcher | None = None) -> tuple[dict[str, float], bool]:
     """One epoch of training and its validation: (the history record, whether it was stopped)."""
     t0, lr = time.perf_counter(), opt.param_groups[0]["lr"]
     try:
         with _dropout_from(model, gen):
             train_loss, train_acc, stopped = train_one_epoch(model, data, config, opt, sched, gen, epoch,
-                                                             on_batch, should_stop)
+                                                             on_batch, should_stop, watch)
     except TrainingDiverged as exc:
         if run:
             run.update(status="diverged", error=str(exc))
