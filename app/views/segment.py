@@ -195,8 +195,8 @@ def strength_chart(rows: pd.DataFrame) -> alt.Chart:
     """Bars of checkerboard strength by level, one colour per model."""
     return alt.Chart(rows).mark_bar().encode(
         x=alt.X("level:N", title="upsampled map", axis=alt.Axis(labelAngle=0)), xOffset="model:N",
-        y=alt.Y("strength:Q", title="checkerboard strength"),
-        color=alt.Color("model:N", title=None, legend=alt.Legend(orient="bottom")),
+        y=alt.Y("strength:Q", title="strength"),
+        color=alt.Color("model:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=600)),
         tooltip=["model:N", "level:N", alt.Tooltip("strength:Q", format=".3f")]).properties(height=260)
 
 
