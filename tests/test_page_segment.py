@@ -71,3 +71,12 @@ def test_without_a_trained_u_net_the_page_says_how_to_train_one(monkeypatch, tmp
     at = page()
     assert not at.exception, at.exception
     assert any("No segmentation model is trained yet" in i.value for i in at.info)
+
+
+def test_inside_a_model_points_to_this_page_for_the_u_nets_maps() -> None:
+    at = AppTest.from_file(str(Path(PAGE).with_name("inside.py")), default_timeout=180)
+    at.query_params["model"], at.query_params["img"] = "mnist_cnn", "sample:seven"
+    at.run()
+    assert not at.exception, at.exception
+    links = [e.proto.label for e in at.get("page_link")]
+    assert any("encoder and decoder maps" in label for label in links), links

@@ -1,7 +1,7 @@
 """Inside a model: one image through every layer — feature maps, filters, where the network looks, predictions."""
 import streamlit as st
 
-from app import urlstate, widgets
+from app import nav, urlstate, widgets
 
 st.title("🔬 Inside a model")
 INTRO = ("Give a trained network one picture and watch what **every layer** makes of it: the maps each filter "
@@ -28,6 +28,8 @@ left, right = st.columns([1, 1], gap="large")
 with left:
     choice = widgets.model_picker("model")
     urlstate.control("toggle", "🤔 Guess first: say what the network will answer before it is shown", "guess")
+    if not urlstate.teacher_mode():  # the U-Net answers per pixel: its maps, encoder beside decoder, have a page
+        nav.link("segment", "The U-Net labels every pixel: see its encoder and decoder maps in pairs", left)
 spec = show.spec_or_stop(choice)
 imagenet = show.imagenet_switch(choice, left)  # ResNet18's ImageNet weights, if here and switched on
 if imagenet:
