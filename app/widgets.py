@@ -379,13 +379,13 @@ def _drawing_controls(dataset: str, key: str, disabled: bool) -> None:
     drawn = bool(result is not None and result.json_data and result.json_data.get("objects"))
     if data is None or not drawn:
         return
-    image = _canvas_image(np.asarray(data), dark)
+    image = canvas_image(np.asarray(data), dark)
     digest = hashlib.sha1(image.tobytes()).hexdigest()[:16]
     if (st.session_state.get(IMAGE) or {}).get("id") != digest:
         _select({"source": "drawing", "image": image, "id": digest})
 
 
-def _canvas_image(rgba: np.ndarray, dark: bool) -> Image.Image:
+def canvas_image(rgba: np.ndarray, dark: bool) -> Image.Image:
     """The canvas's RGBA pixels laid on its background colour, as an L image."""
     canvas = Image.fromarray(rgba.astype(np.uint8), "RGBA")
     paper = Image.new("RGBA", canvas.size, (0, 0, 0, 255) if dark else (255, 255, 255, 255))

@@ -256,17 +256,17 @@ def test_missing_test_data_gives_a_clear_message(page, tmp_path: Path, monkeypat
 # ---- drawing pad, teacher mode, model picker ----------------------------------------------------------------
 
 def test_the_drawing_pad_renders_and_its_pixels_land_on_the_right_background(page) -> None:
-    from app.widgets import _canvas_image
+    from app.widgets import canvas_image
 
     at = page(model="mnist_cnn")
     run(at.radio(key="img.source").set_value("drawing"))
     assert at.radio(key="img.ink").value == "black on white"
     strokes = np.zeros((280, 280, 4), np.uint8)
     strokes[100:180, 130:150] = (255, 255, 255, 255)  # a white stroke on a transparent canvas
-    dark = np.asarray(_canvas_image(strokes, dark=True))
+    dark = np.asarray(canvas_image(strokes, dark=True))
     assert dark[0, 0] == 0 and dark[140, 140] == 255
     strokes[..., :3] = 0  # the same stroke in black ink
-    light = np.asarray(_canvas_image(strokes, dark=False))
+    light = np.asarray(canvas_image(strokes, dark=False))
     assert light[0, 0] == 255 and light[140, 140] == 0
 
 

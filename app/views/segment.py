@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 import models
-from app import state, urlstate
+from app import state, urlstate, widgets
 from cnnviz.datasets import images, segments
 from cnnviz.inside import decoder, render
 
@@ -82,9 +82,7 @@ def _drawn() -> tuple[torch.Tensor, None, str] | None:
     if result is None or result.image_data is None or not (result.json_data or {}).get("objects"):
         st.info("Draw on the black pad: the U-Net labels every pixel as you lift the pen.", icon="✏️")
         return None
-    rgba = Image.fromarray(np.asarray(result.image_data).astype(np.uint8), "RGBA")
-    paper = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-    return segments.from_picture(Image.alpha_composite(paper, rgba)), None, "your drawing"
+    return segments.from_picture(widgets.canvas_image(np.asarray(result.image_data), dark=True)), None, "your drawing"
 
 
 def _uploaded() -> tuple[torch.Tensor, None, str] | None:
