@@ -10,7 +10,6 @@ st.markdown("#### A classifier gives one answer per picture. A segmentation netw
             "this U-Net says, for each of the 5,376 pixels of a canvas, whether it is background or part of a 0, "
             "a 1, … a 9.")
 
-from PIL import Image
 
 import models
 from app import charts
@@ -55,8 +54,8 @@ st.markdown("The **encoder** halves the size three times (max pooling) while it 
             "**decoder** doubles it three times to say *where*. Each decoder level also reads the encoder's maps "
             "of its own size, passed across by a **skip connection**, so the fine outlines lost by pooling "
             "come back.")
-x = models.transform(name)(Image.fromarray(canvas[0].numpy()))
-segment.levels_view(decoder.levels(model, x))
+every = segment.every_unet_levels(canvas)
+segment.levels_view(every[models.ZOO[name].title.split(" (")[0]])
 
 st.subheader("Checkerboard artefacts: where the upsampling shows")
 st.markdown("A transposed convolution paints *input value × kernel* blocks `stride` cells apart. When the kernel "
@@ -77,13 +76,11 @@ st.markdown("This U-Net uses kernel 2 and stride 2, so its blocks never overlap;
             "Nearest-neighbour upsampling copies each value into a 2×2 block, and a 3×3 convolution then mixes "
             "neighbours evenly: no rhythm. Below, the strength of the 2×2 pattern in each upsampled map (0: none; "
             "the spread of the four positions' averages over the map's own spread).")
-rows = segment.checkerboard_rows(canvas)
-if rows["model"].nunique() > 1:
+rows = segment.checkerboard_rows(every)
+if len(every) > 1:
     charts.show(segment.strength_chart(rows), width="stretch")
-    sides = st.columns(2)
-    for side, other in zip(sides, [n for n in models.names("segmentation") if models.ZOO[n].checkpoint.is_file()]):
-        segment.upsampled_closeup(state.zoo_model(other), models.transform(other)(Image.fromarray(
-            canvas[0].numpy())), models.ZOO[other].title.split(" (")[0], side)
+    for side, (title, levels) in zip(st.columns(len(every)), every.items()):
+        segment.upsampled_closeup(levels, title, side)
 else:
     st.dataframe(rows, hide_index=True)
     st.caption("Train the nearest-neighbour U-Net too (`python -m models.train_unet --upsample nearest`) to "

@@ -175,18 +175,20 @@ def overlap_chart(counts: torch.Tensor) -> alt.Chart:
     return (cells + text).properties(width=min(360, 30 * n), height=min(360, 30 * n))
 
 
-def checkerboard_rows(canvas: torch.Tensor) -> pd.DataFrame:
-    """Checkerboard strength of each trained U-Net's upsampled maps at every level, for the same canvas."""
-    rows = []
-    for name in models.names("segmentation"):
-        if not models.ZOO[name].checkpoint.is_file():
-            continue
-        model, x = state.zoo_model(name), models.transform(name)(Image.fromarray(canvas[0].numpy()))
-        for level in decoder.levels(model, x):
-            rows.append({"model": models.ZOO[name].title.split(" (")[0].replace("U-Net, ", ""),
-                         "level": f"up{level.level} ({level.upsampled.shape[-2]}×{level.upsampled.shape[-1]})",
-                         "strength": decoder.checkerboard(level.upsampled)})
-    return pd.DataFrame(rows)
+def every_unet_levels(canvas: torch.Tensor) -> dict[str, list[decoder.Level]]:
+    """Title -> the levels of each trained U-Net for `canvas`: computed once a run, read by the maps, the bars and
+    the close-ups."""
+    picture = Image.fromarray(canvas[0].numpy())
+    return {models.ZOO[n].title.split(" (")[0]: decoder.levels(state.zoo_model(n), models.transform(n)(picture))
+            for n in models.names("segmentation") if models.ZOO[n].checkpoint.is_file()}
+
+
+def checkerboard_rows(found: dict[str, list[decoder.Level]]) -> pd.DataFrame:
+    """Checkerboard strength of each U-Net's upsampled maps at every level, for the same canvas."""
+    return pd.DataFrame([{"model": title.replace("U-Net, ", ""),
+                          "level": f"up{lv.level} ({lv.upsampled.shape[-2]}×{lv.upsampled.shape[-1]})",
+                          "strength": decoder.checkerboard(lv.upsampled)}
+                         for title, levels in found.items() for lv in levels])
 
 
 def strength_chart(rows: pd.DataFrame) -> alt.Chart:
@@ -198,9 +200,9 @@ def strength_chart(rows: pd.DataFrame) -> alt.Chart:
         tooltip=["model:N", "level:N", alt.Tooltip("strength:Q", format=".3f")]).properties(height=260)
 
 
-def upsampled_closeup(model: Any, x: torch.Tensor, title: str, where: Any) -> None:
+def upsampled_closeup(levels: list[decoder.Level], title: str, where: Any) -> None:
     """The top level's upsampled map (its most patterned channel), enlarged so a 2-pixel rhythm can be seen."""
-    up = decoder.levels(model, x)[0].upsampled
+    up = levels[0].upsampled
     patterned = torch.stack([torch.tensor(decoder.checkerboard(m[None])) for m in up]).argmax().item()
     crop = up[patterned, 16:48, 20:60]
     rgb, _ = render.channel_image(crop, size=400)
