@@ -7,7 +7,7 @@ these pages must not import PyTorch.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,7 @@ import streamlit as st
 
 from app import quiz, urlstate
 from cnnviz.lessons import gridhtml as gh
-from cnnviz.lessons import kernels, playback
+from cnnviz.lessons import groups, kernels, playback
 from cnnviz.lessons.figures import Ask
 from cnnviz.lessons.stepping import fmt, mark_answer
 
@@ -24,6 +24,8 @@ BIG_TEXT = """<style>
 /* projector: larger widget labels and buttons on the stepped lessons */
 [data-testid="stWidgetLabel"] p {font-size: 1.05rem;}
 [data-testid="stBaseButton-secondary"] p, [data-testid="stBaseButton-primary"] p {font-size: 1.15rem;}
+/* two lines beside teacher mode's settings button (which inputs a channel reads, the output size) in its height */
+.st-key-size_line p {line-height: 1.25; margin: 0;}
 </style>"""
 
 
@@ -40,9 +42,25 @@ def image_preset(rows: int, cols: int) -> Callable[[int], np.ndarray]:
     return lambda ch: kernels.image(st.session_state["image"], rows, cols, ch)
 
 
-def kernel_preset(size: int) -> Callable[[int], np.ndarray]:
-    """Filler for a kernel grid editor: channel -> the chosen preset kernel at this size."""
-    return lambda ch: kernels.kernel(st.session_state["kernel"], size)
+def kernel_preset(size: int, outputs: Sequence[int] = ()) -> Callable[[int], np.ndarray]:
+    """Filler for a kernel grid editor: slice -> the chosen preset kernel at this size. With `outputs` (each slice's
+    output channel, from 0) the other output channels start from the presets after it that this size allows (Sobel
+    x, then Sobel y, Laplacian...), so that each looks for something else."""
+    names = groups.channel_presets(st.session_state["kernel"], _presets(size), max(outputs, default=0) + 1)
+    return lambda s: kernels.kernel(names[outputs[s] if outputs else 0], size)
+
+
+def _presets(size: int) -> list[str]:
+    """The preset kernels, blank 'Custom' aside, that can be made at this size (Sobel and Laplacian: odd sizes)."""
+    made = []
+    for name in kernels.KERNELS:
+        try:
+            kernels.kernel(name, size)
+        except ValueError:
+            continue
+        if name != "Custom":
+            made.append(name)
+    return made
 
 
 def geometry_controls(bar: Any) -> None:
@@ -105,25 +123,48 @@ def editors(text_key: str, current: np.ndarray, preset: Callable[[int], np.ndarr
     return out
 
 
-def input_and_kernel(shape: tuple[int, int, int], ksize: int, widths: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """The (C, H, W) input and kernel grids now in use (presets or the student's edits), with their editors.
+def input_and_kernel(shape: tuple[int, int, int], ksize: int, widths: list[int],
+                     slices: Sequence[tuple[int, int]] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """The (C, H, W) input and (slices, k, k) kernel grids now in use (presets or the student's edits), with their
+    editors.
 
+    `slices`: (output channel, input channel) of each kernel slice (cnnviz.lessons.groups.kernel_slices) when
+    there are several output channels; by default one slice per input channel, for one output channel.
     Raises:
         ValueError: a preset that cannot be made at this size (an even-sized Sobel kernel): no editors then.
     """
     chans, rows, cols = shape
-    image, kernel = image_preset(rows, cols), kernel_preset(ksize)
-    x, w = grids("x", image, shape), grids("w", kernel, (chans, ksize, ksize))
     titles = [f"channel {ch + 1}" for ch in range(chans)] if chans > 1 else [""]
+    outputs = [o for o, _ in slices]
+    several = any(outputs)  # several output channels: each slice named by the two channels it joins
+    slices = slices if several else [(0, c) for c in range(chans)]
+    titles_w = [f"output {o + 1} ← input {i + 1}" for o, i in slices] if several else titles
+    image, kernel = image_preset(rows, cols), kernel_preset(ksize, outputs)
+    x, w = grids("x", image, shape), grids("w", kernel, (len(slices), ksize, ksize))
     # one channel: input and kernel side by side; several: one above the other, so each channel's grid fits
     left, right = st.columns(widths) if chans == 1 else (st.container(), st.container())
     with left:
         st.markdown("**Input**")
         x = editors("x", x, image, titles)
     with right:
-        st.markdown("**Kernel**")
-        w = editors("w", w, kernel, titles)
+        st.markdown("**Kernels**: each output channel its own, from the chosen preset and those after it"
+                    if several else "**Kernel**")
+        w = editors("w", w, kernel, titles_w)
     return x, w
+
+
+def output_channel(outs: int, where: Any = None) -> int:
+    """The output channel to step (from 0; put `"och": 1` in the page's urlstate.init), picked in `where` (else
+    a new row) when the layer has several."""
+    urlstate.confine("och", range(1, outs + 1), outs)  # fewer output channels now: the last one
+    if outs > 1:
+        urlstate.control("radio", "Output channel to step", "och", where=where or st.container(),
+                         options=list(range(1, outs + 1)), horizontal=True,
+                         label_visibility="collapsed" if urlstate.teacher_mode() else "visible",
+                         help="Each output channel is one filter's own convolution; step one at a time. A layer "
+                              "writes the same cell of every output channel at once, so all of them fill in as you "
+                              "step.")
+    return int(st.session_state["och"]) - 1
 
 
 def reset_text(*keys: str) -> Callable[[], None]:

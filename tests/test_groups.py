@@ -1,5 +1,6 @@
-"""Grouped, depthwise and separable convolution: the group-by-group convolution against F.conv2d(groups=...), the
-counts against real nn.Conv2d modules, cnnviz.nets.tables and torch's FLOP counter, and MobileNet's ratio by hand."""
+"""Grouped, depthwise and separable convolution: the group-by-group convolution and the stepper's figures of it
+against F.conv2d(groups=...), the counts against real nn.Conv2d modules, cnnviz.nets.tables and torch's FLOP
+counter, and MobileNet's ratio by hand."""
 from __future__ import annotations
 
 from fractions import Fraction
@@ -13,8 +14,11 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from cnnviz.lessons import figures
 from cnnviz.lessons import groups as G
+from cnnviz.lessons.stepping import Conv
 from cnnviz.nets import tables
+from tests.test_figures import cells_with, grids, values, working
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -66,8 +70,36 @@ def test_each_output_channel_reads_only_its_group_and_every_step_adds_up(case):
         np.testing.assert_array_equal(G.GroupedConv.make(changed, k, bias, g, pad, stride, dil).channel(o).output(),
                                       out[o])
         lines = conv.working(o, 0, 0)
-        assert len(lines) == len(read) + 1 and lines[0].startswith(f"input channel {read.start + 1}:")
-        assert lines[-1].endswith(f"= {out[o, 0, 0]}")
+        total = len(read) > 1 or bias[o] != 0  # a 'total' line, unless one channel's sum is the answer
+        assert len(lines) == len(read) + total and lines[0].startswith(f"input channel {read.start + 1}:")
+        assert lines[-1].endswith(f"= {out[o, 0, 0]}") and lines[-1].startswith("total: " if total else "input")
+
+
+@FAST
+@given(case=grouped())
+def test_true_convolution_equals_torch_with_every_kernel_rotated(case):
+    x, k, bias, g, pad, stride, dil = case
+    ours = G.GroupedConv.make(x, k, bias, g, pad, stride, dil, flip=True).output()
+    rotated = _t(k).flip(-2, -1)  # 180°: both spatial axes reversed
+    theirs = F.conv2d(_t(x)[None], rotated, _t(bias), stride=stride, padding=pad, dilation=dil, groups=g)[0]
+    np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-9)
+
+
+@pytest.mark.parametrize("c_in, c_out, g", [(4, 2, 2), (3, 3, 3), (2, 4, 2), (3, 2, 1), (4, 4, 2)])
+def test_each_kernel_slice_joins_the_channels_it_names(c_in, c_out, g):
+    """Torch as the oracle: a weight that is 1 in one slice only, on an input that is 1 in one channel only, makes
+    exactly the output channel the slice names nonzero, and only when the slice names that input channel."""
+    slices = G.kernel_slices(c_in, c_out, g)
+    assert len(slices) == c_out * (c_in // g)  # one per weight slice, in the weight's order
+    for s, (o, i) in enumerate(slices):
+        w = torch.zeros(c_out * (c_in // g), 1, 1, dtype=torch.float64)
+        w[s] = 1
+        for c in range(c_in):
+            x = torch.zeros(1, c_in, 2, 2, dtype=torch.float64)
+            x[0, c] = 1
+            out = F.conv2d(x, w.reshape(c_out, c_in // g, 1, 1), groups=g)[0]
+            lit = {int(ch) for ch in torch.nonzero(out.sum((1, 2)))}
+            assert lit == ({o} if c == i else set()), (s, o, i, c)
 
 
 def test_a_worked_cell_by_hand():
@@ -76,7 +108,18 @@ def test_a_worked_cell_by_hand():
     conv = G.GroupedConv.make(x, k, [0, 1], groups=2)
     np.testing.assert_array_equal(conv.output(), [[[4, 6], [8, 10]], [[21, 23], [25, 27]]])
     assert conv.working(1, 0, 0) == ["input channel 3: 8×1 = 8", "input channel 4: 12×1 = 12",
-                                     "output channel 2, cell (0, 0): 8 + 12 + 1 (bias) = 21"]
+                                     "total: 8 + 12 + 1 (bias) = 21"]
+    assert conv.working(0, 1, 1) == ["input channel 1: 3×1 = 3", "input channel 2: 7×1 = 7", "total: 3 + 7 = 10"]
+    depthwise = G.GroupedConv.make(x, np.ones((4, 1, 1, 1), dtype=int), [0, 0, 5, 0], groups=4)
+    assert depthwise.working(0, 0, 0) == ["input channel 1: 0×1 = 0"]  # one channel's sum is the answer
+    assert depthwise.working(2, 0, 1) == ["input channel 3: 9×1 = 9", "total: 9 + 5 (bias) = 14"]
+
+
+def test_each_output_channel_starts_from_the_next_preset():
+    presets = ["Sobel x", "Sobel y", "Laplacian", "Box blur"]
+    assert G.channel_presets("Laplacian", presets, 4) == ["Laplacian", "Box blur", "Sobel x", "Sobel y"]
+    assert G.channel_presets("Sobel y", presets, 1) == ["Sobel y"]
+    assert G.channel_presets("Custom", presets, 3) == ["Custom"] * 3  # blank stays blank
 
 
 def test_impossible_groups_and_shapes_are_named():
@@ -165,3 +208,57 @@ def test_the_wiring_picture_draws_a_band_per_group_and_highlights_one_channel():
     assert G.wiring_html([512, 512], [1]).count('class="cv-bar"') == 2  # too many boxes to draw: one bar a row
     with pytest.raises(ValueError, match="need 1 group counts"):
         G.wiring_html([4, 4], [])
+
+
+# ------------------------------------------------------------------------------------- the stepper's figures
+
+
+def _torch_grouped(layer: G.GroupedConv, pad: int) -> np.ndarray:
+    out = F.conv2d(_t(layer.image)[None], _t(layer.kernel), _t(layer.bias), padding=pad, groups=layer.groups)
+    return out[0].numpy()
+
+
+def test_a_grouped_step_draws_only_its_group_and_every_output_channel_so_far():
+    rng = np.random.default_rng(3)
+    layer = G.GroupedConv.make(rng.integers(0, 10, (4, 5, 6)), rng.integers(-3, 4, (2, 2, 3, 3)), [1, -2], groups=2,
+                               padding=1)
+    truth, k = _torch_grouped(layer, 1), 7  # (2, 5, 6); step 7 is cell (1, 1)
+    drawn = grids(figures.grouped_scene(layer, 1, k))
+    assert {"input2", "input3", "kernel2", "kernel3"} <= set(drawn) and not {"input0", "input1"} & set(drawn)
+    np.testing.assert_array_equal(values(drawn["input3"])[1:-1, 1:-1], layer.image[3])  # padded by 1
+    np.testing.assert_array_equal(values(drawn["kernel2"]), layer.kernel[1, 0])
+    done = np.arange(30).reshape(5, 6) <= k
+    for name, o in (("output", 1), ("output0", 0)):  # the stepped channel, and the other one as far as it goes
+        np.testing.assert_array_equal(values(drawn[name]), np.where(done, truth[o], np.nan))
+    assert cells_with(drawn["output"], "cur") == {(1, 1)} and not cells_with(drawn["output0"], "cur")
+    text = working(figures.grouped_scene(layer, 1, k))
+    assert text.startswith("Output channel 2, cell (1, 1) =") and "input channel 3:" in text
+    assert "input channel 4:" in text and text.endswith(f"(bias) = {truth[1, 1, 1]:g}")
+    last = grids(figures.grouped_scene(layer, 1, 29))
+    np.testing.assert_array_equal(values(last["output"]), truth[1])
+    np.testing.assert_array_equal(values(last["output0"]), truth[0])
+    hidden = figures.grouped_scene(layer, 1, k, hide=True)
+    assert grids(hidden)["output"][(1, 1)][1] == "?" and working(hidden).endswith("?")
+    ask = figures.grouped_ask(layer, 1, k)
+    assert (ask.grid, ask.cell, ask.truth) == ("Output channel 2,", (1, 1), truth[1, 1, 1])
+
+
+def test_a_depthwise_step_shows_one_input_channel_and_works_it_out_as_the_plain_stepper_does():
+    rng = np.random.default_rng(4)
+    layer = G.GroupedConv.make(rng.integers(0, 10, (3, 4, 4)), rng.integers(-3, 4, (3, 1, 3, 3)), groups=3)
+    drawn = figures.grouped_scene(layer, 2, 0)
+    assert [n for n in grids(drawn) if n.startswith("input")] == ["input2"] and "Input channel 3" in "".join(drawn)
+    truth = _torch_grouped(layer, 0)
+    assert working(drawn) == f"Output channel 3, cell (0, 0) = {layer.channel(2).step(0, 0).lines[0]}"
+    assert working(drawn).endswith(f"= {truth[2, 0, 0]:g}")
+    assert figures.grouped_working(layer, 2, 0, 0) == layer.channel(2).step(0, 0).lines
+
+
+def test_one_output_channel_draws_exactly_the_plain_stepper():
+    rng = np.random.default_rng(5)
+    x, w = rng.integers(0, 10, (2, 5, 5)), rng.integers(-3, 4, (1, 2, 3, 3))
+    layer = G.GroupedConv.make(x, w, [3], padding=1, flip=True)
+    plain = Conv.make(x, w[0], 3, padding=1, flip=True)
+    assert figures.grouped_scene(layer, 0, 4) == figures.conv_scene(plain, 4)
+    assert figures.grouped_ask(layer, 0, 4) == figures.conv_ask(plain, 4)
+    assert figures.grouped_working(layer, 0, 1, 2) == plain.step(1, 2).lines

@@ -7,11 +7,12 @@ numbers put in). NumPy only, like the rest of `cnnviz.lessons`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from cnnviz.lessons import gridhtml as gh
+from cnnviz.lessons.groups import GroupedConv
 from cnnviz.lessons.stepping import Conv, Pair, Pool, TransposedConv, fmt, size_text, transposed_size_text
 
 
@@ -26,7 +27,8 @@ class Ask:
     grid: str = "Output"  # the grid the cell belongs to ('Canvas' while a transposed convolution still crops)
 
 
-def progress(out: np.ndarray, k: int, width: int, hidden: Pair | None = None, cell: int | None = None) -> str:
+def progress(out: np.ndarray, k: int, width: int, hidden: Pair | None = None, cell: int | None = None,
+             title: str = "Output") -> str:
     """The output after step `k` (cells filled row by row): those done, the current one ('?' at `hidden` until the
     student has answered), and those still to come; `cell` px, or what fits `width`."""
     oh, ow = out.shape
@@ -36,7 +38,7 @@ def progress(out: np.ndarray, k: int, width: int, hidden: Pair | None = None, ce
         shown[hidden] = "?"
     classes = np.where(order < k, "", np.where(order == k, "cur", "todo")).astype(object)
     return gh.grid(shown, classes=classes, cell=cell or gh.cell_size(oh, ow, width, 64, 28), name="output",
-                   title=f"Output ({oh} × {ow})")
+                   title=f"{title} ({oh} × {ow})")
 
 
 def _same(rows: int, cols: int, texts: list[str], exact: bool) -> str:
@@ -76,8 +78,11 @@ def weight_note(weight: float) -> str:
     return fmt(weight).replace("-", "−")
 
 
-def _conv_channels(conv: Conv, k: int, same: bool) -> list[str]:
-    """Each input channel's figures at step k: the padded input with the window, × its kernel (rotated or not)."""
+def _conv_channels(conv: Conv, k: int, same: bool, numbers: range | None = None) -> list[str]:
+    """Each input channel's figures at step k: the padded input with the window, × its kernel (rotated or not).
+
+    `numbers`: the channels' numbers in a larger input (a group's, from 0), which their titles and names then give.
+    """
     step = conv.step(*conv.cell(k))
     chans, ksize = conv.image.shape[0], conv.kernel.shape[1]
     top, _, lft, _ = conv.pads
@@ -92,13 +97,14 @@ def _conv_channels(conv: Conv, k: int, same: bool) -> list[str]:
         if big >= 36:  # room for the kernel weight in the corner of each window cell
             notes = np.full((hp, wp), "", dtype=object)
             notes[np.ix_(step.rows, step.cols)] = np.vectorize(weight_note)(ch.weights)
-        label = f"Channel {ch.channel + 1}" if chans > 1 else "Input"
+        n = ch.channel if numbers is None else numbers[ch.channel]
+        label = f"Input channel {n + 1}" if numbers is not None else f"Channel {n + 1}" if chans > 1 else "Input"
         inp = gh.grid(conv.padded[ch.channel], classes=classes, notes=notes, cell=big, row_offset=-top,
-                      col_offset=-lft, name=f"input{ch.channel}", title=label + _padded_title(conv, same))
+                      col_offset=-lft, name=f"input{n}", title=label + _padded_title(conv, same))
         kern = [gh.grid(ch.weights, classes=np.full((ksize, ksize), "kern", dtype=object), cell=kcell,
-                        name=f"kernel{ch.channel}", title="Rotated 180°" if conv.flip else "Kernel")]
+                        name=f"kernel{n}", title="Rotated 180°" if conv.flip else "Kernel")]
         if conv.flip and chans == 1:  # with several channels only the rotated kernels fit (the editor has the rest)
-            kern = [gh.grid(conv.kernel[ch.channel], cell=kcell, title="Kernel", name=f"given{ch.channel}"),
+            kern = [gh.grid(conv.kernel[ch.channel], cell=kcell, title="Kernel", name=f"given{n}"),
                     gh.op("⟳"), *kern]
         if chans == 1:
             figures = [inp, gh.op("×"), *kern]
@@ -113,14 +119,25 @@ def conv_scene(conv: Conv, k: int, hide: bool = False, same: bool = False) -> li
     `same`: the padding was asked for as 'same' (the input's title says so).
     """
     i, j = conv.cell(k)
-    step = conv.step(i, j)
-    bias = conv.bias
-    figures = _conv_channels(conv, k, same)
     one = conv.image.shape[0] == 1
     result = progress(conv.output(), k, 440, (i, j) if hide else None, input_cell(conv) if one else None)
-    answer = gh.working(["?"] if hide else step.lines, head=f"Output cell ({i}, {j}) = ", result=not hide)
-    if one:
-        arrow = gh.row(gh.text(f"+ bias {fmt(bias)}", 30), gh.op("→")) if bias else gh.op("→")
+    return _conv_layout(conv, k, hide, same, result, conv.step(i, j).lines)
+
+
+def _conv_layout(conv: Conv, k: int, hide: bool, same: bool, result: str, lines: list[str],
+                 numbers: range | None = None, head: str = "Output cell", narrow: bool = False) -> list[str]:
+    """The legend, then input(s) × kernel(s) → `result` (the output figures) with the working `lines`; `narrow`
+    writes the bias under the arrow, leaving a wide `result` its room on a projector."""
+    i, j = conv.cell(k)
+    step = conv.step(i, j)
+    bias = conv.bias
+    figures = _conv_channels(conv, k, same, numbers)
+    answer = gh.working(["?"] if hide else lines, head=f"{head} ({i}, {j}) = ", result=not hide)
+    if conv.image.shape[0] == 1:
+        arrow = gh.op("→")
+        if bias:
+            plus = gh.text(f"+ bias {fmt(bias)}", 22 if narrow else 30)
+            arrow = gh.column(arrow, plus) if narrow else gh.row(plus, arrow)
         layout = gh.stage(figures[0], figures[1], gh.row(*figures[2:]), arrow, result, answer)
     else:
         sums = " + ".join(f"({fmt(c.total)})" if c.total < 0 else fmt(c.total) for c in step.channels)
@@ -128,6 +145,42 @@ def conv_scene(conv: Conv, k: int, hide: bool = False, same: bool = False) -> li
         layout = gh.row(*figures) + gh.row(gh.text(total, 30), gh.op("→"), result, answer)
     return [gh.legend([("pad", "padding (zeros)"), ("win", "under the kernel (blue, in the corner: its weight)"),
                        ("cur", "the output cell being written"), ("todo", "still to come")]), layout]
+
+
+def others_progress(out: np.ndarray, k: int, chosen: int, height: int) -> str:
+    """The output channels other than `chosen` after step k, small and stacked in `height` px: a layer writes the
+    same cell of every output channel at once."""
+    c_out, oh, ow = out.shape
+    order = np.arange(oh * ow).reshape(oh, ow)
+    classes = np.where(order <= k, "", "todo").astype(object)
+    room = max(height // max(c_out - 1, 1) - 30, 12)  # each small grid's height less its title
+    cell = gh.cell_size(oh, ow, 160, 26, 12, height=room)
+    return gh.column(*(gh.grid(np.where(order <= k, out[c], None), classes=classes, cell=cell, labels=False,
+                               name=f"output{c}", subtitle=f"channel {c + 1}") for c in range(c_out) if c != chosen))
+
+
+def grouped_scene(grouped: GroupedConv, o: int, k: int, hide: bool = False, same: bool = False) -> list[str]:
+    """Step k of output channel `o`: only the input channels its group reads, × its kernel, → that channel so far
+    (beside it every other output channel, small) and the working. One output channel: `conv_scene`."""
+    conv = grouped.channel(o)
+    if grouped.c_out == 1:
+        return conv_scene(conv, k, hide, same)
+    i, j = conv.cell(k)
+    # the output channels share the output's room: the stepped one a little smaller than its input
+    cell = min(input_cell(conv), 36) if conv.image.shape[0] == 1 else gh.cell_size(*conv.shape, 300, 44, 26)
+    chosen = progress(conv.output(), k, 440, (i, j) if hide else None, cell, title=f"Output channel {o + 1}")
+    others = others_progress(grouped.output(), k, o, cell * conv.shape[0] + 50)
+    result = f'<div class="cv-row" style="margin: 0; align-items: flex-start">{chosen}{others}</div>'
+    return _conv_layout(conv, k, hide, same, result, grouped_working(grouped, o, i, j), grouped.reads(o),
+                        head=f"Output channel {o + 1}, cell", narrow=True)
+
+
+def grouped_working(grouped: GroupedConv, o: int, i: int, j: int) -> list[str]:
+    """Cell (i, j) of output channel `o` worked out, naming each input channel it reads by its number in the whole
+    input; as `conv_scene` writes it when there is only one to name (one output channel, or a depthwise one)."""
+    if len(grouped.reads(o)) > 1 and grouped.c_out > 1:
+        return grouped.working(o, i, j)
+    return grouped.channel(o).step(i, j).lines
 
 
 def conv_ask(conv: Conv, k: int) -> Ask:
@@ -138,6 +191,12 @@ def conv_ask(conv: Conv, k: int) -> Ask:
                "multiply the overlapping numbers and add them up" + (", then the bias" if bias else ""),
                "The working adds up each product of an input number and the kernel weight over it"
                + (", then the bias." if bias else "."))
+
+
+def grouped_ask(grouped: GroupedConv, o: int, k: int) -> Ask:
+    """Cell k of output channel `o`: the same question as `conv_ask`, naming the channel when there are several."""
+    ask = conv_ask(grouped.channel(o), k)
+    return ask if grouped.c_out == 1 else replace(ask, grid=f"Output channel {o + 1},")
 
 
 # ---------------------------------------------------------------------------------------------- pooling

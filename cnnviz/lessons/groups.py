@@ -83,6 +83,22 @@ def reads(out_channel: int, c_in: int, c_out: int, groups: int) -> range:
     return group_channels(c_in, c_out, groups)[out_channel // (c_out // groups)][0]
 
 
+def channel_presets(chosen: str, presets: Sequence[str], c_out: int) -> list[str]:
+    """The preset kernel each output channel starts from: the chosen one for the first, then those after it in
+    `presets` (cycling), so that a layer's filters differ as a trained layer's do; the chosen one for all when it
+    is not in `presets` (the blank 'Custom' kernel)."""
+    if chosen not in presets:
+        return [chosen] * c_out
+    at = list(presets).index(chosen)
+    return [presets[(at + o) % len(presets)] for o in range(c_out)]
+
+
+def kernel_slices(c_in: int, c_out: int, groups: int) -> list[tuple[int, int]]:
+    """(output channel, input channel) of each k × k slice of a (C_out, C_in / g, k, k) weight, in its order:
+    the slices a student types in, each named by the two channels it joins."""
+    return [(o, i) for o in range(c_out) for i in reads(o, c_in, c_out, groups)]
+
+
 # -------------------------------------------------------------------------------------------------- counts
 
 
@@ -202,7 +218,7 @@ def wiring_of(kind: str, c_in: int, c_out: int, groups: int) -> tuple[list[int],
 def _channels(read: range, of: int) -> str:
     """'input channel 3', 'input channels 1–8 (8 of 32)' or 'all 32 input channels' (numbered from 1)."""
     if len(read) == of:
-        return f"all {of} input channels"
+        return "the only input channel" if of == 1 else f"all {of} input channels"
     if len(read) == 1:
         return f"input channel {read.start + 1} only"
     return f"input channels {read.start + 1}–{read.stop} ({len(read)} of {of})"
@@ -234,7 +250,8 @@ def reading_sentence(kind: str, c_in: int, c_out: int, kernel: int, groups: int,
 @dataclass(frozen=True)
 class GroupedConv:
     """A convolution of C_in → C_out channels in `groups` groups, each output channel a stepping.Conv over the input
-    channels of its own group (the same numbers as torch.nn.functional.conv2d(x, w, b, groups=groups)).
+    channels of its own group (the same numbers as torch.nn.functional.conv2d(x, w, b, groups=groups); with `flip`,
+    those of the kernels rotated by 180°).
 
     Build with `GroupedConv.make(...)`, which checks the shapes.
     """
@@ -246,10 +263,12 @@ class GroupedConv:
     padding: Padding
     stride: int | Pair
     dilation: int | Pair
+    flip: bool = False  # rotate each kernel by 180° first (true convolution), as stepping.Conv does
 
     @classmethod
     def make(cls, image: np.ndarray, kernel: np.ndarray, bias: Sequence[Number] | None = None, groups: int = 1,
-             padding: Padding = 0, stride: int | Pair = 1, dilation: int | Pair = 1) -> GroupedConv:
+             padding: Padding = 0, stride: int | Pair = 1, dilation: int | Pair = 1,
+             flip: bool = False) -> GroupedConv:
         """Check the shapes (as F.conv2d does) and build the convolution.
 
         Raises:
@@ -267,7 +286,7 @@ class GroupedConv:
         b = np.zeros(c_out, dtype=w.dtype) if bias is None else np.asarray(bias)
         if b.shape != (c_out,):
             raise ValueError(f"one bias per output channel: expected {c_out}, got shape {b.shape}")
-        made = cls(x, w, b, groups, padding, stride, dilation)
+        made = cls(x, w, b, groups, padding, stride, dilation, bool(flip))
         made.channel(0)  # raises when the kernel does not fit
         return made
 
@@ -287,7 +306,7 @@ class GroupedConv:
         """Output channel `out_channel` alone: its kernel over the input channels of its group."""
         group = self.reads(out_channel)
         return Conv.make(self.image[group.start:group.stop], self.kernel[out_channel], self.bias[out_channel].item(),
-                         self.padding, self.stride, self.dilation)
+                         self.padding, self.stride, self.dilation, self.flip)
 
     def output(self) -> np.ndarray:
         """(C_out, rows, cols) every output channel, computed group by group."""
@@ -298,12 +317,15 @@ class GroupedConv:
         return self.channel(out_channel).step(i, j)
 
     def working(self, out_channel: int, i: int, j: int) -> list[str]:
-        """The step's sum in words, naming the input channels by their number in the whole input (from 1)."""
+        """The step's sum in words, naming the input channels by their number in the whole input (from 1); a
+        'total' line adds the channels' sums and the bias, unless one channel alone is the answer."""
         step, first = self.step(out_channel, i, j), self.reads(out_channel).start
         lines = [f"input channel {first + ch.channel + 1}: {ch.working}" for ch in step.channels]
+        if len(lines) == 1 and not step.bias:
+            return lines
         terms = " + ".join(factor(ch.total) for ch in step.channels)  # the stepper's own way: 2 + (-1)
         bias = f" + {factor(step.bias)} (bias)" if step.bias else ""
-        return [*lines, f"output channel {out_channel + 1}, cell ({i}, {j}): {terms}{bias} = {fmt(step.value)}"]
+        return [*lines, f"total: {terms}{bias} = {fmt(step.value)}"]
 
 
 # ---------------------------------------------------------------------------------------------------- picture

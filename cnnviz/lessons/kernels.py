@@ -71,7 +71,8 @@ def kernel(name: str, size: int = 3) -> np.ndarray:
 
 
 def image(name: str, rows: int, cols: int, channel: int = 0) -> np.ndarray:
-    """A small (rows, cols) grid of digits 0-9 to convolve by hand; other channels get a variation."""
+    """A small (rows, cols) grid of digits 0-9 to convolve by hand; other channels get a variation (turned,
+    inverted, halved)."""
     r, c = np.mgrid[0:rows, 0:cols]
     if channel == 1 and name not in ("Random digits", "Zeros"):
         r, c = c * (rows - 1) // max(cols - 1, 1), r * (cols - 1) // max(rows - 1, 1)  # the pattern turned
@@ -93,6 +94,8 @@ def image(name: str, rows: int, cols: int, channel: int = 0) -> np.ndarray:
     else:
         raise ValueError(f"unknown image preset {name!r}; choose from {', '.join(IMAGES)}")
     g = g.astype(np.int64)
+    if channel == 3 and name != "Random digits":  # a fourth channel: the numbers halved, like no other channel
+        return g // 2
     return 9 - g if channel == 2 and name not in ("Random digits", "Zeros") else g
 
 
