@@ -21,6 +21,7 @@ PAGES = [
     ("Convolution", "filters_on_image.py", "Kernels on a picture", "🖼️"),
     ("Convolution", "arithmetic.py", "Conv arithmetic", "📐"),
     ("Train", "train.py", "Train a model", "🏋️"),
+    ("Train", "teach.py", "Teach it your classes", "🧑‍🏫"),
     ("Train", "compare.py", "Compare runs", "📈"),
     ("Inside a model", "inside.py", "Inside a model", "🔬"),
     ("Inside a model", "why.py", "Why it answers", "💡"),

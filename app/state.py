@@ -241,9 +241,50 @@ def predictions(checkpoint: str, dataset_name: str, limit: int = 0, progress: An
     path = Path(checkpoint).resolve()
     info = path.stat()
     key = (str(path), info.st_mtime_ns, info.st_size, dataset_name, limit)
-    data = evaluation.head(dataset(dataset_name, "test"), limit)
+    data = evaluation.head(images(dataset_name, "test"), limit)
     return remembered(("predictions", *key), lambda: evaluation.cached_predict(path, data, models.load_file,
                                                                               progress=progress))
+
+
+# --- Teach it your classes: the pictures a taught model learned from live in the tab that taught it ----------------
+TAUGHT = "cnnviz.taught"  # data set name ("mine:<run>") -> teach.Taught, in this session's state only
+GONE = ("The pictures of this model stayed in the tab that taught it: teach it again on the Teach page (🧑‍🏫 Teach "
+        "it your classes). Inside a model still opens it with any picture.")
+
+
+def taught(name: str) -> bool:
+    """Whether `name` is the data set of a model taught on the Teach page ("mine:<run>"), not a zoo data set."""
+    from cnnviz.training.teach import MINE
+
+    return name.startswith(MINE)
+
+
+def keep_taught(model: Any) -> None:
+    """Keep a teach.Taught (its pictures) for this tab's pages: never in a cache that other sessions read."""
+    st.session_state.setdefault(TAUGHT, {})[model.pictures.name] = model
+
+
+def images(name: str, split: str) -> Any:
+    """A data split as uint8 tensors: a zoo data set (shared read-only by every session), or the pictures this tab
+    taught a model with ("mine:<run>"; "test": the hold-out, "train", or "all").
+
+    Raises:
+        DatasetUnavailable: the data set is not here, or a taught model's pictures are not in this tab (`GONE`).
+    """
+    if not taught(name):
+        return dataset(name, split)
+    kept = st.session_state.get(TAUGHT, {}).get(name)
+    if kept is None:
+        from cnnviz.datasets.data import DatasetUnavailable
+
+        raise DatasetUnavailable(GONE)
+    return kept.split(split)
+
+
+def scanned(name: str) -> str:
+    """The split the channel explorer and the projector look through: the test split, or all a taught model's
+    pictures (a hold-out of a handful is too few)."""
+    return "all" if taught(name) else "test"
 
 
 # --- Inside a model: models from run files, untrained copies, per-image results ----------------------------
@@ -266,14 +307,9 @@ def untrained_model(arch: str, arch_args: str, input_shape: tuple[int, ...], see
     import models
     from cnnviz.training.train import seeded
 
-    args = json.loads(arch_args)
     with seeded(seed):  # a fixed seed without touching the sessions' global RNG
-        if arch == "custom":
-            from cnnviz.nets import builder
-
-            model = builder.build(args["layers"], tuple(input_shape))
-        else:
-            model = models.build(arch, **args)
+        meta = {"arch": arch, "arch_args": json.loads(arch_args), "input_shape": list(input_shape)}
+        model = models._architecture(meta)  # the zoo's one way of building an architecture from a checkpoint
     for p in model.parameters():
         p.requires_grad_(False)
     return model.eval()
@@ -425,7 +461,7 @@ def layer_examples(spec: Any, layer: str, progress: Any = None) -> tuple[Any, An
     from cnnviz.results import evaluation, learned
 
     path = spec.checkpoint.resolve()
-    data, stride = evaluation.spread(dataset(spec.dataset, "test"), LEARNED_EXAMPLES)
+    data, stride = evaluation.spread(images(spec.dataset, scanned(spec.dataset)), LEARNED_EXAMPLES)
     return *remembered(("examples", str(path), path.stat().st_mtime_ns, layer), lambda: learned.cached_layer_examples(
         path, data, layer, models.load_file, progress=progress)), stride
 
@@ -439,7 +475,7 @@ def embedding(spec: Any, trained: bool, progress: Any = None) -> Any:
     data, _ = embedded(spec.dataset)
     if not trained:
         model = untrained_model(spec.arch, spec.arch_args, spec.input_shape)
-        return remembered(("embedding", "untrained", spec.arch, spec.arch_args), lambda: learned.embed(
+        return remembered(("embedding", "untrained", spec.arch, spec.arch_args, spec.dataset), lambda: learned.embed(
             model, data, list(spec.mean), list(spec.std), progress=progress))
     path = spec.checkpoint.resolve()
     return remembered(("embedding", str(path), path.stat().st_mtime_ns), lambda: learned.cached_embedding(
@@ -451,12 +487,22 @@ def embedded(name: str) -> tuple[Any, int]:
     (point i is test image i * k)."""
     from cnnviz.results import evaluation
 
-    return evaluation.spread(dataset(name, "test"), EMBEDDED)
+    return evaluation.spread(images(name, scanned(name)), EMBEDDED)
+
+
+def thumbnails(name: str) -> list[str]:
+    """The projector's hover pictures (PNG data URLs): a zoo data set's made once per process, a taught model's
+    (a few dozen) on every run, so that they stay out of every cache other sessions read."""
+    from cnnviz.results import export
+
+    if taught(name):
+        return [export.data_url(image) for image in embedded(name)[0].images]
+    return _thumbnails(name)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def thumbnails(name: str) -> list[str]:
-    """The projector's hover pictures (PNG data URLs), made once per data set, not on every rerun."""
+def _thumbnails(name: str) -> list[str]:
+    """A zoo data set's hover pictures, made once per data set, not on every rerun."""
     from cnnviz.results import export
 
     data, _ = embedded(name)

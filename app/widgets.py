@@ -260,9 +260,10 @@ def _test_set(dataset: str) -> Any:
     from cnnviz.datasets.data import DatasetUnavailable
 
     try:
-        return state.dataset(dataset, "test")
+        return state.images(dataset, "test")
     except DatasetUnavailable as exc:
-        st.info(f"The **{_dataset_title(dataset)}** test images are not on this computer, so this source is "
+        where = "in this tab" if state.taught(dataset) else "on this computer"
+        st.info(f"The **{_dataset_title(dataset)}** test images are not {where}, so this source is "
                 f"empty. Use a sample, an upload, the camera or the drawing pad instead.\n\n{exc}", icon="🗂️")
         return None
 
@@ -271,7 +272,7 @@ def _select_test(dataset: str, key: str) -> None:
     from cnnviz.datasets.data import DatasetUnavailable
 
     try:
-        test = state.dataset(dataset, "test")
+        test = state.images(dataset, "test")
     except DatasetUnavailable:
         return  # the controls say why
     label = int(st.session_state.get(f"{key}.class", 0)) % len(test.classes)
@@ -281,7 +282,7 @@ def _select_test(dataset: str, key: str) -> None:
 
 
 def _random_test(dataset: str, key: str) -> None:
-    test = state.dataset(dataset, "test")
+    test = state.images(dataset, "test")
     label = int(st.session_state.get(f"{key}.class", 0))
     count = int((test.labels == label).sum())
     st.session_state[f"{key}.number"] = random.randrange(count)
@@ -410,7 +411,7 @@ def _resolve(selection: dict[str, Any] | None) -> Image.Image | None:
         from cnnviz.datasets.data import DatasetUnavailable
 
         try:
-            test = state.dataset(selection["dataset"], "test")
+            test = state.images(selection["dataset"], "test")
         except DatasetUnavailable:
             st.info(f"Test image {selection['index']} of {_dataset_title(selection['dataset'])} was chosen, but "
                     "that data set is not on this computer. Pick a sample, upload or draw an image.", icon="🗂️")
@@ -436,6 +437,8 @@ def _square(image: Image.Image) -> Image.Image:
 
 
 def _dataset_title(name: str) -> str:
+    if state.taught(name):
+        return "your taught pictures"
     return {"mnist": "MNIST", "cifar10": "CIFAR-10"}.get(name, name)
 
 

@@ -137,12 +137,16 @@ def build(name: str, **kwargs: Any) -> nn.Module:
 
 
 def _architecture(meta: dict[str, Any]) -> nn.Module:
-    """Rebuild the untrained network a checkpoint's meta describes (zoo name or custom layer list)."""
+    """Rebuild the untrained network a checkpoint's meta describes (zoo name, custom layer list or transfer)."""
     arch, args = meta["arch"], dict(meta.get("arch_args", {}))
     if arch == "custom":
         from cnnviz.nets import builder
 
         return builder.build(args["layers"], tuple(meta["input_shape"]))
+    if arch == "transfer":  # a zoo network's trunk and a new head (the Teach page, cnnviz.training.teach)
+        from cnnviz.training import teach
+
+        return teach.transfer_net(build(args["base"]), int(args["classes"]))
     return build(arch, **args)
 
 

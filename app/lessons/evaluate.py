@@ -87,9 +87,9 @@ if picked is None:
 spec, meta = picked
 ds, stem = spec.dataset, export.file_stem(spec.checkpoint, spec.dataset)
 try:
-    test = evaluation.head(state.dataset(ds, "test"), evaluation.env_limit())
-except data.DatasetUnavailable:
-    view.card_view(spec, meta, stem)
+    test = evaluation.head(state.images(ds, "test"), evaluation.env_limit())
+except data.DatasetUnavailable as exc:
+    view.card_view(spec, meta, stem, str(exc) if state.taught(ds) else None)
     urlstate.publish()
     st.stop()
 p, seconds = view.predictions(spec, len(test))

@@ -25,6 +25,7 @@ with right:
                               required=True, help="t-SNE keeps each image near its nearest neighbours; PCA keeps "
                                                   "the two directions in which the images differ most.")
 
+show.images_or_stop(spec)  # a taught model's pictures are only in the tab that taught it
 bar = st.progress(0.0, text="Placing 1,000 test images (once per model)…")
 before = state.embedding(spec, trained=False, progress=lambda f: bar.progress(f, text=f"Untrained: {f:.0%}"))
 after = state.embedding(spec, trained=True, progress=lambda f: bar.progress(f, text=f"Trained: {f:.0%}"))

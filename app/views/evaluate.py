@@ -61,9 +61,10 @@ def predictions(spec: models.ModelSpec, limit: int) -> tuple[evaluation.Predicti
     return p, time.perf_counter() - start
 
 
-def card_view(spec: models.ModelSpec, meta: dict[str, Any], stem: str) -> None:
-    """What the model card stored when the checkpoint was trained (no test images needed)."""
-    st.info(NO_DATA.format(ds=spec.dataset))
+def card_view(spec: models.ModelSpec, meta: dict[str, Any], stem: str, why: str | None = None) -> None:
+    """What the model card stored when the checkpoint was trained (no test images needed); `why` they are not here
+    (default: the data folder lacks them)."""
+    st.info(why or NO_DATA.format(ds=spec.dataset))
     card = meta.get("card", {})
     metrics, matrix = card.get("metrics", {}), card.get("confusion")
     if not metrics or not matrix:

@@ -17,6 +17,7 @@ import torch
 import models
 from app import charts, nav, state, urlstate
 from app.widgets import IMAGE
+from cnnviz.datasets.data import DatasetUnavailable, ImageSet
 from cnnviz.inside import features, featurevis, render
 
 STEPS = (32, 64, 128, 256, 512)  # optimisation steps a student (or a link) may ask for
@@ -29,6 +30,16 @@ SCORES = "scores"  # the class scores' name in the layer box and in links
 def cells(n: int, per_row: int) -> list[Any]:
     """`n` places in rows of `per_row` columns, in reading order (a phone stacks each row's columns in turn)."""
     return [col for start in range(0, n, per_row) for col in st.columns(per_row)[:min(per_row, n - start)]]
+
+
+def images_or_stop(spec: models.ModelSpec) -> ImageSet:
+    """The images the page looks through (the test split; a taught model's own pictures); when they are not here,
+    the page stops and says why."""
+    try:
+        return state.images(spec.dataset, state.scanned(spec.dataset))
+    except DatasetUnavailable as exc:
+        st.info(str(exc), icon="🗂️")
+        st.stop()
 
 
 def trained_or_stop(spec: models.ModelSpec) -> tuple[torch.nn.Module, str]:
@@ -93,12 +104,12 @@ def example_caption(value: float, index: int, spec: models.ModelSpec, label: int
 def top_examples(model: torch.nn.Module, spec: models.ModelSpec, layer: str, channel: int, choice: str,
                  lowest: bool) -> None:
     """The nine test images that excite the channel most (or least), each with the patch it answered to marked."""
+    test = images_or_stop(spec)
     bar = st.progress(0.0, text=f"Finding every channel's favourite images among {state.LEARNED_EXAMPLES:,} test "
                                 "images (once per checkpoint)…")
     most, least, stride = state.layer_examples(spec, layer, lambda f: bar.progress(f, text=f"Scanning: {f:.0%}"))
     bar.empty()
     top = least if lowest else most
-    test = state.dataset(spec.dataset, "test")
     values, indices, positions = top.values[channel], top.indices[channel] * stride, top.positions[channel]
     boxes: list[Any] = [None] * len(indices)
     if layer != featurevis.OUTPUT:
@@ -114,7 +125,12 @@ def top_examples(model: torch.nn.Module, spec: models.ModelSpec, layer: str, cha
 
 def open_inside(ds: str, index: int, model: str) -> None:
     """Show test image `index` on the Inside-a-model page, with this model; Back comes back here (the pages call
-    nav.came_back)."""
+    nav.came_back). A taught model's picture goes as the student's own: never in a link."""
+    if state.taught(ds):
+        st.session_state[IMAGE] = {"source": "upload", "image": state.images(ds, "all").pil(int(index)),
+                                   "name": f"your picture {int(index)}", "id": f"{ds}:{int(index)}"}
+        nav.go("inside", model=model)
+        return
     st.session_state[IMAGE] = {"source": "test", "dataset": ds, "index": int(index)}
     nav.go("inside", img=f"test:{ds}:{int(index)}", model=model)
 
@@ -135,7 +151,7 @@ def layer_glance(model: torch.nn.Module, key: str, spec: models.ModelSpec, layer
                            on_step=lambda step, _: bar.progress(step / steps, text=f"Step {step} of {steps}…"))
     bar.empty()
     most, _, stride = state.layer_examples(spec, layer)
-    test = state.dataset(spec.dataset, "test")
+    test = images_or_stop(spec)
     for i, (where, channel) in enumerate(zip(cells(len(channels), 8), channels)):
         label = spec.classes[channel] if layer == featurevis.OUTPUT else f"channel {channel}"
         where.image(picture(made[i], spec), width=TILE, alt=f"picture made to excite {label}")
@@ -203,7 +219,7 @@ def separation_metric(where: Any, embedding: Any, method: str, before: Any = Non
 
 def gallery(indices: list[int], spec: models.ModelSpec, choice: str) -> None:
     """The images a student picked on the map, each opening in Inside a model."""
-    test = state.dataset(spec.dataset, "test")
+    test = images_or_stop(spec)
     shown = indices[:24]
     st.markdown(f"**{len(indices)} image{'s' if len(indices) != 1 else ''} picked**"
                 + (" (the first 24)" if len(indices) > 24 else ""))
