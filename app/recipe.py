@@ -20,6 +20,7 @@ from cnnviz.training.job import Hosting
 from models.train import fresh as fresh_classifier
 
 CUSTOM = "custom"  # the network typed as a layer description
+WHAT_IF = "train.what_if"  # session_state: the what-if run last set up, for its sentence
 SEGMENTS = segment.DATASET  # the digit canvases: a class for every pixel, made from MNIST's digits
 DATASETS = ("mnist", "cifar10", SEGMENTS)
 DATASET_TITLES = {"mnist": "MNIST (handwritten digits)", "cifar10": "CIFAR-10 (small photos)",
@@ -38,6 +39,27 @@ SCHEDULES = {"onecycle": "one-cycle: warm up, then down", "none": "constant", "s
              "plateau": "÷3 when validation loss stalls"}
 AUGMENT = {"flip": "flip", "crop": "crop", "rotate": "rotate", "jitter": "colour"}
 NORMALIZE = {"dataset": "mean/std of the training images", "half": "0.5 / 0.5"}
+INITS = {"default": "random (PyTorch's default)", "zeros": "all zeros"}
+DEEP_PLAIN = "\n".join(["conv 16 k3 p1", "relu"] * 10 + ["globalpool avg", "flatten", "linear 10"])  # no batch norm
+WHAT_IFS = {  # runs that fail on purpose: (button, what to look for, the settings that make it fail)
+    "lr": ("🔥 Learning rate far too high",
+           "SGD at a learning rate of 10, 200× the 0.05 these networks train with: the loss shoots up within a few "
+           "dozen batches and the run stops with the message that the rate is too high.",
+           {"opt": "sgd", "lr": 10.0, "sched": "none", "epochs": 2, "limit": 5000}),
+    "nobn": ("🧱 Deep, without batch norm",
+             "Ten conv layers and no batch norm: the loss sits near its starting value (ln 10 ≈ 2.30) for epochs, "
+             "and under Watch it learn the first layers' gradient norms are tiny beside the last ones'. Add a `bn` "
+             "line after each `conv` and the same network learns at once.",
+             {"net": CUSTOM, "layers": DEEP_PLAIN, "epochs": 3, "limit": 5000}),
+    "zeros": ("0️⃣ Every weight starts at zero",
+              "Every filter gets the same gradient, zero, so none of them ever changes: the first layer's pictures "
+              "stay blank and the accuracy stays at chance, 10%. Random starting weights are what make filters differ.",
+              {"init": "zeros", "epochs": 2, "limit": 5000}),
+    "noaug": ("🪞 No augmentation, few images",
+              "On 2,000 images without flips or crops, the training accuracy climbs towards 100% while the validation "
+              "curves flatten and the validation loss turns up: the network memorises its images.",
+              {"aug": [], "epochs": 15, "limit": 2000, "valfrac": 0.2, "smooth": 0.0}),
+}
 _BLANK = train.TrainConfig()  # its fields' types are the types the config wants
 
 
@@ -127,6 +149,10 @@ def fields(host: Hosting) -> dict[str, Field]:
               "the target for each image is no longer 100% on its class: this share is spread over all the classes "
               "(0.1: about 91% on the right one). The network becomes less over-confident and often does better on "
               "new images; 0 = off"),
+        Field("init", "Starting weights", "radio", INITS, "init",
+              "where the weights start: PyTorch's random values, scaled to each layer's size, or all zeros. With "
+              "zeros every filter of a layer gets the same gradient and stays the same as the others: nothing "
+              "breaks the symmetry", {"horizontal": True}),
         Field("seed", "Seed", "number_input", range(0, 2**31), "seed",
               "the starting number of the random choices (first weights, order of the images, augmentation): same "
               "seed, same settings, the same run again (on the CPU)"),
@@ -260,7 +286,7 @@ def draw(host: Hosting, disabled: bool) -> None:
     for key in ("lr", "batch", "aug"):
         put(key)
     with st.expander("More settings"):
-        for key in ("wd", "sched", "patience", "norm", "valfrac", "smooth"):
+        for key in ("wd", "sched", "patience", "norm", "valfrac", "smooth", "init"):
             put(key)
         c1, c2 = st.columns(2)
         put("seed", c1)
@@ -279,13 +305,30 @@ def draw_variants(disabled: bool) -> None:
 # ---- callbacks: a new data set or network brings its own recipe ---------------------------------------------
 def on_data_change(host: Hosting) -> None:
     s = st.session_state
+    s.pop(WHAT_IF, None)
     s["net"] = networks(s["data"])[0]
     s["layers"] = preset(s["data"])
     s.update(defaults(s["data"], s["net"], host))
 
 
 def on_net_change(host: Hosting) -> None:
+    st.session_state.pop(WHAT_IF, None)
     st.session_state.update(defaults(st.session_state["data"], st.session_state["net"], host))
+
+
+def what_if(name: str, host: Hosting) -> None:
+    """Set the recipe of a what-if run on the chosen data set: its defaults, then the settings that make it fail."""
+    s = st.session_state
+    if s["data"] == SEGMENTS:
+        s["data"] = "cifar10"
+    s["net"] = networks(s["data"])[0]
+    s.update(defaults(s["data"], s["net"], host))
+    changes = dict(WHAT_IFS[name][2])
+    if host.max_train:
+        changes["limit"] = min(changes["limit"], host.max_train)
+    changes["epochs"] = min(changes["epochs"], host.max_epochs)
+    s.update(changes)
+    s[WHAT_IF] = name
 
 
 def on_optimizer_change(host: Hosting) -> None:

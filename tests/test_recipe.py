@@ -14,7 +14,8 @@ from cnnviz.training.job import Hosting
 
 FREE, CAPPED = Hosting(), Hosting(max_epochs=3, max_train=1000, max_test=500)
 # the link's keys, in the address's order: links that teachers already shared hold these
-KEYS = ["opt", "lr", "wd", "batch", "epochs", "sched", "patience", "aug", "norm", "valfrac", "smooth", "seed", "limit"]
+KEYS = ["opt", "lr", "wd", "batch", "epochs", "sched", "patience", "aug", "norm", "valfrac", "smooth", "init", "seed",
+        "limit"]
 
 
 def values(ds: str, net: str, host: Hosting = FREE, **changed) -> dict:
@@ -31,7 +32,7 @@ def test_the_table_keeps_the_links_keys_and_names_real_config_fields() -> None:
 def test_defaults_are_the_engines_recipe_as_widget_values() -> None:
     assert recipe.defaults("mnist", "mnist_cnn", FREE) == {
         "opt": "adam", "lr": 0.003, "wd": 0.0, "batch": 128, "epochs": 10, "sched": "onecycle", "patience": 0,
-        "aug": [], "norm": "dataset", "valfrac": 0.1, "smooth": 0.0, "seed": 0, "limit": 0}
+        "aug": [], "norm": "dataset", "valfrac": 0.1, "smooth": 0.0, "init": "default", "seed": 0, "limit": 0}
     cifar = recipe.defaults("cifar10", "cifar_cnn", FREE)
     assert (cifar["opt"], cifar["lr"], cifar["aug"], cifar["epochs"], cifar["smooth"]) == (
         "sgd", 0.05, ["flip", "crop"], 15, 0.1)

@@ -85,6 +85,13 @@ with left:
         st.warning(problem)
     if not available:
         st.warning(view.missing_data(st.session_state["data"]))
+    with st.expander("🧪 What if…? Runs that fail on purpose", expanded=recipe.WHAT_IF in st.session_state):
+        st.caption("One click sets up the recipe; press Start and look for what the sentence says.")
+        for name, (label, _, _) in recipe.WHAT_IFS.items():
+            st.button(label, key=f"whatif_{name}", disabled=running, width="stretch", on_click=recipe.what_if,
+                      args=(name, host))
+        if recipe.WHAT_IF in st.session_state:
+            st.info(recipe.WHAT_IFS[st.session_state[recipe.WHAT_IF]][1], icon="👀")
     if start and config is not None:
         with st.spinner("Loading the images and building a fresh network…"):
             failure = view.launch(config, host)

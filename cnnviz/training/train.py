@@ -25,6 +25,7 @@ from cnnviz.training.runs import Run
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "step", "plateau", "onecycle")
+INITS = ("default", "zeros")  # starting weights: PyTorch's random ones, or every weight and bias 0 (a what-if)
 ONECYCLE_MIN_STEPS = 5  # one-cycle's warm-up takes a quarter of the steps and must have at least one
 DIVERGED_FACTOR = 10  # a mean loss above 10x chance level (ln of the class count), or NaN, stops the run
 
@@ -59,12 +60,14 @@ class TrainConfig:
     upsample: str = "transposed"       # unet only: transposed | nearest (nearest-neighbour copies + a 3x3 conv)
     activation: str = "relu"           # unet only: relu | elu
     skips: bool = True                 # unet only: each decoder level also reads its encoder level
+    init: str = "default"              # default | zeros: every weight and bias starts at 0 (nothing breaks symmetry)
 
     def __post_init__(self) -> None:
         self.augment = tuple(self.augment)
         checks = [
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
+            (self.init in INITS, f"init must be one of {INITS}"),
             (set(self.augment) <= set(AUGMENTATIONS), f"augmentations are {AUGMENTATIONS}"),
             (self.normalize in ("dataset", "half"), "normalize is 'dataset' or 'half'"),
             (self.lr > 0 and self.batch_size > 0 and self.epochs > 0, "lr, batch size and epochs must be positive"),
@@ -316,6 +319,8 @@ def fit(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None = N
         limits.check_training(config.layers, data.train.shape, config.batch_size)
     device = device or pick_device()
     gen = torch.Generator().manual_seed(config.seed)  # this run's own: data order, augmentation, dropout
+    if config.init == "zeros":
+        zero_weights(model)
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -350,6 +355,13 @@ def fit(config: TrainConfig, model: nn.Module, data: Splits, run: Run | None = N
             break
     model.load_state_dict(best.state)
     return _finish(config, model, data, run, history, best.epoch, status, time.perf_counter() - start, meta, device)
+
+
+def zero_weights(model: nn.Module) -> None:
+    """Set every learnable weight and bias to 0 (batch-norm scales too), to show why networks start at random."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
 
 
 @dataclass
