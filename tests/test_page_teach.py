@@ -80,6 +80,8 @@ def test_training_shows_the_hold_out_and_every_page_opens_the_model_in_the_same_
     assert metric(taught, "Test images") == "9"  # the hold-out: a quarter of 3 x 12
     assert float(metric(taught, "Test accuracy").rstrip("%")) == pytest.approx(float(hold_out.rstrip("%")), abs=0.5)
     assert len(taught.get("vega_lite_chart")) >= 2  # per-class accuracy and the confusion matrix
+    said = " ".join(c.value for c in taught.caption)
+    assert "kept aside when you taught it" in said and "mine:" not in said  # words, not the internal name
 
     for lesson in ("inside", "channels", "projector"):
         taught.query_params["model"] = f"run:{run}"

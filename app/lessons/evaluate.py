@@ -102,7 +102,8 @@ c2.metric("Test loss (cross-entropy)", f"{p.loss:.4f}", help=HELP["cross-entropy
 c3.metric("Test images", f"{len(p):,}", help=HELP["test images"])
 c4.metric("Mistakes", f"{int((~p.correct).sum()):,}")
 how = f"computed in {seconds:.1f} s" if seconds > 0.5 else "read from the cache (computed once before)"
-st.caption(f"{spec.title} on the {ds} test set: {how}. The answers are kept in memory and on disk, so the next "
+where = "the pictures kept aside when you taught it" if state.taught(ds) else f"the {ds} test set"
+st.caption(f"{spec.title} on {where}: {how}. The answers are kept in memory and on disk, so the next "
            "visit is instant; retraining the model makes them be computed again.")
 
 # ---- per class and confusion matrix: the most frequent mistake is the square shown first ----------------
