@@ -149,7 +149,7 @@ def fields(host: Hosting) -> dict[str, Field]:
               "the target for each image is no longer 100% on its class: this share is spread over all the classes "
               "(0.1: about 91% on the right one). The network becomes less over-confident and often does better on "
               "new images; 0 = off"),
-        Field("init", "Starting weights", "radio", INITS, "init",
+        Field("init", "Initial weights", "radio", INITS, "init",
               "where the weights start: PyTorch's random values, scaled to each layer's size, or all zeros. With "
               "zeros every filter of a layer gets the same gradient and stays the same as the others: nothing "
               "breaks the symmetry", {"horizontal": True}),
