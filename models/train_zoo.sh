@@ -7,3 +7,5 @@ $PY -m models.train mnist_cnn --ship --epochs 20 --optimizer adam --lr 0.003 --w
 $PY -m models.train cifar_cnn --ship --epochs 18 --val-fraction 0.05 --lr 0.05 --batch-size 128 --augment flip,crop
 $PY -m models.train resnet18 --ship --epochs 14 --val-fraction 0.05 --lr 0.1 --batch-size 128 --augment flip,crop
 $PY -m models.train cifar_cnn_plus --ship --epochs 12 --val-fraction 0.05 --lr 0.2 --batch-size 256 --augment flip,crop
+$PY -m models.train mnist_fast --ship
+$PY -m models.train cifar_fast --ship

@@ -115,7 +115,7 @@ def test_a_custom_networks_training_batch_is_checked_against_the_memory_limit(mo
 
 
 def test_networks_are_the_zoo_of_the_data_set_then_your_own() -> None:
-    assert recipe.networks("mnist") == ["mnist_cnn", "custom"]
+    assert recipe.networks("mnist") == ["mnist_cnn", "mnist_fast", "custom"]
     assert recipe.networks("cifar10")[-1] == "custom" and "mnist_cnn" not in recipe.networks("cifar10")
     assert recipe.network_title("custom") == "Your own network (layer description)"
     assert recipe.preset("mnist") == netspec.PRESETS["mnist_cnn"].text

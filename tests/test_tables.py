@@ -21,6 +21,7 @@ def _no_hooks(model: nn.Module) -> bool:
 
 
 @pytest.mark.parametrize("name, total", [("mnist_cnn", 21_840), ("cifar_cnn", 390_410),
+                                         ("mnist_fast", 74_992), ("cifar_fast", 295_480),
                                          ("cifar_cnn_plus", None), ("resnet18", None)])
 def test_layer_table_of_zoo_models_adds_up_to_the_real_parameter_count(name, total):
     torch.manual_seed(0)

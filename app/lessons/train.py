@@ -73,7 +73,13 @@ running = job is not None and not job.done
 left, right = st.columns([1.25, 2], gap="large")
 with left:
     st.subheader("Recipe")
+    st.button("⚡ Live demo: learn in seconds", key="live_demo", disabled=running, width="stretch",
+              on_click=recipe.live_demo, args=(host,),
+              help="a small batch-norm network and a recipe tuned for time: MNIST past 98% in seconds, CIFAR-10 "
+                   "to about 77% within a minute")
     config, problem = pick(host, present, running)
+    if st.session_state["net"] in train.LIVE_DEMO and not running:
+        st.info(recipe.LIVE_DEMO_NOTE[st.session_state["data"]], icon="⚡")
     available = st.session_state["data"] in present
     start = st.button("▶ Start training", key="start", type="primary", width="stretch",
                       disabled=running or config is None or not available)
