@@ -176,3 +176,15 @@ def test_the_queue_is_bounded_per_session_and_says_so() -> None:
     at.button(key="queue_clear").click().run()
     assert at.session_state["compare.queue"] == []
     at.session_state["train.job"].stop()
+
+
+def test_the_train_pages_compare_link_opens_the_run_just_finished_selected_beside_its_shipped_model() -> None:
+    from app.views.train import compare_picks
+
+    run = write_run(asdict(train.TrainConfig("cifar10", "cifar_cnn", epochs=1)), 0, test_acc=0.5)
+    other = write_run(RECIPE, 1, test_acc=0.6)
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params["pick"] = compare_picks(run)
+    at.run()
+    assert not at.exception
+    assert at.session_state["pick"] == [run.name, "zoo: cifar_cnn"] and other.name not in at.session_state["pick"]

@@ -12,12 +12,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+import models
 from app import charts, nav, recipe, state
 from cnnviz.datasets import data, segments
 from cnnviz.inside import render
 from cnnviz.training import job as jobs
 from cnnviz.training import live, segment, train
 from cnnviz.training.job import CURVES, Job, duration
+from cnnviz.training.runs import Run
 
 JOB = "train.job"  # session_state key of this session's training job (one at a time, whichever page started it)
 
@@ -96,8 +98,10 @@ def intro(config: train.TrainConfig | None) -> None:
     if config is not None:
         n, what = config.train_limit or SIZES.get(config.dataset, 50000), unit(config)
         st.markdown(f"This run will train on about **{int(n * (1 - config.val_fraction)):,}** {what} and "
-                    f"check itself on **{int(n * config.val_fraction):,}** held-out validation {what} after each "
-                    f"of its **{config.epochs}** epochs; the test {what} are used once, at the end.")
+                    f"check itself on **{int(n * config.val_fraction):,}** held-out validation {what} "
+                    + ("after its **one** epoch" if config.epochs == 1 else
+                       f"after each of its **{config.epochs}** epochs")
+                    + f"; the test {what} are used once, at the end.")
         if config.dataset == recipe.SEGMENTS:
             st.markdown("Each canvas holds one to three MNIST digits, and the network answers for **every pixel**: "
                         "background, or which digit. The curves show the loss, the pixel accuracy, the **mean IoU** "
@@ -246,6 +250,12 @@ def pixel_results(m: dict[str, float]) -> None:
                "*during* training, while the weights were still changing.")
 
 
+def compare_picks(run: Run) -> str:
+    """The Compare page's selection for a run just finished: the run, beside its network's shipped checkpoint."""
+    model = run.info().get("config", {}).get("model", "")
+    return f"{run.name},zoo: {model}" if model in models.ZOO else run.name
+
+
 def downloads(job: Job) -> None:
     run = job.run
     c1, c2, c3 = st.columns([1, 1, 1.2])
@@ -255,7 +265,7 @@ def downloads(job: Job) -> None:
     if run.checkpoint.is_file():
         c2.download_button("⬇ Checkpoint (.pt)", run.checkpoint.read_bytes, file_name=f"{run.name}.pt",
                            mime="application/octet-stream", on_click="ignore", width="stretch")
-    nav.link("compare", "Compare runs", c3)
+    nav.link("compare", "Compare runs", c3, pick=compare_picks(run))
     st.caption(f"Saved in `{run.path}`: settings, history and the best checkpoint, written after every epoch.")
 
 
