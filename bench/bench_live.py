@@ -41,8 +41,7 @@ def one_run(config: train.TrainConfig, splits: train.Splits, watched: bool) -> t
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="mnist_cnn", help="a zoo classifier (mnist_cnn trains on MNIST, the "
-                                                             "others on CIFAR-10)")
+    parser.add_argument("--model", default="mnist_cnn", help="a zoo classifier, trained on its own data set")
     parser.add_argument("--images", type=int, default=6000, help="training images per run")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--pairs", type=int, default=3, help="runs with and without, alternately")
@@ -50,7 +49,7 @@ def main() -> int:
                         help="torch CPU threads (1: no idle pool threads spinning, so CPU time measures the work)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    ds = "mnist" if args.model == "mnist_cnn" else "cifar10"
+    ds = models.ZOO[args.model].dataset
     try:
         train_set, test_set = data.load(ds, "train"), data.load(ds, "test")
     except data.DatasetUnavailable as exc:
