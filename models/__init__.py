@@ -69,7 +69,9 @@ ZOO: dict[str, ZooEntry] = {e.name: e for e in (
              CIFAR10_CLASSES, CIFAR_MEAN, CIFAR_STD, fast_cnn.build,
              "A 3x3 stem and three conv-pool-BN-GELU blocks, after airbench: about 77% on CIFAR-10 in two epochs."),
     ZooEntry("resnet18", "ResNet18 (torchvision, 11.2 M params)", "cifar10", (3, 32, 32), CIFAR10_CLASSES,
-             CIFAR_MEAN, CIFAR_STD, resnet18.build, "torchvision's ResNet18 with a 10-class head, fed 32x32 images."),
+             CIFAR_MEAN, CIFAR_STD, resnet18.build,
+             "torchvision's ResNet18 with a 10-class head; its first layer upsamples the 32x32 images to 64x64, so "
+             "the ImageNet stem's two stride-2 steps leave 16x16 maps, not 8x8."),
     ZooEntry("unet", "U-Net (digit segmentation, 482,619 params)", "m2nist", (1, 64, 84), SEGMENT_CLASSES,
              CANVAS_MEAN, CANVAS_STD, unet.build,
              "Three levels down, three up, skip connections: a class for every pixel of a 64x84 digit canvas.",

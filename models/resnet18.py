@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
-from torchvision.models import ResNet18_Weights, resnet18
+from torchvision.models import ResNet18_Weights
+from torchvision.models.resnet import BasicBlock, ResNet
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -21,11 +22,30 @@ class WeightsUnavailable(RuntimeError):
     """ImageNet weights are neither cached, nor given as a file, nor downloadable."""
 
 
-def build(num_classes: int = 10) -> nn.Module:
-    """ResNet18 with its ImageNet stem kept (so ImageNet weights fit) and a fresh `num_classes` head."""
-    model = resnet18(weights=None)
-    model.fc = nn.Linear(model.fc.in_features, num_classes)
-    return model
+UPSCALE = 2  # CIFAR's 32 px images are seen at 64 px, as the ImageNet-weights reports upsampled them
+
+
+class UpsampledResNet18(ResNet):
+    """torchvision's ResNet18 that first resizes its input `scale` times (bilinear).
+
+    The ImageNet stem (7x7 stride-2 conv, then a stride-2 max-pool) shrinks a 32 px image to 8x8 before the first
+    block and loses what a CIFAR photo shows; at 64 px the blocks work on 16x16. The resize is a layer of the model,
+    holding no weights, so checkpoints and ImageNet weights keep torchvision's keys and every page feeds 32 px.
+    """
+
+    def __init__(self, num_classes: int = 1000, scale: int = UPSCALE) -> None:
+        super().__init__(BasicBlock, [2, 2, 2, 2], num_classes=num_classes)
+        resize = nn.Upsample(scale_factor=scale, mode="bilinear", align_corners=False) if scale != 1 else nn.Identity()
+        self._modules = {"upsample": resize, **self._modules}  # first in the layer tables, as it runs first
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(self.upsample(x))
+
+
+def build(num_classes: int = 10, scale: int = UPSCALE) -> nn.Module:
+    """ResNet18 with its ImageNet stem kept (so ImageNet weights fit), a fresh `num_classes` head, fed images
+    upsampled `scale` times."""
+    return UpsampledResNet18(num_classes, scale)
 
 
 def imagenet_state_dict(path: str | Path | None = None) -> dict[str, torch.Tensor]:
@@ -66,7 +86,7 @@ def imagenet_transform() -> Callable[[Image.Image], torch.Tensor]:
 
 def build_pretrained(num_classes: int = 10, path: str | Path | None = None) -> nn.Module:
     """ResNet18 with ImageNet features and a fresh head for transfer learning."""
-    model = resnet18(weights=None)
+    model = UpsampledResNet18(1000)
     model.load_state_dict(imagenet_state_dict(path))
     model.fc = nn.Linear(model.fc.in_features, num_classes)
     return model
@@ -82,4 +102,5 @@ def imagenet_spec(path: Path, mean: tuple[float, ...], std: tuple[float, ...]) -
     from models import ModelSpec  # the registry imports this module: import it when called
 
     return ModelSpec("resnet18", "ResNet18 with ImageNet weights (torchvision)", "cifar10", (3, 224, 224),
-                     tuple(imagenet_categories()), mean, std, "resnet18", '{"num_classes": 1000}', Path(path))
+                     tuple(imagenet_categories()), mean, std, "resnet18", '{"num_classes": 1000, "scale": 1}',
+                     Path(path))

@@ -94,17 +94,20 @@ def test_errors_leave_no_hook_behind() -> None:
     assert no_hooks(net)
 
 
-def test_default_layer_is_the_last_conv_with_room_to_show_where() -> None:
-    net = models.build("resnet18")
+@pytest.mark.parametrize("scale, last_side, roomy", [(1, 1, "layer2.1.conv2"), (2, 2, "layer3.1.conv2")])
+def test_default_layer_is_the_last_conv_with_room_to_show_where(scale: int, last_side: int, roomy: str) -> None:
+    """torchvision's ResNet18 shrinks a 32x32 image to 1x1 by its last conv, the zoo's (upsampled x2 first) to 2x2:
+    the last conv still 4x4 is layer2's in one, layer3's in the other."""
+    net = models.build("resnet18", scale=scale)
     assert cam.default_layer(net) == "layer4.1.conv2"
     from cnnviz.inside import features
 
     out = features.extract(net, torch.randn(1, 3, 32, 32), features.conv_layers(net))
     shapes = {k: tuple(v.shape) for k, v in out.items()}
-    assert shapes["layer4.1.conv2"][-2:] == (1, 1)
-    assert cam.default_layer(net, shapes) == "layer2.1.conv2"  # the last conv still 4x4 at 32x32 input
+    assert shapes["layer4.1.conv2"][-2:] == (last_side, last_side)
+    assert cam.default_layer(net, shapes) == roomy
     default = cam.grad_cam(net, torch.randn(1, 3, 32, 32))
-    assert default.layer == "layer4.1.conv2" and default.heat.shape == (1, 1)
+    assert default.layer == "layer4.1.conv2" and default.heat.shape == (last_side, last_side)
 
 
 def test_overlay_blends_by_opacity() -> None:

@@ -58,6 +58,24 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
     assert torch.equal(model(x), loaded(x))
 
 
+def test_the_zoo_resnet18_is_torchvisions_fed_a_bilinear_x2_resize() -> None:
+    """Same keys and weights as torchvision's ResNet18; its output is torchvision's on F.interpolate's 64 px."""
+    from torchvision.models import resnet18 as tv_resnet18
+
+    torch.manual_seed(0)
+    reference = tv_resnet18(num_classes=10).eval()
+    model = models.build("resnet18").eval()
+    model.load_state_dict(reference.state_dict())  # strict: an upsampling layer holds no weights
+    x = torch.randn(2, 3, 32, 32)
+    wide = torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    torch.testing.assert_close(model(x), reference(wide), rtol=0, atol=1e-5)
+    assert next(iter(dict(model.named_children()))) == "upsample"  # listed first, as it runs first
+    imagenet = models.build("resnet18", num_classes=1000, scale=1).eval()
+    imagenet.load_state_dict(tv_resnet18().state_dict())
+    assert imagenet(torch.zeros(1, 3, 224, 224)).shape == (1, 1000)
+    assert '"scale": 1' in resnet18.imagenet_spec(Path("w.pth"), (0.5,) * 3, (0.2,) * 3).arch_args
+
+
 def test_big_checkpoints_are_stored_in_half_precision_under_25_mb(tmp_path: Path) -> None:
     model = models.build("resnet18").eval()
     path = checkpoint.save(tmp_path / "r.pt", model, {"arch": "resnet18"})
@@ -136,6 +154,30 @@ def test_shipped_checkpoints_load_with_their_cards(name: str) -> None:
     assert card["metrics"]["test_acc"] > 0.5
     per_class = np.array(card["confusion"]).trace() / np.array(card["confusion"]).sum()
     assert per_class == pytest.approx(card["metrics"]["test_acc"], abs=1e-6)
+
+
+SHIPPED = [pytest.param(n, marks=needs_data(models.ZOO[n].dataset)) for n in models.names("classification")
+           if models.ZOO[n].checkpoint.is_file()]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_classifiers_score_their_cards_figure_on_a_thousand_test_images(name: str) -> None:
+    """A checkpoint still fits its architecture (the ResNet18's resize layer, say): 1,000 random test images score
+    within 4 points of the card's figure on all 10,000 (3 standard errors at 77%)."""
+    from cnnviz.datasets import data
+    from cnnviz.training import train
+
+    model, meta = models.load_file(models.ZOO[name].checkpoint)
+    test = data.load(models.ZOO[name].dataset, "test")
+    part = test.subset(torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:1000])
+    _, acc, _ = train.evaluate(model, part, meta["mean"], meta["std"])
+    assert abs(acc - models.card(name)["metrics"]["test_acc"]) <= 0.04
+
+
+def test_the_shipped_resnet18_reaches_90_percent_from_scratch() -> None:
+    """Issue 24's target, offline: no ImageNet weights, CIFAR-10 at 64 px; the test above rechecks the figure."""
+    meta = checkpoint.load(models.ZOO["resnet18"].checkpoint)[1]
+    assert meta["card"]["metrics"]["test_acc"] >= 0.90 and not meta["pretrained"] and not meta["config"]["pretrained"]
 
 
 def test_transform_crops_the_centre_instead_of_squashing() -> None:

@@ -72,13 +72,31 @@ def test_receptive_field_of_a_known_stack():
 
 
 def test_receptive_field_follows_skip_connections():
-    # ResNet18's last conv sees 435 pixels (a published figure); running order alone would be wrong
-    table = T.layer_table(models.build("resnet18"), (3, 32, 32))
+    # torchvision's ResNet18's last conv sees 435 pixels (a published figure); running order alone would be wrong
+    table = T.layer_table(models.build("resnet18", scale=1), (3, 32, 32))
     assert table.receptive_field_exact
     rows = {r["name"]: r for r in table}
     assert rows["layer4.1.conv2"]["receptive_field"] == (435, 435) and rows["layer4.1.conv2"]["jump"] == (32, 32)
     assert rows["layer2.0.downsample.0"]["receptive_field"] == (43, 43)   # 1x1 conv on layer1's output
     assert rows["layer1.0.relu (call 2)"]["params"] == 0
+
+
+def test_receptive_field_through_upsampling_equals_the_gradients_support():
+    """The zoo's ResNet18 upsamples x2 first: in the image's own pixels a bilinear resize reads 2 neighbours and
+    halves the jump (1 + 1 = 2, jump 0.5), so conv1 (k7 s2) sees 2 + 6 * 0.5 = 5 pixels and layer4 (435 - 7) / 2 + 5
+    = 219 at a jump of 16; the probe that follows gradients to the input agrees on a big enough image."""
+    from cnnviz.inside import featurevis
+
+    model = models.build("resnet18").eval()
+    table = T.layer_table(model, (3, 32, 32))
+    rows = {r["name"]: r for r in table}
+    assert table[0]["name"] == "upsample" and T.display_rows(table)[0]["layer"] == "Upsample ×2 bilinear"
+    assert (rows["upsample"]["receptive_field"], rows["upsample"]["jump"]) == ((2, 2), (0.5, 0.5))
+    assert (rows["conv1"]["receptive_field"], rows["conv1"]["jump"]) == ((5, 5), (1, 1))
+    assert (rows["layer4.1.conv2"]["receptive_field"], rows["layer4.1.conv2"]["jump"]) == ((219, 219), (16, 16))
+    for layer, position in (("conv1", (40, 40)), ("layer4.1.conv2", (8, 8))):
+        box = featurevis.receptive_field(model, layer, (3, 256, 256), position)
+        assert (box.bottom - box.top, box.right - box.left) == rows[layer]["receptive_field"]
 
 
 class Branchy(nn.Module):
@@ -170,3 +188,16 @@ def test_disagreements_name_the_layer_the_count_and_a_missing_row():
         "flatten: table says 288, torch gives 512",
         f"parameters: table says {table.total_params:,}, torch counts 1",
         "layers: the table has 3, torch ran 2"]
+
+
+@pytest.mark.parametrize("mode, rf", [("nearest", 2), ("bilinear", 3)])
+def test_a_3x3_conv_after_a_x2_resize_sees_as_many_pixels_as_its_gradient_reaches(mode: str, rf: int) -> None:
+    """Nearest copies read 1 pixel, bilinear 2: the 3x3 conv adds 2 half-pixel jumps, 1 + 1 = 2 or 2 + 1 = 3."""
+    from cnnviz.inside import featurevis
+
+    model = nn.Sequential(OrderedDict(up=nn.Upsample(scale_factor=2, mode=mode), conv=nn.Conv2d(1, 1, 3)))
+    rows = {r["name"]: r for r in T.layer_table(model, (1, 12, 12))}
+    assert rows["conv"]["receptive_field"] == (rf, rf) and rows["conv"]["jump"] == (0.5, 0.5)
+    for position in ((9, 9), (10, 10)):  # an odd and an even unit
+        box = featurevis.receptive_field(model, "conv", (1, 12, 12), position)
+        assert (box.bottom - box.top, box.right - box.left) == (rf, rf)

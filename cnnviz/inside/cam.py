@@ -41,7 +41,8 @@ class Cam:
 def default_layer(model: nn.Module, shapes: dict[str, tuple[int, ...]] | None = None, min_side: int = 4) -> str:
     """The last conv layer; with `shapes` (layer -> output shape), the last one whose maps are >= min_side.
 
-    A 32x32 image reaches ResNet18's last conv as 1x1: one cell can show *what*, not *where*.
+    A 32x32 image reaches torchvision's ResNet18's last conv as 1x1 (the zoo's, upsampled first, as 2x2): one cell
+    can show *what*, not *where*.
     """
     convs = features.conv_layers(model)
     if not convs:

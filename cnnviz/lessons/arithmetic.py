@@ -432,7 +432,7 @@ def solve(op: str, unknown: str, size_in: int, size_out: int, **settings: Any) -
 # --------------------------------------------------------------------------------------- receptive field
 
 # A receptive-field state (rf_h, rf_w, jump_h, jump_w); the jumps are None once the map is flattened.
-RF = tuple[int, int, "int | None", "int | None"]
+RF = tuple[float, float, "float | None", "float | None"]  # receptive field and jump; a jump is 0.5 after upsampling
 
 
 def rf_window(state: RF | None, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]
@@ -443,6 +443,15 @@ def rf_window(state: RF | None, kernel: Sequence[int], stride: Sequence[int], di
     rh, rw, jh, jw = state
     return (rh + dilation[0] * (kernel[0] - 1) * jh, rw + dilation[1] * (kernel[1] - 1) * jw,
             jh * stride[0], jw * stride[1])
+
+
+def rf_upsample(state: RF | None, scale: int, taps: int) -> RF | None:
+    """Receptive field after resizing `scale` times: each unit reads `taps` neighbours per axis (nearest 1, bilinear
+    2), so r + (taps-1)·jump, and neighbouring units move 1/scale as far (a jump of 0.5 input pixels at scale 2)."""
+    if state is None or state[2] is None:
+        return None
+    rh, rw, jh, jw = state
+    return (rh + (taps - 1) * jh, rw + (taps - 1) * jw, jh / scale, jw / scale)
 
 
 def rf_flatten(state: RF | None, spatial: Sequence[int]) -> RF | None:

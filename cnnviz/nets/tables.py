@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from cnnviz.lessons.arithmetic import RF, conv_output_size, pool_output_size, rf_flatten, rf_window
+from cnnviz.lessons.arithmetic import RF, conv_output_size, pool_output_size, rf_flatten, rf_upsample, rf_window
 from cnnviz.nets import netspec
 from cnnviz.nets.netspec import MODULE_NAMES
 
@@ -71,8 +71,13 @@ def _row(name: str, type_: str, settings: str, output_shape: tuple[int, ...], we
     return {"name": name, "type": type_, "settings": settings, "output_shape": tuple(output_shape),
             "weights": weights, "biases": biases, "params": weights + biases, "formula": formula,
             "total_params": 0, "mult_adds": mult_adds,
-            "receptive_field": None if rf is None else (rf[0], rf[1]),
-            "jump": None if rf is None or rf[2] is None else (rf[2], rf[3])}
+            "receptive_field": None if rf is None else (_whole(rf[0]), _whole(rf[1])),
+            "jump": None if rf is None or rf[2] is None else (_whole(rf[2]), _whole(rf[3]))}
+
+
+def _whole(value: float) -> float:
+    """5 for 5.0 (sizes pass through a fractional jump after upsampling), 0.5 stays 0.5."""
+    return int(value) if float(value).is_integer() else value
 
 
 def _running_totals(rows: list[dict[str, Any]]) -> None:
@@ -281,6 +286,10 @@ def _leaf_info(module: Any, in_shape: tuple[int, ...] | None, out_shape: tuple[i
         settings = f"p {module.p:g}"
     elif isinstance(module, nn.LeakyReLU):
         settings = f"slope {module.negative_slope:g}"
+    elif isinstance(module, nn.Upsample) and module.scale_factor is not None:
+        factors = dict.fromkeys(module.scale_factor if isinstance(module.scale_factor, tuple) else
+                                (module.scale_factor,))  # (2.0, 2.0) -> ×2, (2.0, 3.0) -> ×2×3
+        settings = "".join(f"×{f:g}" for f in factors) + f" {module.mode}"
     return settings, weight_shape, bias_n, mult_adds
 
 
@@ -322,6 +331,11 @@ def _rf_module(module: Any, state: RF | None, in_shape: tuple[int, ...] | None, 
         if h % oh or w % ow:
             return None  # uneven windows: no single kernel and stride
         return rf_window(state, (h // oh, w // ow), (h // oh, w // ow), (1, 1))
+    if isinstance(module, nn.Upsample) and len(in_shape) == 3 and not module.align_corners:
+        (h, w), (oh, ow) = in_shape[1:], out_shape[1:]
+        if oh % h or ow % w or oh // h != ow // w:
+            return None  # a resize by a fraction or by two factors: no single jump
+        return rf_upsample(state, oh // h, 1 if module.mode == "nearest" else 2)
     return _rf_reshape(state, in_shape, out_shape)
 
 
