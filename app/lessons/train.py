@@ -76,7 +76,7 @@ with left:
     st.button("⚡ Live demo: learn in seconds", key="live_demo", disabled=running, width="stretch",
               on_click=recipe.live_demo, args=(host,),
               help="a small batch-norm network and a recipe tuned for time: MNIST past 98% in seconds, CIFAR-10 "
-                   "to about 77% within a minute")
+                   "to about 77% in a minute or two")
     config, problem = pick(host, present, running)
     if st.session_state["net"] in train.LIVE_DEMO and not running:
         st.info(recipe.LIVE_DEMO_NOTE[st.session_state["data"]], icon="⚡")
