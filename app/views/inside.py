@@ -217,8 +217,8 @@ def same_subject_links() -> None:
     if "img" in st.query_params:
         query["img"] = st.query_params["img"]
     why, fool = st.columns(2)
-    nav.link("why", "💡 Why this answer? Six explanations side by side", why, **query)
-    nav.link("fool", "🎭 Can a push too faint to see change it? Try to fool it", fool, **query)
+    nav.link("why", "Why this answer? Six explanations side by side", why, **query)
+    nav.link("fool", "Can a push too faint to see change it? Try to fool it", fool, **query)
 
 
 def committed_guess(s: Subject) -> int:
@@ -301,7 +301,7 @@ def closeup_view(s: Subject) -> None:
         reading = readout.read_map(layer, maps, channel)
         st.markdown(reading.sentence())
         if features.kind(dict(s.model.named_modules())[layer]) == "conv" and s.trained:
-            nav.link("channels", "🧠 What this channel learned, over the whole test set",
+            nav.link("channels", "What this channel learned, over the whole test set",
                      model=st.session_state.get("model", ""), layer=layer, ch=str(channel))
     norm, cmap = st.session_state["norm"], st.session_state["cmap"]
     vrange = readout.closeup_range(reading, picture, norm)
