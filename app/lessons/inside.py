@@ -28,7 +28,8 @@ left, right = st.columns([1, 1], gap="large")
 with left:
     choice = widgets.model_picker("model")
     urlstate.control("toggle", "🤔 Guess the answer first", "guess",
-                     help="The answer, the feature maps and where the network looks stay hidden until you lock in a class.")
+                     help="The answer, the feature maps and where the network looks stay hidden until you lock "
+                          "in a class.")
     if not urlstate.teacher_mode():  # the U-Net answers per pixel: its maps, encoder beside decoder, have a page
         nav.link("segment", "The U-Net's encoder and decoder maps", left)
 spec = show.spec_or_stop(choice)
