@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 from streamlit_browser import existing_pages
 
@@ -23,6 +24,22 @@ def truth() -> np.ndarray:
     x = torch.tensor(kernels.image("Square", 5, 7, 0), dtype=torch.float64)[None, None]  # (1, 1, 5, 7)
     w = torch.tensor(kernels.kernel("Sobel x", 3), dtype=torch.float64)[None, None]  # (1, 1, 3, 3)
     return F.conv2d(x, w)[0, 0].numpy()  # (3, 5)
+
+
+def open_cell(app, shape: tuple[int, int], i: int, j: int):  # -> playwright Locator of the cell's input box
+    """Click cell (i, j) and press Enter to open its box; a click that lands while a rerun redraws the grid opens
+    nothing, so try again (three times at most)."""
+    box = app.page.locator("#portal input.gdg-input")
+    for _ in range(3):
+        left, top, right, bottom = cell_boxes(app, *shape)[i, j]  # a rerun may have scrolled the page
+        app.page.mouse.click((left + right) / 2, (top + bottom) / 2)
+        app.page.keyboard.press("Enter")  # opens the cell's box (a first digit typed would only open it)
+        try:
+            box.wait_for(state="visible", timeout=5_000)
+            return box
+        except PlaywrightTimeout:
+            app.wait()
+    return box
 
 
 def answer_editor(app):
@@ -55,10 +72,7 @@ def test_every_answer_box_of_a_3x5_output_is_on_screen_and_takes_the_right_numbe
     boxes = cell_boxes(app, *expected.shape)
     assert all(0 <= left and right <= size["width"] for left, _, right, _ in boxes.values()), boxes
     for i, j in boxes:
-        left, top, right, bottom = cell_boxes(app, *expected.shape)[i, j]  # a rerun may have scrolled the page
-        app.page.mouse.click((left + right) / 2, (top + bottom) / 2)
-        app.page.keyboard.press("Enter")  # opens the cell's box (a first digit typed would only open it)
-        app.page.locator("#portal input.gdg-input").fill(f"{expected[i, j]:g}")
+        open_cell(app, expected.shape, i, j).fill(f"{expected[i, j]:g}")
         app.page.keyboard.press("Enter")
         app.wait()
         said = app.page.locator(f"[data-grid='answer'] td[data-cell='{i},{j}']")
