@@ -340,21 +340,16 @@ def what_if(name: str, host: Hosting) -> None:
     s[WHAT_IF] = name
 
 
-def live_net(ds: str) -> str:
-    """The network that learns in seconds on data set `ds` (the digit canvases borrow MNIST's)."""
-    ds = "mnist" if ds == SEGMENTS else ds
-    return next(n for n in train.LIVE_DEMO if models.ZOO[n].dataset == ds)
-
-
 def live_demo(host: Hosting) -> None:
-    """Set the live-demo recipe on the chosen data set: its fast network and the settings tuned for time."""
+    """Set the live-demo recipe on the chosen data set (MNIST for the digit canvases): its network that learns in
+    seconds and the settings tuned for time."""
     s = st.session_state
-    s.pop(WHAT_IF, None)
-    if s["data"] not in ("mnist", "cifar10"):
+    fast = {models.ZOO[n].dataset: n for n in train.LIVE_DEMO}
+    if s["data"] not in fast:
         s["data"] = "mnist"
-        s["layers"] = preset("mnist")
-    s["net"] = live_net(s["data"])
-    s.update(defaults(s["data"], s["net"], host))
+        on_data_change(host)
+    s["net"] = fast[s["data"]]
+    on_net_change(host)
 
 
 def on_optimizer_change(host: Hosting) -> None:

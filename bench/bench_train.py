@@ -203,7 +203,7 @@ class PausedClock:
     def now(self) -> float:
         return time.perf_counter() - self.start - self.paused
 
-    def check(self, model: nn.Module, test: data.ImageSet, mean, std, target: float) -> tuple[float, float]:
+    def check(self, model: nn.Module, test: data.ImageSet, mean, std) -> tuple[float, float]:
         """(training seconds so far, test accuracy now); the evaluation itself is not counted."""
         t0, seconds = time.perf_counter(), self.now()
         acc = train.evaluate(model, test, list(mean), list(std))[1]
@@ -230,7 +230,7 @@ def student_time(ds: str, test: data.ImageSet, device) -> tuple[float | None, in
             seen += len(y)
             if seen >= due:
                 due += every
-                seconds, acc = clock.check(model, test, entry.mean, entry.std, target)
+                seconds, acc = clock.check(model, test, entry.mean, entry.std)
                 if acc >= target:
                     return seconds, seen
     return None, seen
@@ -250,7 +250,7 @@ def engine_time(ds: str, train_set: data.ImageSet, test: data.ImageSet, device) 
         def after_step(self, model: nn.Module, seen: int, epoch: float) -> None:
             if seen >= found["due"] and found["at"] is None:
                 found["due"] += every
-                seconds, acc = clock.check(model, test, splits.mean, splits.std, target)
+                seconds, acc = clock.check(model, test, splits.mean, splits.std)
                 if acc >= target:
                     found["at"] = (seconds, seen)
 
